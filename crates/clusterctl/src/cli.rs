@@ -1,0 +1,201 @@
+//! Command-line syntax: `clusterctl [OPTIONS] <COMMAND> [ARGS]`, circusctl's commands and
+//! arguments plus the cluster commands. Global options are accepted anywhere on the line, before
+//! or after the command and its arguments (circusctl only takes them before the command).
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::commands::{
+    ipython, lifecycle, listen, nodes, options, procs, query, set, stats, watcher,
+};
+
+/// Environment variable read when `--endpoint` is not given (not by `listen`).
+pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
+
+/// The whole command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "clusterctl",
+    version,
+    about = "Controls a clusterd master or a plain circusd (a drop-in for circusctl)",
+    after_help = "Global options may appear anywhere on the line. \
+                  Without --endpoint, CLUSTERCTL_ENDPOINT or tcp://127.0.0.1:5558 is used.\n\
+                  Exit status: 0 ok, 1 timeout or transport error, 2 usage error, 3 error reply."
+)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after any command.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Connection endpoint [env: CLUSTERCTL_ENDPOINT] [default: tcp://127.0.0.1:5558; listen:
+    /// tcp://127.0.0.1:5560]
+    #[arg(long, global = true, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Seconds to wait for a reply
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Print the reply as JSON (and exit 0 even on an error reply)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// With --json: indent the JSON and sort its keys
+    #[arg(long, global = true)]
+    pub prettify: bool,
+    /// Run the command on this node of the cluster (sent as the "node" property)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub node: Option<String>,
+}
+
+/// Every command, in circusctl's alphabetical order, then the cluster commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Add a watcher
+    Add(watcher::AddArgs),
+    /// Decrement the number of processes in a watcher
+    Decr(procs::IncrArgs),
+    /// Get circusd stats
+    Dstats,
+    /// Get the value of specific watcher options
+    Get(options::GetArgs),
+    /// Get the arbiter options
+    Globaloptions(options::GlobalOptionsArgs),
+    /// Increment the number of processes in a watcher
+    Incr(procs::IncrArgs),
+    /// Create shell into circusd process
+    Ipython,
+    /// Kill a specific process
+    Kill(procs::KillArgs),
+    /// Get list of watchers or processes in a watcher
+    List(query::NameArgs),
+    /// Subscribe to watcher events and print them
+    Listen(listen::ListenArgs),
+    /// Get the list of sockets
+    Listsockets,
+    /// Get the number of processes
+    Numprocesses(query::NameArgs),
+    /// Get the number of watchers
+    Numwatchers,
+    /// Get the value of all options for a watcher
+    Options(options::OptionsArgs),
+    /// Quit the arbiter immediately
+    Quit(lifecycle::WaitingArgs),
+    /// Reload the arbiter or a watcher
+    Reload(lifecycle::ReloadArgs),
+    /// Reload the configuration file
+    Reloadconfig(lifecycle::WaitingArgs),
+    /// Restart the arbiter or a watcher
+    Restart(lifecycle::MatchArgs),
+    /// Remove a watcher
+    Rm(watcher::RmArgs),
+    /// Set a watcher option
+    Set(set::SetArgs),
+    /// Send a signal
+    Signal(procs::SignalArgs),
+    /// Start the arbiter or a watcher
+    Start(lifecycle::MatchArgs),
+    /// Get process infos
+    Stats(stats::StatsArgs),
+    /// Get the status of a watcher or all watchers
+    Status(query::NameArgs),
+    /// Stop watchers
+    Stop(lifecycle::MatchArgs),
+    /// Register a circusd node with the master (or replace the node of that name)
+    #[command(name = "register_node")]
+    RegisterNode(nodes::RegisterArgs),
+    /// Remove a node from the master
+    #[command(name = "unregister_node")]
+    UnregisterNode(nodes::UnregisterArgs),
+    /// Show the master's nodes and their health
+    Nodes,
+    /// List node names and endpoints
+    Nodelist,
+}
+
+/// A parsed command line and the name of its command (for usage errors found later).
+#[derive(Debug)]
+pub struct Parsed {
+    /// The parsed options and command.
+    pub cli: Cli,
+    /// The subcommand as typed, e.g. `register_node`.
+    pub name: String,
+}
+
+/// Parses `args` (the first item is the program name).
+///
+/// # Errors
+/// A clap error for bad arguments, and also for `--help` / `--version` (kinds
+/// [`ErrorKind::DisplayHelp`] / [`ErrorKind::DisplayVersion`]), which the caller prints.
+pub fn parse<I, T>(args: I) -> Result<Parsed, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let name = matches.subcommand_name().unwrap_or_default().to_string();
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok(Parsed { cli, name })
+}
+
+/// A usage error for `subcommand`, rendered by clap with that command's usage line.
+pub fn usage_error(subcommand: &str, message: &str) -> clap::Error {
+    let mut root = Cli::command();
+    root.build();
+    match root.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(ErrorKind::ValueValidation, message),
+        None => root.error(ErrorKind::ValueValidation, message),
+    }
+}
+
+/// `--timeout`: a non-negative number of seconds, fractions allowed.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a valid timeout"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Parsed, clap::Error> {
+        parse(std::iter::once("clusterctl").chain(line.split_whitespace()))
+    }
+
+    #[test]
+    fn global_options_are_accepted_after_the_command() {
+        let parsed = parse_line("incr dummy --endpoint tcp://127.0.0.1:5558 --node first").unwrap();
+        assert_eq!(parsed.name, "incr");
+        assert_eq!(parsed.cli.global.endpoint.as_deref(), Some("tcp://127.0.0.1:5558"));
+        assert_eq!(parsed.cli.global.node.as_deref(), Some("first"));
+        let parsed = parse_line("--json status --timeout 1.5 --prettify").unwrap();
+        assert!(parsed.cli.global.json && parsed.cli.global.prettify);
+        assert_eq!(parsed.cli.global.timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for line in ["", "bogus", "incr", "incr dummy x", "--timeout -1 list", "status --frobnicate"] {
+            let err = parse_line(line).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{line}");
+        }
+        let err = usage_error("set", "List of key/values is invalid");
+        let text = err.render().to_string();
+        assert!(text.contains("List of key/values is invalid"), "{text}");
+        assert!(text.contains("clusterctl set"), "{text}");
+    }
+
+    #[test]
+    fn help_and_version_exit_zero() {
+        assert_eq!(parse_line("--help").unwrap_err().exit_code(), 0);
+        assert_eq!(parse_line("--version").unwrap_err().exit_code(), 0);
+        assert_eq!(parse_line("kill --help").unwrap_err().exit_code(), 0);
+    }
+}

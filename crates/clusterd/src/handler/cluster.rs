@@ -1,0 +1,114 @@
+//! Cluster commands, always answered by the master: `register_node`, `unregister_node`,
+//! `nodes` and `nodelist`.
+
+use clusterd_protocol::names::validate_node_name;
+use clusterd_protocol::{Endpoint, Errno, Reply, Request};
+use serde_json::{Map, Value};
+use tracing::info;
+
+use super::{error, ok};
+use crate::config::NodeSpec;
+use crate::registry::{Node, Source};
+use crate::Ctx;
+
+/// Invoked by `clusterctl register_node NAME ENDPOINT STATS_ENDPOINT [PUBSUB_ENDPOINT]` and by
+/// self-registering workers. Idempotent: the same name again replaces the entry and the reply
+/// says `"replaced": true`. The 2012 property names (`node_name`, `node_endpoint`,
+/// `node_stats_endpoint`) are accepted too.
+pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
+    let spec = match node_spec(request) {
+        Ok(spec) => spec,
+        Err(reason) => return error(Errno::MessageError, &reason),
+    };
+    let ask_pubsub = spec.pubsub_endpoint.is_none();
+    let (node, replaced) = match ctx.registry.insert(spec, Source::Registered) {
+        Ok(inserted) => inserted,
+        Err(err) => return error(Errno::MessageError, &format!("cannot connect to the node: {err}")),
+    };
+    info!(node = %node.name, endpoint = %node.endpoint, replaced, "node registered");
+    let mut fields = Map::new();
+    if ask_pubsub {
+        if let Err(reason) = learn_pubsub_endpoint(ctx, &node).await {
+            fields.insert("warning".into(), format!("pubsub_endpoint unknown: {reason}").into());
+        }
+    }
+    fields.insert("node".into(), node.describe());
+    fields.insert("replaced".into(), replaced.into());
+    ok(fields)
+}
+
+/// Reads the registration properties, checking the name and every endpoint.
+fn node_spec(request: &Request) -> Result<NodeSpec, String> {
+    let either = |new: &str, old: &str| -> Result<Option<String>, String> {
+        Ok(request.str_property(new)?.or(request.str_property(old)?).map(str::to_string))
+    };
+    let name = either("name", "node_name")?.ok_or("message invalid 'name' is missing")?;
+    validate_node_name(&name)?;
+    let endpoint = |key: &str, old: &str| -> Result<Option<Endpoint>, String> {
+        either(key, old)?.map(|text| text.parse::<Endpoint>().map_err(|e| format!("bad {key} {e}"))).transpose()
+    };
+    Ok(NodeSpec {
+        endpoint: endpoint("endpoint", "node_endpoint")?.ok_or("message invalid 'endpoint' is missing")?,
+        stats_endpoint: Some(
+            endpoint("stats_endpoint", "node_stats_endpoint")?.ok_or("message invalid 'stats_endpoint' is missing")?,
+        ),
+        pubsub_endpoint: endpoint("pubsub_endpoint", "node_pubsub_endpoint")?,
+        name,
+    })
+}
+
+/// Asks the node's `globaloptions` for its `pubsub_endpoint`; a wildcard host (`0.0.0.0`, `*`)
+/// is replaced by the host of the node's command endpoint, as circus-web does.
+async fn learn_pubsub_endpoint(ctx: &Ctx, node: &Node) -> Result<(), String> {
+    let mut properties = Map::new();
+    properties.insert("option".into(), "pubsub_endpoint".into());
+    let reply = node.link.call(Request::new("globaloptions", properties), ctx.settings.node_timeout).await;
+    let reply = reply.map_err(|err| err.describe(&node.name))?;
+    let text = reply
+        .0
+        .get("options")
+        .and_then(|o| o.get("pubsub_endpoint"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("node {} did not report a pubsub_endpoint", node.name))?;
+    let mut endpoint: Endpoint = text.parse()?;
+    if let (Some(host @ ("0.0.0.0" | "*")), Some(node_host)) = (endpoint.host(), node.endpoint.host()) {
+        endpoint = endpoint.as_str().replacen(host, node_host, 1).parse()?;
+    }
+    *node.pubsub_endpoint.lock().expect("pubsub lock") = Some(endpoint);
+    Ok(())
+}
+
+/// Invoked by `clusterctl unregister_node NAME`.
+pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
+    let name = match request.str_property("name").and_then(|n| Ok(n.or(request.str_property("node_name")?))) {
+        Ok(Some(name)) => name.to_string(),
+        Ok(None) => return error(Errno::MessageError, "message invalid 'name' is missing"),
+        Err(reason) => return error(Errno::MessageError, &reason),
+    };
+    match ctx.registry.remove(&name) {
+        Some(_) => {
+            info!(node = %name, "node unregistered");
+            let mut fields = Map::new();
+            fields.insert("removed".into(), name.into());
+            ok(fields)
+        }
+        None => error(Errno::MessageError, &super::route::unknown_node(ctx, &name)),
+    }
+}
+
+/// Invoked by `clusterctl nodes`: every node with its endpoints, state and source.
+pub fn nodes(ctx: &Ctx) -> Reply {
+    let nodes: Vec<Value> = ctx.registry.all().iter().map(|node| node.describe()).collect();
+    let mut fields = Map::new();
+    fields.insert("nodes".into(), nodes.into());
+    ok(fields)
+}
+
+/// Invoked by `clusterctl nodelist`: the 2012 reply `{"nodelist": {name: endpoint}}`.
+pub fn nodelist(ctx: &Ctx) -> Reply {
+    let list: Map<String, Value> =
+        ctx.registry.all().iter().map(|node| (node.name.clone(), node.endpoint.as_str().into())).collect();
+    let mut fields = Map::new();
+    fields.insert("nodelist".into(), Value::Object(list));
+    ok(fields)
+}

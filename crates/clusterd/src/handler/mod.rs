@@ -1,0 +1,71 @@
+//! What the master does with each request: the one dispatcher.
+//!
+//! Order of decisions:
+//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`) are always
+//!    the master's own;
+//! 2. a request with `properties.node` goes to that node, `node` removed, anything else as is
+//!    (commands the master does not know included);
+//! 3. master-local commands (`globaloptions`, `dstats`, `quit`, `listen`, `ipython`);
+//! 4. everything else is routed by watcher name ([`route`]): a qualified name to its node,
+//!    no name to every node with merged replies ([`fanout`]).
+//!
+//! Every reply leaves with the client's `id`, whatever built it.
+
+mod cluster;
+mod fanout;
+mod local;
+mod route;
+
+use clusterd_protocol::{Errno, Reply, Request};
+use serde_json::{Map, Value};
+
+use crate::Ctx;
+
+/// A handler's result: the reply, and whether the master quits once it is sent.
+pub struct Answer {
+    /// The reply to send (its `id` is set by [`handle`]).
+    pub reply: Reply,
+    /// `quit` was asked of the master itself.
+    pub quit: bool,
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Self {
+        Answer { reply, quit: false }
+    }
+}
+
+/// Handles one decoded request.
+pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
+    let id = request.id.clone();
+    let mut answer: Answer = match request.command.as_str() {
+        "register_node" => cluster::register_node(ctx, &request).await.into(),
+        "unregister_node" => cluster::unregister_node(ctx, &request).into(),
+        "nodes" => cluster::nodes(ctx).into(),
+        "nodelist" => cluster::nodelist(ctx).into(),
+        _ => match route::take_node_property(ctx, &mut request) {
+            Err(reply) => reply.into(),
+            Ok(Some(node)) => route::forward(ctx, &node, request).await.into(),
+            Ok(None) => match request.command.as_str() {
+                "globaloptions" => local::globaloptions(ctx, &request).into(),
+                "dstats" => local::dstats().into(),
+                "quit" => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },
+                "listen" => error(Errno::MessageError, "invalid message. use a pub/sub socket").into(),
+                "ipython" => error(Errno::MessageError, "ipython runs on a node: name one with properties.node").into(),
+                _ => route::route(ctx, request).await.into(),
+            },
+        },
+    };
+    answer.reply.set_id(id);
+    answer
+}
+
+/// An error reply (its `id` is set by [`handle`]).
+fn error(errno: Errno, reason: &str) -> Reply {
+    Reply::error(errno, reason, Value::Null)
+}
+
+/// An ok reply with `fields`.
+fn ok(fields: Map<String, Value>) -> Reply {
+    Reply::ok(fields, Value::Null)
+}

@@ -1,0 +1,124 @@
+//! Routing by node: `properties.node`, node-qualified watcher names (`first:dummy`,
+//! `first.dummy`), and unqualified names resolved to the one node that has the watcher.
+
+use std::sync::Arc;
+
+use clusterd_protocol::names::split_qualified;
+use clusterd_protocol::{Errno, Reply, Request};
+use serde_json::Value;
+
+use super::{error, fanout};
+use crate::registry::Node;
+use crate::Ctx;
+
+/// Commands whose `name` is a pattern (`match`: glob by default) in circusd.
+const PATTERN_COMMANDS: &[&str] = &["start", "stop", "restart"];
+/// Commands that circusd refuses without a `name`.
+const NAME_REQUIRED: &[&str] = &["add", "decr", "get", "incr", "kill", "options", "rm", "set", "signal"];
+
+/// Removes `properties.node` and looks the node up.
+///
+/// # Errors
+/// An errno 3 reply when `node` is not a string or names no known node.
+pub fn take_node_property(ctx: &Ctx, request: &mut Request) -> Result<Option<Arc<Node>>, Reply> {
+    let name = match request.properties.remove("node") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(name)) => name,
+        Some(other) => {
+            let reason = format!("'node' must be a string, got {}", clusterd_protocol::message::type_name(&other));
+            return Err(error(Errno::MessageError, &reason));
+        }
+    };
+    let node = ctx.registry.get(&name).ok_or_else(|| error(Errno::MessageError, &unknown_node(ctx, &name)))?;
+    // `--node first` with `first:dummy` is redundant but clear; strip the prefix.
+    if let Ok(Some(watcher)) = request.str_property("name") {
+        if let Some((prefix, rest)) = split_qualified(watcher, |n| n == name) {
+            if prefix == name {
+                let rest = rest.to_string();
+                request.properties.insert("name".into(), Value::String(rest));
+            }
+        }
+    }
+    Ok(Some(node))
+}
+
+/// Routes a request that names no node explicitly.
+pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
+    let command = request.command.clone();
+    let name = match request.str_property("name") {
+        Err(reason) => return error(Errno::MessageError, &reason),
+        Ok(name) => name.map(str::to_string),
+    };
+    let Some(name) = name else {
+        return if fanout::MERGED_COMMANDS.contains(&command.as_str()) {
+            fanout::merge(ctx, request).await
+        } else if NAME_REQUIRED.contains(&command.as_str()) {
+            error(Errno::MessageError, "message invalid 'name' is missing")
+        } else {
+            let reason = format!(
+                "unknown command: '{command}' (the master forwards commands it does not know only to a named node: \
+                 set properties.node or use a node:watcher name)"
+            );
+            error(Errno::UnknownCommand, &reason)
+        };
+    };
+    let is_pattern = PATTERN_COMMANDS.contains(&command.as_str());
+    match split_qualified(&name, |n| ctx.registry.contains(n)) {
+        Some((node_part, watcher)) => {
+            if is_pattern && fanout::is_node_pattern(node_part) {
+                return match fanout::select_nodes(ctx, node_part, &request) {
+                    Ok(nodes) => fanout::pattern(ctx, request, &nodes, watcher, &name).await,
+                    Err(reason) => error(Errno::MessageError, &reason),
+                };
+            }
+            let Some(node) = ctx.registry.get(node_part) else {
+                return error(Errno::MessageError, &format!("program {name} not found: {}", unknown_node(ctx, node_part)));
+            };
+            request.properties.insert("name".into(), Value::String(watcher.to_string()));
+            let mut reply = forward(ctx, &node, request).await;
+            reprefix(&mut reply, watcher, &name);
+            reply
+        }
+        None if is_pattern => fanout::pattern(ctx, request, &ctx.registry.all(), &name, &name).await,
+        None if command == "add" => error(
+            Errno::MessageError,
+            &format!("add needs a node: name the watcher node:{name} or set properties.node"),
+        ),
+        None => match fanout::find_watcher(ctx, &name).await {
+            Ok(node) => forward(ctx, &node, request).await,
+            Err(reason) => error(Errno::MessageError, &reason),
+        },
+    }
+}
+
+/// Forwards `request` to `node` and returns its reply, or an errno 5 reply naming the node
+/// when it is down, unreachable or too slow.
+pub async fn forward(ctx: &Ctx, node: &Node, request: Request) -> Reply {
+    let timeout = if request.waiting() { ctx.settings.waiting_timeout } else { ctx.settings.node_timeout };
+    match node.link.call(request, timeout).await {
+        Ok(reply) => reply,
+        Err(err) => error(Errno::CommandError, &err.describe(&node.name)),
+    }
+}
+
+/// Puts the client's qualified name back where the node echoed the bare one
+/// (`watcher_name` of `numprocesses`, `name` of `stats`).
+fn reprefix(reply: &mut Reply, bare: &str, qualified: &str) {
+    for key in ["watcher_name", "name"] {
+        if let Some(Value::String(echoed)) = reply.0.get_mut(key) {
+            if echoed.eq_ignore_ascii_case(bare) {
+                *echoed = qualified.to_string();
+            }
+        }
+    }
+}
+
+/// "unknown node 'x' (nodes: a, b)".
+pub fn unknown_node(ctx: &Ctx, name: &str) -> String {
+    let names = ctx.registry.names();
+    if names.is_empty() {
+        format!("unknown node '{name}' (no nodes are registered)")
+    } else {
+        format!("unknown node '{name}' (nodes: {})", names.join(", "))
+    }
+}

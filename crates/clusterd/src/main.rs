@@ -1,0 +1,63 @@
+//! `clusterd CONFIG`: runs the cluster master in the foreground.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use clusterd::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Cluster master for the Circus process manager: one Circus-compatible endpoint for a pool
+/// of circusd nodes.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Configuration file: TOML (cluster.toml) or the 2012 circusd-cluster INI (*.ini).
+    config: PathBuf,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check: bool,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_tracing(cli.verbose);
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("clusterd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check {
+        println!("{}: ok ({} nodes)", cli.config.display(), config.nodes.len());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("clusterd: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(clusterd::run(config, clusterd::signal::shutdown())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("clusterd: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn install_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

@@ -1,0 +1,127 @@
+//! The command endpoint: a ROUTER that speaks Circus's protocol.
+//!
+//! Message flow:
+//! 1. a client sends `[json]` from a DEALER; the ROUTER receives `[identity, json]`;
+//! 2. the frame is decoded; a malformed one is answered at once with errno 1 or 3 (circusd
+//!    would stay silent and let the client time out);
+//! 3. a task is spawned per request ([`crate::handler::handle`]) so that slow nodes never
+//!    hold up other clients;
+//! 4. its reply comes back over a channel and is sent as `[identity, json]` from this loop,
+//!    which alone owns the socket.
+//!
+//! REQ clients put an empty delimiter frame before the JSON; circusd ignores them, we answer
+//! them with the delimiter restored so that they work too.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use clusterd_protocol::connection::{CommandServer, ConnectionError, Context};
+use clusterd_protocol::message::{Reply, Request, DEFAULT_MAX_MESSAGE_SIZE};
+use clusterd_protocol::Errno;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::link::LinkSettings;
+use crate::registry::{Registry, Source};
+use crate::{handler, Ctx};
+
+/// Why the master could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// An endpoint could not be bound or connected.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+}
+
+/// A reply on its way out: the envelope frames (identity, and an empty delimiter for REQ
+/// clients), the JSON body (none for a cast), and whether the master quits once it is sent.
+struct Outgoing {
+    envelope: Vec<Vec<u8>>,
+    body: Option<Vec<u8>>,
+    then_quit: bool,
+}
+
+/// Runs the master until `shutdown` completes or a client sends `quit`.
+///
+/// # Errors
+/// The command endpoint cannot be bound, or a node endpoint is refused by libzmq.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let zmq = Context::new();
+    let settings = config.cluster.clone();
+    let mut server = CommandServer::bind(&zmq, settings.endpoint.as_str())?;
+    let links = LinkSettings { heartbeat: settings.heartbeat, down_after: settings.down_after };
+    let registry = Registry::new(zmq.clone(), links);
+    for spec in config.nodes {
+        registry.insert(spec, Source::Config)?;
+    }
+    let ctx = Arc::new(Ctx { settings, registry });
+    info!(endpoint = %ctx.settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
+
+    let (replies, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            frames = server.recv() => match frames {
+                Ok(frames) => dispatch(&ctx, frames, &replies),
+                Err(err) => {
+                    error!(cause = %err, "command endpoint receive failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            Some(out) = outgoing.recv() => {
+                if let Some(body) = &out.body {
+                    let mut frames: Vec<&[u8]> = out.envelope.iter().map(Vec::as_slice).collect();
+                    frames.push(body);
+                    if let Err(err) = server.send(&frames) {
+                        warn!(cause = %err, "reply dropped");
+                    }
+                }
+                if out.then_quit {
+                    info!("quit requested by a client");
+                    break;
+                }
+            }
+        }
+    }
+    info!("clusterd stopped");
+    Ok(())
+}
+
+/// Decodes one incoming message and either answers it at once or spawns its handler.
+fn dispatch(ctx: &Arc<Ctx>, mut frames: Vec<Vec<u8>>, replies: &mpsc::UnboundedSender<Outgoing>) {
+    if frames.is_empty() {
+        return;
+    }
+    let identity = frames.remove(0);
+    let (envelope, body) = match frames.len() {
+        1 => (vec![identity], frames.remove(0)),
+        2 if frames[0].is_empty() => (vec![identity, Vec::new()], frames.remove(1)),
+        n => {
+            let reason = format!("message invalid: expected one frame (the JSON request), got {n}");
+            debug!(frames = n, "refused a multi-frame message");
+            let body = Reply::error(Errno::MessageError, &reason, Value::Null).encode();
+            let _ = replies.send(Outgoing { envelope: vec![identity], body: Some(body), then_quit: false });
+            return;
+        }
+    };
+    let request = match Request::decode(&body, DEFAULT_MAX_MESSAGE_SIZE) {
+        Ok(request) => request,
+        Err(err) => {
+            debug!(reason = %err.reason, "refused a malformed request");
+            let _ = replies.send(Outgoing { envelope, body: Some(err.reply().encode()), then_quit: false });
+            return;
+        }
+    };
+    let ctx = ctx.clone();
+    let replies = replies.clone();
+    tokio::spawn(async move {
+        let cast = request.cast;
+        debug!(command = %request.command, "request");
+        let answer = handler::handle(&ctx, request).await;
+        let body = (!cast).then(|| answer.reply.encode());
+        let _ = replies.send(Outgoing { envelope, body, then_quit: answer.quit });
+    });
+}

@@ -1,0 +1,306 @@
+//! Every ZeroMQ socket of the project, through libzmq (the `zmq` crate) and `tmq` for tokio.
+//!
+//! Nothing else in the workspace imports `zmq` or `tmq`, so the engine can be swapped here.
+//! All sockets use `LINGER 0`: a master that stops must not hang on undelivered messages.
+//!
+//! * [`CommandServer`]: the master's ROUTER; receives `[identity, ...frames]`, replies without
+//!   ever blocking (a reply to a peer that went away is dropped, as libzmq does).
+//! * [`NodeSocket`]: a DEALER to one circusd. `IMMEDIATE` is set so that a request to a node
+//!   with no live connection fails at once instead of being queued and run minutes later,
+//!   when the node comes back and the client has long given up.
+//! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
+//!   Circus's `CircusClient`.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::Value;
+use tmq::AsZmqSocket;
+
+use crate::message::{Reply, Request};
+
+/// Failures of the transport, as opposed to error replies.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// libzmq refused an operation (bad endpoint, address in use, ...).
+    #[error("{op} {endpoint}: {source}")]
+    Zmq {
+        /// What was being done: `bind`, `connect`, `send`, `recv`.
+        op: &'static str,
+        /// The endpoint concerned.
+        endpoint: String,
+        /// libzmq's error.
+        source: zmq::Error,
+    },
+    /// The message could not be queued now (no connected peer, or its queue is full).
+    #[error("not connected")]
+    WouldBlock,
+    /// No reply came in time.
+    #[error("Timed out.")]
+    Timeout,
+    /// The reply was not a JSON object.
+    #[error("bad reply: {0}")]
+    BadReply(String),
+}
+
+impl ConnectionError {
+    fn zmq(op: &'static str, endpoint: &str, source: impl Into<ZmqErr>) -> Self {
+        ConnectionError::Zmq { op, endpoint: endpoint.to_string(), source: source.into().0 }
+    }
+}
+
+/// Adapter so that both `zmq::Error` and `tmq::TmqError` map into [`ConnectionError::Zmq`].
+struct ZmqErr(zmq::Error);
+
+impl From<zmq::Error> for ZmqErr {
+    fn from(err: zmq::Error) -> Self {
+        ZmqErr(err)
+    }
+}
+
+impl From<tmq::TmqError> for ZmqErr {
+    fn from(err: tmq::TmqError) -> Self {
+        match err {
+            tmq::TmqError::Zmq(err) => ZmqErr(err),
+            _ => ZmqErr(zmq::Error::EFAULT),
+        }
+    }
+}
+
+/// A ZeroMQ context; one per process is enough.
+#[derive(Clone, Default)]
+pub struct Context(zmq::Context);
+
+impl Context {
+    /// A new context.
+    pub fn new() -> Self {
+        Context(zmq::Context::new())
+    }
+}
+
+/// Hard cap libzmq enforces before we ever see a message: a peer sending more is disconnected.
+/// Our own, friendlier limit (an errno reply) sits below it.
+const WIRE_LIMIT: i64 = 64 * 1024 * 1024;
+
+/// The master's command endpoint: a bound ROUTER.
+pub struct CommandServer {
+    socket: tmq::router::Router,
+    endpoint: String,
+}
+
+impl CommandServer {
+    /// Binds a ROUTER on `endpoint`.
+    ///
+    /// # Errors
+    /// The endpoint is malformed or already in use.
+    pub fn bind(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
+        let socket = tmq::router(&ctx.0)
+            .set_linger(0)
+            .set_maxmsgsize(WIRE_LIMIT)
+            .bind(endpoint)
+            .map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
+        Ok(CommandServer { socket, endpoint: endpoint.to_string() })
+    }
+
+    /// The next message as frames; the first frame is the peer's identity.
+    ///
+    /// # Errors
+    /// A libzmq failure on the socket.
+    pub async fn recv(&mut self) -> Result<Vec<Vec<u8>>, ConnectionError> {
+        match self.socket.next().await {
+            Some(Ok(multipart)) => Ok(multipart.iter().map(|m| m.to_vec()).collect()),
+            Some(Err(err)) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
+            None => Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
+        }
+    }
+
+    /// Sends `frames` (identity first) without blocking.
+    ///
+    /// # Errors
+    /// [`ConnectionError::WouldBlock`] when the peer's queue is full.
+    pub fn send(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
+        send_now(self.socket.get_socket(), frames, &self.endpoint)
+    }
+}
+
+/// A DEALER connected to one node's command endpoint.
+pub struct NodeSocket {
+    socket: tmq::dealer::Dealer,
+    endpoint: String,
+}
+
+impl NodeSocket {
+    /// Connects (in the background: libzmq reconnects by itself) to `endpoint`.
+    ///
+    /// # Errors
+    /// The endpoint is malformed.
+    pub fn connect(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
+        let socket = tmq::dealer(&ctx.0)
+            .set_linger(0)
+            .set_immediate(true)
+            .set_maxmsgsize(WIRE_LIMIT)
+            .set_reconnect_ivl(100)
+            .set_reconnect_ivl_max(1000)
+            .connect(endpoint)
+            .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
+        Ok(NodeSocket { socket, endpoint: endpoint.to_string() })
+    }
+
+    /// Sends one request frame without blocking.
+    ///
+    /// # Errors
+    /// [`ConnectionError::WouldBlock`] when no connection to the node is up.
+    pub fn send(&self, frame: &[u8]) -> Result<(), ConnectionError> {
+        send_now(self.socket.get_socket(), &[frame], &self.endpoint)
+    }
+
+    /// The next reply frame (multi-frame replies are joined; circusd sends one).
+    ///
+    /// # Errors
+    /// A libzmq failure on the socket.
+    pub async fn recv(&mut self) -> Result<Vec<u8>, ConnectionError> {
+        match self.socket.next().await {
+            Some(Ok(multipart)) => Ok(multipart.iter().flat_map(|m| m.to_vec()).collect()),
+            Some(Err(err)) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
+            None => Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
+        }
+    }
+}
+
+fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<(), ConnectionError> {
+    for (i, frame) in frames.iter().enumerate() {
+        let more = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 };
+        match socket.send(*frame, zmq::DONTWAIT | more) {
+            Ok(()) => {}
+            // libzmq sends multipart messages atomically: EAGAIN can only come on the first frame.
+            Err(zmq::Error::EAGAIN) => return Err(ConnectionError::WouldBlock),
+            Err(err) => return Err(ConnectionError::zmq("send", endpoint, err)),
+        }
+    }
+    Ok(())
+}
+
+/// A blocking command client, as Circus's `CircusClient`: one DEALER with a random identity,
+/// one `id` per call, replies with another `id` skipped.
+pub struct Client {
+    socket: zmq::Socket,
+    endpoint: String,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Connects to `endpoint`; `timeout` bounds each call.
+    ///
+    /// # Errors
+    /// The endpoint is malformed.
+    pub fn connect(endpoint: &str, timeout: Duration) -> Result<Self, ConnectionError> {
+        let ctx = zmq::Context::new();
+        let socket = ctx.socket(zmq::DEALER).map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
+        let identity = uuid::Uuid::new_v4().simple().to_string();
+        socket.set_identity(identity.as_bytes()).map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
+        socket.set_linger(0).map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
+        socket.connect(endpoint).map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
+        Ok(Client { socket, endpoint: endpoint.to_string(), timeout })
+    }
+
+    /// Sends `request` with a fresh id and waits for the reply carrying that id.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Timeout`] when no reply comes within the timeout.
+    pub fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
+        let id = Value::String(uuid::Uuid::new_v4().simple().to_string());
+        self.send_raw(&request.encode_with_id(&id))?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let bytes = self.recv_raw(deadline)?;
+            let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
+            if reply.0.get("id") == Some(&id) {
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Sends raw bytes as one frame (tests use it for malformed input).
+    ///
+    /// # Errors
+    /// A libzmq failure.
+    pub fn send_raw(&self, frame: &[u8]) -> Result<(), ConnectionError> {
+        self.send_frames(&[frame])
+    }
+
+    /// Sends several frames as one message.
+    ///
+    /// # Errors
+    /// A libzmq failure.
+    pub fn send_frames(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
+        for (i, frame) in frames.iter().enumerate() {
+            let more = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 };
+            self.socket.send(*frame, more).map_err(|e| ConnectionError::zmq("send", &self.endpoint, e))?;
+        }
+        Ok(())
+    }
+
+    /// Receives the next message (frames joined) before `deadline`.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Timeout`] at the deadline.
+    pub fn recv_raw(&self, deadline: Instant) -> Result<Vec<u8>, ConnectionError> {
+        Ok(self.recv_frames(deadline)?.concat())
+    }
+
+    /// Receives the next message as frames before `deadline`.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Timeout`] at the deadline.
+    pub fn recv_frames(&self, deadline: Instant) -> Result<Vec<Vec<u8>>, ConnectionError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ready = self
+            .socket
+            .poll(zmq::POLLIN, left.as_millis().try_into().unwrap_or(i64::MAX))
+            .map_err(|e| ConnectionError::zmq("poll", &self.endpoint, e))?;
+        if ready == 0 {
+            return Err(ConnectionError::Timeout);
+        }
+        self.socket.recv_multipart(0).map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))
+    }
+}
+
+/// A blocking SUB socket for `clusterctl listen`: connects to a PUB endpoint (circusd's or the
+/// master's event stream) and yields `(topic, payload)` pairs, as circusctl's `CircusConsumer`.
+pub struct Subscriber {
+    socket: zmq::Socket,
+    endpoint: String,
+}
+
+impl Subscriber {
+    /// Connects to `endpoint` and subscribes to each topic prefix (`""` means everything).
+    ///
+    /// # Errors
+    /// The endpoint is malformed.
+    pub fn connect(endpoint: &str, topics: &[String]) -> Result<Self, ConnectionError> {
+        let err = |op| move |e| ConnectionError::zmq(op, endpoint, e);
+        let socket = zmq::Context::new().socket(zmq::SUB).map_err(err("socket"))?;
+        socket.set_linger(0).map_err(err("socket"))?;
+        socket.set_maxmsgsize(WIRE_LIMIT).map_err(err("socket"))?;
+        for topic in topics {
+            socket.set_subscribe(topic.as_bytes()).map_err(err("subscribe"))?;
+        }
+        socket.connect(endpoint).map_err(err("connect"))?;
+        Ok(Subscriber { socket, endpoint: endpoint.to_string() })
+    }
+
+    /// Blocks for the next publication: the first frame is the topic, the other frames are joined
+    /// into the payload (Circus always publishes exactly two frames).
+    ///
+    /// # Errors
+    /// A libzmq failure on the socket.
+    pub fn recv(&self) -> Result<(Vec<u8>, Vec<u8>), ConnectionError> {
+        let mut frames = self
+            .socket
+            .recv_multipart(0)
+            .map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))?
+            .into_iter();
+        let topic = frames.next().unwrap_or_default();
+        Ok((topic, frames.flatten().collect()))
+    }
+}

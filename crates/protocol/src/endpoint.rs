@@ -1,0 +1,115 @@
+//! ZeroMQ endpoints as Circus configures them: `tcp://host:port` or `ipc://path`.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// A checked ZeroMQ endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    text: String,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Kind {
+    Tcp { host: String, port: u16 },
+    Ipc,
+}
+
+impl Endpoint {
+    /// The endpoint as ZeroMQ takes it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The TCP port, `None` for `ipc://`.
+    pub fn port(&self) -> Option<u16> {
+        match &self.kind {
+            Kind::Tcp { port, .. } => Some(*port),
+            Kind::Ipc => None,
+        }
+    }
+
+    /// The TCP host, `None` for `ipc://`.
+    pub fn host(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Tcp { host, .. } => Some(host),
+            Kind::Ipc => None,
+        }
+    }
+
+    /// True for `ipc://` endpoints and TCP on a loopback address or `localhost`: reachable only
+    /// from this machine.
+    pub fn is_local(&self) -> bool {
+        match &self.kind {
+            Kind::Ipc => true,
+            Kind::Tcp { host, .. } => {
+                host == "localhost"
+                    || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            }
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if let Some(path) = text.strip_prefix("ipc://") {
+            if path.is_empty() {
+                return Err(format!("'{text}': ipc:// needs a path"));
+            }
+            return Ok(Endpoint { text: text.to_string(), kind: Kind::Ipc });
+        }
+        let Some(rest) = text.strip_prefix("tcp://") else {
+            return Err(format!("'{text}': expected tcp://HOST:PORT or ipc://PATH"));
+        };
+        let Some((host, port)) = rest.rsplit_once(':') else {
+            return Err(format!("'{text}': missing :PORT"));
+        };
+        if host.is_empty() {
+            return Err(format!("'{text}': missing host"));
+        }
+        if host.starts_with('[') != host.ends_with(']') {
+            return Err(format!("'{text}': unbalanced brackets around an IPv6 address"));
+        }
+        if host.contains(['/', ' ']) {
+            return Err(format!("'{text}': bad host '{host}'"));
+        }
+        let port: u16 = port.parse().map_err(|_| format!("'{text}': port '{port}' is not a number from 1 to 65535"))?;
+        if port == 0 {
+            return Err(format!("'{text}': port 0 is not allowed"));
+        }
+        Ok(Endpoint { text: text.to_string(), kind: Kind::Tcp { host: host.to_string(), port } })
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_good_endpoints() {
+        let ep: Endpoint = "tcp://127.0.0.1:5555".parse().unwrap();
+        assert_eq!(ep.port(), Some(5555));
+        assert!(ep.is_local());
+        assert!("ipc:///tmp/x.sock".parse::<Endpoint>().unwrap().is_local());
+        assert!(!"tcp://0.0.0.0:5555".parse::<Endpoint>().unwrap().is_local());
+        assert!("tcp://[::1]:5555".parse::<Endpoint>().unwrap().is_local());
+    }
+
+    #[test]
+    fn refuses_bad_endpoints() {
+        for bad in ["", "127.0.0.1:5555", "tcp://127.0.0.1", "tcp://:5", "tcp://h:0", "tcp://h:99999", "udp://h:1", "ipc://"] {
+            assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
+        }
+    }
+}

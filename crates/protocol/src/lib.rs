@@ -1,0 +1,23 @@
+//! The Circus wire protocol as clusterd speaks it.
+//!
+//! * [`message`]: decoding requests and building replies (JSON, Circus key order);
+//! * [`errno`]: Circus's error numbers;
+//! * [`endpoint`]: parsing and checking ZeroMQ endpoints;
+//! * [`connection`]: every ZeroMQ socket the project opens, async (for the daemon) and blocking
+//!   (for the CLI). Nothing outside that module touches the `zmq` crate, so the engine can be
+//!   swapped in one place.
+//!
+//! See `docs/protocol.md` for the protocol itself.
+
+pub mod connection;
+pub mod endpoint;
+pub mod errno;
+pub mod message;
+pub mod names;
+
+pub use endpoint::Endpoint;
+pub use errno::Errno;
+pub use message::{Reply, Request};
+
+/// Default command endpoint of the master (the 2012 circusd-cluster's `DEFAULT_CLUSTER_DEALER`).
+pub const DEFAULT_MASTER_ENDPOINT: &str = "tcp://127.0.0.1:5558";

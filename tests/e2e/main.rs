@@ -1,0 +1,18 @@
+//! End-to-end tests of clusterd: real circusd nodes (Circus 0.19.0 from the venv) behind the
+//! real `clusterd` binary, driven by stock circusctl, Circus's Python `CircusClient`,
+//! `clusterctl` and raw ZeroMQ frames.
+//!
+//! One test binary with one module per area (style guide §7.11); the fixtures are the
+//! `cluster_e2e` library (`tests/helper/`). Needs `cargo build --workspace --bins` and the venv
+//! (`make venv`); `make test` does both. Every test has its own ports and processes, so the
+//! tests run in parallel.
+
+mod clusterctl;
+mod config;
+mod dead_node;
+mod fanout;
+mod lifecycle;
+mod malformed;
+mod python_client;
+mod registry;
+mod routing;

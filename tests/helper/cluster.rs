@@ -1,0 +1,39 @@
+//! The standard two-node cluster of the Circus cluster docs: node `first` with watcher `dummy`
+//! (1 process), node `second` with `dummy2` (2 processes), and a master over both.
+
+use crate::{CircusNode, Master};
+
+/// Two real circusd nodes behind a real clusterd. Fields drop in order: master first.
+pub struct Cluster {
+    /// The clusterd over both nodes.
+    pub master: Master,
+    /// Node `first`: watcher `dummy`, 1 process.
+    pub first: CircusNode,
+    /// Node `second`: watcher `dummy2`, 2 processes.
+    pub second: CircusNode,
+}
+
+impl Cluster {
+    /// Starts both nodes, then the master, and waits until all answer.
+    pub fn start() -> Cluster {
+        let first = CircusNode::start("first", &[("dummy", 1)]);
+        let second = CircusNode::start("second", &[("dummy2", 2)]);
+        let master = Master::start(&[&first, &second]);
+        Cluster { master, first, second }
+    }
+
+    /// The master's command endpoint.
+    pub fn ep(&self) -> &str {
+        &self.master.endpoint
+    }
+
+    /// Every watcher of both nodes, qualified (`first:dummy`), sorted; asked of the nodes.
+    pub fn qualified_watchers(&self) -> Vec<String> {
+        let mut all: Vec<String> = [&self.first, &self.second]
+            .iter()
+            .flat_map(|node| node.watcher_names().into_iter().map(move |w| format!("{}:{w}", node.name)))
+            .collect();
+        all.sort();
+        all
+    }
+}

@@ -1,0 +1,212 @@
+//! The real `clusterd` binary on fresh loopback ports.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::{call, must_call, paths, ports, procs, wait_for, CircusNode, Client};
+
+/// A running clusterd. Dropping it stops it; its stderr is printed if the test failed.
+pub struct Master {
+    /// Command endpoint (ROUTER).
+    pub endpoint: String,
+    /// Merged stats stream (PUB).
+    pub stats_endpoint: String,
+    /// Merged event stream (PUB).
+    pub pubsub_endpoint: String,
+    /// The config file clusterd was started with.
+    pub config: PathBuf,
+    dir: TempDir,
+    child: Option<Child>,
+}
+
+/// The `[node.NAME]` section for `node`.
+pub fn node_section(node: &CircusNode) -> String {
+    format!(
+        "\n[node.{}]\nendpoint = \"{}\"\npubsub_endpoint = \"{}\"\nstats_endpoint = \"{}\"\n",
+        node.name, node.endpoint, node.pubsub_endpoint, node.stats_endpoint
+    )
+}
+
+/// A `[cluster]` section with placeholders for the master's endpoints and the documented
+/// timeouts (node_timeout 4 s, below circusctl's 5 s).
+pub const CLUSTER_SECTION: &str = "[cluster]\nendpoint = \"{endpoint}\"\nstats_endpoint = \"{stats_endpoint}\"\n\
+    pubsub_endpoint = \"{pubsub_endpoint}\"\nnode_timeout = \"4s\"\nwaiting_timeout = \"30s\"\nheartbeat = \"1s\"\n";
+
+impl Master {
+    /// Starts clusterd with `nodes` as static `[node.NAME]` entries.
+    pub fn start(nodes: &[&CircusNode]) -> Master {
+        let mut text = CLUSTER_SECTION.to_string();
+        for node in nodes {
+            text.push_str(&node_section(node));
+        }
+        Master::start_with_config(&text)
+    }
+
+    /// Starts clusterd with a TOML config; `{endpoint}`, `{stats_endpoint}` and
+    /// `{pubsub_endpoint}` are replaced with fresh endpoints.
+    pub fn start_with_config(text: &str) -> Master {
+        Master::start_file("cluster.toml", text)
+    }
+
+    /// Like [`Master::start_with_config`] for the 2012 INI form (`[circus-cluster]`, `[node:NAME]`).
+    pub fn start_with_ini(text: &str) -> Master {
+        Master::start_file("cluster.ini", text)
+    }
+
+    fn start_file(file_name: &str, text: &str) -> Master {
+        let dir = tempfile::Builder::new().prefix("e2e-master-").tempdir().expect("tempdir");
+        let (endpoint, stats_endpoint, pubsub_endpoint) =
+            (ports::free_endpoint(), ports::free_endpoint(), ports::free_endpoint());
+        let text = text
+            .replace("{endpoint}", &endpoint)
+            .replace("{stats_endpoint}", &stats_endpoint)
+            .replace("{pubsub_endpoint}", &pubsub_endpoint);
+        let config = dir.path().join(file_name);
+        std::fs::write(&config, text).expect("write clusterd config");
+        let stderr = File::create(dir.path().join("clusterd.stderr")).expect("stderr file");
+        let child = procs::spawn(
+            Command::new(paths::workspace_bin("clusterd"))
+                .arg("-v")
+                .arg(&config)
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(stderr.try_clone().expect("stderr fd"))
+                .stderr(stderr),
+        );
+        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: Some(child) };
+        master.wait_ready();
+        master
+    }
+
+    fn wait_ready(&mut self) {
+        let endpoint = self.endpoint.clone();
+        let stderr = self.stderr_path();
+        let child = self.child.as_mut().expect("started");
+        let reply = wait_for("clusterd to answer `nodes`", || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("clusterd exited with {status}:\n{}", std::fs::read_to_string(&stderr).unwrap_or_default());
+            }
+            call(&endpoint, "nodes", json!({}), Duration::from_millis(500))
+        });
+        // Static nodes should turn alive within a heartbeat or two. Requests are tested against a
+        // settled master; a master that never reports them alive is reported, not waited for.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut last = reply;
+        while Instant::now() < deadline {
+            let nodes = last["nodes"].as_array().cloned().unwrap_or_default();
+            if nodes.iter().all(|n| n["state"] == "alive") {
+                return;
+            }
+            std::thread::sleep(crate::POLL);
+            last = call(&self.endpoint, "nodes", json!({}), Duration::from_secs(2)).unwrap_or(last);
+        }
+        eprintln!("warning: clusterd did not report every node alive within 5 s: {last}");
+    }
+
+    /// clusterd's pid, `None` once stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Where clusterd's stderr goes.
+    pub fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("clusterd.stderr")
+    }
+
+    /// clusterd's stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    /// A protocol client connected to the master's command endpoint.
+    pub fn client(&self, timeout: Duration) -> Client {
+        Client::connect(&self.endpoint, timeout).expect("connect to the master")
+    }
+
+    /// One request to the master that must be answered within 10 s.
+    pub fn call(&self, command: &str, properties: Value) -> Value {
+        must_call(&self.endpoint, command, properties)
+    }
+
+    /// The `nodes` entry named `name`, if any.
+    pub fn node_entry(&self, name: &str) -> Option<Value> {
+        let reply = self.call("nodes", json!({}));
+        reply["nodes"].as_array()?.iter().find(|n| n["name"] == name).cloned()
+    }
+
+    /// Polls `nodes` until node `name` has `state`.
+    pub fn wait_node_state(&self, name: &str, state: &str) {
+        wait_for(&format!("node {name} to be {state}"), || match self.node_entry(name) {
+            Some(entry) if entry["state"] == state => Ok(()),
+            other => Err(format!("{other:?}")),
+        });
+    }
+
+    /// Has clusterd exited? Returns its exit code then.
+    pub fn try_exit_code(&mut self) -> Option<Option<i32>> {
+        let child = self.child.as_mut()?;
+        child.try_wait().ok().flatten().map(|status| status.code())
+    }
+
+    /// Waits up to `grace` for clusterd to exit and returns its exit code.
+    pub fn wait_exit(&mut self, grace: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("started");
+        if procs::wait_exit(child, grace) {
+            let code = child.try_wait().ok().flatten().and_then(|s| s.code());
+            self.child = None;
+            code
+        } else {
+            panic!("clusterd did not exit within {grace:?}:\n{}", self.stderr())
+        }
+    }
+
+    /// Sends a signal to clusterd.
+    pub fn signal(&self, signal: i32) {
+        if let Some(pid) = self.pid() {
+            procs::signal(pid, signal);
+        }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            procs::terminate(&mut child, Duration::from_secs(5));
+        }
+        if std::thread::panicking() {
+            eprintln!("---- clusterd stderr ({}) ----\n{}", self.stderr_path().display(), self.stderr());
+        }
+    }
+}
+
+/// Runs clusterd on `config` and waits for it to exit (for configs it must refuse).
+///
+/// # Panics
+/// When it is still running after 10 s (it is then killed).
+pub fn run_to_exit(config: &std::path::Path) -> Output {
+    let mut child = procs::spawn(
+        Command::new(paths::workspace_bin("clusterd"))
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    if !procs::wait_exit(&mut child, Duration::from_secs(10)) {
+        procs::terminate(&mut child, Duration::from_secs(1));
+        let out = child.wait_with_output().expect("output");
+        panic!("clusterd kept running on {}:\n{}", config.display(), String::from_utf8_lossy(&out.stderr));
+    }
+    child.wait_with_output().expect("clusterd output")
+}
+
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}

@@ -1,0 +1,126 @@
+//! Spawning daemons so that nothing outlives a test.
+//!
+//! Every daemon is started in its own process group, with `PR_SET_PDEATHSIG = SIGTERM` so that
+//! it is told to stop even if the test process is killed. circusd's watchers call `setsid()`, so
+//! they are *not* in circusd's group: [`sweep`] finds them through `/proc`, both as descendants
+//! of circusd and by a tag in their environment (which survives circusd's death).
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// Name of the environment variable carrying a daemon's tag down to its processes.
+pub const TAG_VAR: &str = "CLUSTER_E2E_TAG";
+
+/// Spawns `command` in a new process group, dying with the test process.
+///
+/// # Panics
+/// When the program cannot be started.
+pub fn spawn(command: &mut Command) -> Child {
+    command.process_group(0);
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    command.spawn().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
+}
+
+/// Sends `signal` to one process (errors, such as "no such process", are ignored).
+pub fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) has no memory effects.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// Sends `signal` to a whole process group.
+pub fn signal_group(pgid: u32, signal: i32) {
+    // SAFETY: killpg(2) has no memory effects.
+    unsafe {
+        libc::killpg(pgid as libc::pid_t, signal);
+    }
+}
+
+/// Waits up to `grace` for `child` to exit; true when it did (and was reaped).
+pub fn wait_exit(child: &mut Child, grace: Duration) -> bool {
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= deadline => return false,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Stops a daemon: SIGTERM to its group, then SIGKILL after `grace`. Always reaps it.
+pub fn terminate(child: &mut Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    signal_group(child.id(), libc::SIGTERM);
+    if !wait_exit(child, grace) {
+        signal_group(child.id(), libc::SIGKILL);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Every live process (pid, parent pid).
+fn processes() -> Vec<(u32, u32)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces or parentheses: fields start after the last ')'.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?;
+        if state == "Z" {
+            return None;
+        }
+        Some((pid, fields.next()?.parse().ok()?))
+    })
+    .collect()
+}
+
+/// Descendants of `root` (not `root` itself).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|(_, ppid)| *ppid == parent).map(|(pid, _)| *pid));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Processes whose environment has `CLUSTER_E2E_TAG=<tag>`.
+pub fn tagged(tag: &str) -> Vec<u32> {
+    let needle = format!("{TAG_VAR}={tag}");
+    processes()
+        .into_iter()
+        .filter(|(pid, _)| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// SIGKILLs `pids` and the processes tagged `tag`, skipping the test process itself.
+pub fn sweep(pids: &[u32], tag: &str) {
+    let me = std::process::id();
+    for pid in pids.iter().copied().chain(tagged(tag)) {
+        if pid != me {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+}
