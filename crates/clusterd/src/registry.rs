@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use clusterd_protocol::connection::{ConnectionError, Context};
-use clusterd_protocol::Endpoint;
-use serde_json::{json, Value};
+use clusterd_protocol::{Endpoint, Request};
+use serde_json::{json, Map, Value};
+use tracing::{debug, info};
 
 use crate::config::NodeSpec;
 use crate::link::{Link, LinkSettings};
@@ -65,6 +67,56 @@ impl Node {
             "missed_probes": health.missed,
         })
     }
+}
+
+impl Node {
+    /// Asks the node's `globaloptions` for its `pubsub_endpoint` and records it; a wildcard
+    /// host (`0.0.0.0`, `*`) is replaced by the host of the node's command endpoint, as
+    /// circus-web does.
+    ///
+    /// # Errors
+    /// The node did not answer, or reported no usable endpoint.
+    pub async fn learn_pubsub_endpoint(&self, timeout: Duration) -> Result<Endpoint, String> {
+        let mut properties = Map::new();
+        properties.insert("option".into(), "pubsub_endpoint".into());
+        let reply = self.link.call(Request::new("globaloptions", properties), timeout).await;
+        let reply = reply.map_err(|err| err.describe(&self.name))?;
+        let text = reply
+            .0
+            .get("options")
+            .and_then(|o| o.get("pubsub_endpoint"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("node {} did not report a pubsub_endpoint", self.name))?;
+        let mut endpoint: Endpoint = text.parse()?;
+        if let (Some(host @ ("0.0.0.0" | "*")), Some(node_host)) = (endpoint.host(), self.endpoint.host()) {
+            endpoint = endpoint.as_str().replacen(host, node_host, 1).parse()?;
+        }
+        *self.pubsub_endpoint.lock().expect("pubsub lock") = Some(endpoint.clone());
+        Ok(endpoint)
+    }
+}
+
+/// Until a configured node without `pubsub_endpoint` tells us its own, ask it again every
+/// few seconds; stop when it answers or leaves the registry.
+pub fn learn_pubsub_in_background(node: &Arc<Node>, timeout: Duration) {
+    let node = Arc::downgrade(node);
+    tokio::spawn(async move {
+        loop {
+            let Some(current) = node.upgrade() else { return };
+            if current.pubsub_endpoint.lock().expect("pubsub lock").is_some() {
+                return;
+            }
+            match current.learn_pubsub_endpoint(timeout).await {
+                Ok(endpoint) => {
+                    info!(node = %current.name, %endpoint, "learnt pubsub_endpoint from the node");
+                    return;
+                }
+                Err(reason) => debug!(node = %current.name, %reason, "pubsub_endpoint not known yet"),
+            }
+            drop(current);
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
 }
 
 /// All known nodes, by name.

@@ -24,7 +24,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
 use crate::link::LinkSettings;
-use crate::registry::{Registry, Source};
+use crate::registry::{learn_pubsub_in_background, Registry, Source};
 use crate::{handler, Ctx};
 
 /// Why the master could not run.
@@ -54,7 +54,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let links = LinkSettings { heartbeat: settings.heartbeat, down_after: settings.down_after };
     let registry = Registry::new(zmq.clone(), links);
     for spec in config.nodes {
-        registry.insert(spec, Source::Config)?;
+        let (node, _) = registry.insert(spec, Source::Config)?;
+        learn_pubsub_in_background(&node, settings.node_timeout);
     }
     let ctx = Arc::new(Ctx { settings, registry });
     info!(endpoint = %ctx.settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");

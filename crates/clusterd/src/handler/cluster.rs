@@ -8,7 +8,7 @@ use tracing::info;
 
 use super::{error, ok};
 use crate::config::NodeSpec;
-use crate::registry::{Node, Source};
+use crate::registry::Source;
 use crate::Ctx;
 
 /// Invoked by `clusterctl register_node NAME ENDPOINT STATS_ENDPOINT [PUBSUB_ENDPOINT]` and by
@@ -28,7 +28,7 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     info!(node = %node.name, endpoint = %node.endpoint, replaced, "node registered");
     let mut fields = Map::new();
     if ask_pubsub {
-        if let Err(reason) = learn_pubsub_endpoint(ctx, &node).await {
+        if let Err(reason) = node.learn_pubsub_endpoint(ctx.settings.node_timeout).await {
             fields.insert("warning".into(), format!("pubsub_endpoint unknown: {reason}").into());
         }
     }
@@ -55,27 +55,6 @@ fn node_spec(request: &Request) -> Result<NodeSpec, String> {
         pubsub_endpoint: endpoint("pubsub_endpoint", "node_pubsub_endpoint")?,
         name,
     })
-}
-
-/// Asks the node's `globaloptions` for its `pubsub_endpoint`; a wildcard host (`0.0.0.0`, `*`)
-/// is replaced by the host of the node's command endpoint, as circus-web does.
-async fn learn_pubsub_endpoint(ctx: &Ctx, node: &Node) -> Result<(), String> {
-    let mut properties = Map::new();
-    properties.insert("option".into(), "pubsub_endpoint".into());
-    let reply = node.link.call(Request::new("globaloptions", properties), ctx.settings.node_timeout).await;
-    let reply = reply.map_err(|err| err.describe(&node.name))?;
-    let text = reply
-        .0
-        .get("options")
-        .and_then(|o| o.get("pubsub_endpoint"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("node {} did not report a pubsub_endpoint", node.name))?;
-    let mut endpoint: Endpoint = text.parse()?;
-    if let (Some(host @ ("0.0.0.0" | "*")), Some(node_host)) = (endpoint.host(), node.endpoint.host()) {
-        endpoint = endpoint.as_str().replacen(host, node_host, 1).parse()?;
-    }
-    *node.pubsub_endpoint.lock().expect("pubsub lock") = Some(endpoint);
-    Ok(())
 }
 
 /// Invoked by `clusterctl unregister_node NAME`.
