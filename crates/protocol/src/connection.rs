@@ -295,11 +295,8 @@ impl Subscriber {
     /// # Errors
     /// A libzmq failure on the socket.
     pub fn recv(&self) -> Result<(Vec<u8>, Vec<u8>), ConnectionError> {
-        let mut frames = self
-            .socket
-            .recv_multipart(0)
-            .map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))?
-            .into_iter();
+        let mut frames =
+            self.socket.recv_multipart(0).map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))?.into_iter();
         let topic = frames.next().unwrap_or_default();
         Ok((topic, frames.flatten().collect()))
     }

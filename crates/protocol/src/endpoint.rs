@@ -45,8 +45,7 @@ impl Endpoint {
         match &self.kind {
             Kind::Ipc => true,
             Kind::Tcp { host, .. } => {
-                host == "localhost"
-                    || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                host == "localhost" || host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
             }
         }
     }
@@ -108,7 +107,9 @@ mod tests {
 
     #[test]
     fn refuses_bad_endpoints() {
-        for bad in ["", "127.0.0.1:5555", "tcp://127.0.0.1", "tcp://:5", "tcp://h:0", "tcp://h:99999", "udp://h:1", "ipc://"] {
+        for bad in
+            ["", "127.0.0.1:5555", "tcp://127.0.0.1", "tcp://:5", "tcp://h:0", "tcp://h:99999", "udp://h:1", "ipc://"]
+        {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }
     }

@@ -72,9 +72,8 @@ impl Request {
                 Value::Null,
             ));
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| {
-            DecodeError::new(Errno::InvalidJson, "json invalid: not UTF-8", Value::Null)
-        })?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| DecodeError::new(Errno::InvalidJson, "json invalid: not UTF-8", Value::Null))?;
         let text = text.trim();
         if text.is_empty() {
             return Err(DecodeError::new(Errno::InvalidJson, "json invalid: empty message", Value::Null));

@@ -10,9 +10,7 @@ pub fn validate_node_name(name: &str) -> Result<(), String> {
         return Err("a node name cannot be empty".into());
     }
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        return Err(format!(
-            "node name '{name}' contains '{bad}': use letters, digits, '-' and '_' only"
-        ));
+        return Err(format!("node name '{name}' contains '{bad}': use letters, digits, '-' and '_' only"));
     }
     Ok(())
 }
@@ -20,7 +18,7 @@ pub fn validate_node_name(name: &str) -> Result<(), String> {
 /// Splits `node:watcher` at the first `:`. `first.dummy` (the form circus-top shows) is split at
 /// the first `.` only when `is_node` says the part before it is a node, because plain watcher
 /// names may contain dots.
-pub fn split_qualified<'a>(name: &'a str, is_node: impl Fn(&str) -> bool) -> Option<(&'a str, &'a str)> {
+pub fn split_qualified(name: &str, is_node: impl Fn(&str) -> bool) -> Option<(&str, &str)> {
     if let Some(split) = name.split_once(':') {
         return Some(split);
     }

@@ -205,7 +205,8 @@ impl Builder {
             };
             *slot = Some(parse_endpoint(v).map_err(|e| self.error(&key, e))?);
         }
-        let endpoint = endpoint.ok_or_else(|| self.error(&format!("{prefix}.endpoint"), "missing: a node needs its circusd endpoint"))?;
+        let endpoint = endpoint
+            .ok_or_else(|| self.error(&format!("{prefix}.endpoint"), "missing: a node needs its circusd endpoint"))?;
         self.nodes.push(NodeSpec { name: name.to_string(), endpoint, pubsub_endpoint: pubsub, stats_endpoint: stats });
         Ok(())
     }

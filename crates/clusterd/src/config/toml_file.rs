@@ -25,7 +25,9 @@ pub(crate) fn read(text: &str, builder: &mut Builder) -> Result<(), ConfigError>
                 for (name, value) in nodes {
                     let prefix = format!("node.{name}");
                     let Value::Table(keys) = value else {
-                        return Err(builder.error(&prefix, "expected a table: [node.NAME] with endpoint = \"tcp://...\""));
+                        return Err(
+                            builder.error(&prefix, "expected a table: [node.NAME] with endpoint = \"tcp://...\"")
+                        );
                     };
                     let mut pairs = Vec::new();
                     for (k, v) in keys {

@@ -14,8 +14,19 @@ use crate::registry::Node;
 use crate::Ctx;
 
 /// Commands that, without a name, go to every node and come back merged.
-pub const MERGED_COMMANDS: &[&str] =
-    &["list", "status", "stats", "numwatchers", "numprocesses", "listsockets", "start", "stop", "restart", "reload", "reloadconfig"];
+pub const MERGED_COMMANDS: &[&str] = &[
+    "list",
+    "status",
+    "stats",
+    "numwatchers",
+    "numprocesses",
+    "listsockets",
+    "start",
+    "stop",
+    "restart",
+    "reload",
+    "reloadconfig",
+];
 
 /// Sends `request` to every node of `nodes` at once; a failed node yields an error reply that
 /// names it, so one slow node costs only its own deadline.
@@ -60,10 +71,8 @@ pub async fn merge(ctx: &Ctx, request: Request) -> Reply {
     let mut fields = Map::new();
     match request.command.as_str() {
         "list" => {
-            let mut watchers: Vec<String> = results
-                .iter()
-                .flat_map(|(node, reply)| qualified_items(node, reply, "watchers"))
-                .collect();
+            let mut watchers: Vec<String> =
+                results.iter().flat_map(|(node, reply)| qualified_items(node, reply, "watchers")).collect();
             watchers.sort();
             fields.insert("watchers".into(), watchers.into());
         }
@@ -134,7 +143,8 @@ pub fn select_nodes(ctx: &Ctx, pattern: &str, request: &Request) -> Result<Vec<A
             Box::new(move |name| glob.is_match(name))
         }
         "regex" => {
-            let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("bad node pattern '{pattern}': {e}"))?;
+            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| format!("bad node pattern '{pattern}': {e}"))?;
             Box::new(move |name| re.is_match(name))
         }
         "simple" => Box::new(move |name| name == pattern),

@@ -72,7 +72,10 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
                 };
             }
             let Some(node) = ctx.registry.get(node_part) else {
-                return error(Errno::MessageError, &format!("program {name} not found: {}", unknown_node(ctx, node_part)));
+                return error(
+                    Errno::MessageError,
+                    &format!("program {name} not found: {}", unknown_node(ctx, node_part)),
+                );
             };
             request.properties.insert("name".into(), Value::String(watcher.to_string()));
             let mut reply = forward(ctx, &node, request).await;
