@@ -8,9 +8,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{
-    ipython, lifecycle, listen, nodes, options, procs, query, set, stats, watcher,
-};
+use crate::commands::{lifecycle, listen, nodes, options, procs, query, set, stats, watcher};
 
 /// Environment variable read when `--endpoint` is not given (not by `listen`).
 pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
@@ -20,6 +18,7 @@ pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
 #[command(
     name = "clusterctl",
     version,
+    arg_required_else_help = true,
     about = "Controls a clusterd master or a plain circusd (a drop-in for circusctl)",
     after_help = "Global options may appear anywhere on the line. \
                   Without --endpoint, CLUSTERCTL_ENDPOINT or tcp://127.0.0.1:5558 is used.\n\
@@ -99,6 +98,7 @@ pub enum Command {
     /// Set a watcher option
     Set(set::SetArgs),
     /// Send a signal
+    #[command(override_usage = "clusterctl signal [OPTIONS] <NAME> [PID] <SIGNUM>")]
     Signal(procs::SignalArgs),
     /// Start the arbiter or a watcher
     Start(lifecycle::MatchArgs),
@@ -165,6 +165,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    /// Parses a whitespace-separated command line.
     fn parse_line(line: &str) -> Result<Parsed, clap::Error> {
         parse(std::iter::once("clusterctl").chain(line.split_whitespace()))
     }
@@ -190,6 +191,18 @@ mod tests {
         let text = err.render().to_string();
         assert!(text.contains("List of key/values is invalid"), "{text}");
         assert!(text.contains("clusterctl set"), "{text}");
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+        // A command argument with a global's id would shadow that global after the command.
+        let globals = ["endpoint", "timeout", "json", "prettify", "node"];
+        for sub in Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                assert!(!globals.contains(&arg.get_id().as_str()), "{} {}", sub.get_name(), arg.get_id());
+            }
+        }
     }
 
     #[test]

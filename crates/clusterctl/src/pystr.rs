@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::output::number_repr;
+use clusterd_protocol::pyjson::number_repr;
 
 /// `str(value)`: strings bare, everything else as [`py_repr`].
 pub fn py_str(value: &Value) -> String {

@@ -3,6 +3,7 @@
 //! * [`message`]: decoding requests and building replies (JSON, Circus key order);
 //! * [`errno`]: Circus's error numbers;
 //! * [`endpoint`]: parsing and checking ZeroMQ endpoints;
+//! * [`pyjson`]: JSON encoded exactly as Python's `json.dumps` does;
 //! * [`connection`]: every ZeroMQ socket the project opens, async (for the daemon) and blocking
 //!   (for the CLI). Nothing outside that module touches the `zmq` crate, so the engine can be
 //!   swapped in one place.
@@ -14,6 +15,7 @@ pub mod endpoint;
 pub mod errno;
 pub mod message;
 pub mod names;
+pub mod pyjson;
 
 pub use endpoint::Endpoint;
 pub use errno::Errno;

@@ -126,7 +126,8 @@ impl Request {
         Ok(Request { command, properties, id, cast })
     }
 
-    /// Encodes the request with the given `id`, in circusctl's key order.
+    /// Encodes the request with the given `id`, byte for byte as circusctl does (key order
+    /// `command, properties, id`, Python separators).
     pub fn encode_with_id(&self, id: &Value) -> Vec<u8> {
         let mut object = Map::new();
         object.insert("command".into(), Value::String(self.command.clone()));
@@ -135,7 +136,7 @@ impl Request {
         if self.cast {
             object.insert("msg_type".into(), Value::String("cast".into()));
         }
-        serde_json::to_vec(&Value::Object(object)).expect("a JSON map always serializes")
+        crate::pyjson::dumps(&Value::Object(object)).into_bytes()
     }
 
     /// A string property, `None` when absent.
@@ -233,9 +234,9 @@ impl Reply {
         self.0.insert("id".into(), id);
     }
 
-    /// The wire bytes.
+    /// The wire bytes, as circusd's `json.dumps` writes them.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.0).expect("a JSON map always serializes")
+        crate::pyjson::dumps_map(&self.0).into_bytes()
     }
 }
 
@@ -330,6 +331,19 @@ mod tests {
         assert!(Request::decode(big.as_bytes(), 1000).unwrap_err().reason.contains("too large"));
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert_eq!(decode(&deep).unwrap_err().errno, Errno::InvalidJson);
+    }
+
+    #[test]
+    fn requests_are_encoded_like_circusctl() {
+        let mut properties = Map::new();
+        properties.insert("name".into(), json!("dummy"));
+        properties.insert("nb".into(), json!(3));
+        properties.insert("waiting".into(), json!(true));
+        let request = Request::new("incr", properties);
+        assert_eq!(
+            String::from_utf8(request.encode_with_id(&json!("57ae2fa8d94b4999a83a0458c6164ffa"))).unwrap(),
+            r#"{"command": "incr", "properties": {"name": "dummy", "nb": 3, "waiting": true}, "id": "57ae2fa8d94b4999a83a0458c6164ffa"}"#
+        );
     }
 
     #[test]

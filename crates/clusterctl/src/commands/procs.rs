@@ -40,9 +40,11 @@ pub struct KillArgs {
 /// `signal <name> [<pid>] <signum> [--children] [--recursive]`.
 #[derive(clap::Args, Debug)]
 pub struct SignalArgs {
-    /// <NAME> [<PID>] <SIGNUM>: watcher, optional process id, signal number or name
-    #[arg(value_name = "ARGS", num_args = 2..=3, required = true)]
-    pub args: Vec<String>,
+    /// Watcher name
+    pub name: String,
+    /// An optional process id, then the signal (number or name, sent as typed)
+    #[arg(value_name = "PID|SIGNUM")]
+    pub rest: Vec<String>,
     /// Only signal children of the process
     #[arg(long)]
     pub children: bool,
@@ -80,17 +82,18 @@ pub fn kill_request(args: &KillArgs) -> Request {
 /// # Errors
 /// A pid that is not an integer.
 pub fn signal_request(args: &SignalArgs) -> Result<Request, UsageError> {
-    let (name, signum) = match args.args.as_slice() {
-        [name, .., signum] if args.args.len() <= 3 => (name, signum),
-        _ => return Err(UsageError::new("Invalid number of arguments")),
+    let (pid, signum) = match args.rest.as_slice() {
+        [signum] => (None, signum),
+        [pid, signum] => (Some(parse_int(pid).map_err(UsageError)?), signum),
+        _ => return Err(UsageError::new("Invalid number of arguments: expected <NAME> [PID] <SIGNUM>")),
     };
     let mut props = Map::new();
-    props.insert("name".into(), json!(name));
+    props.insert("name".into(), json!(args.name));
     props.insert("children".into(), json!(args.children));
     props.insert("recursive".into(), json!(args.recursive));
     props.insert("signum".into(), json!(signum));
-    if let [_, pid, _] = args.args.as_slice() {
-        props.insert("pid".into(), json!(parse_int(pid).map_err(UsageError)?));
+    if let Some(pid) = pid {
+        props.insert("pid".into(), json!(pid));
     }
     Ok(request("signal", Value::Object(props)))
 }
@@ -125,7 +128,8 @@ mod tests {
             render_incr(&reply(singleton)).unwrap(),
             "This watcher is a Singleton - not changing the number of processes"
         );
-        let conflict = r#"{"status": "error", "reason": "arbiter is already running watcher_stop command", "errno": 5}"#;
+        let conflict =
+            r#"{"status": "error", "reason": "arbiter is already running watcher_stop command", "errno": 5}"#;
         assert_eq!(render_incr(&reply(conflict)).unwrap(), "error: arbiter is already running watcher_stop command");
     }
 

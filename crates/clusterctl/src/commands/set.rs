@@ -118,7 +118,8 @@ fn parse_hooks(value: &str) -> Result<Value, String> {
 fn parse_env(value: &str) -> Result<Value, String> {
     let mut env = Map::new();
     for item in value.split(',').filter(|item| !item.trim().is_empty()) {
-        let (key, val) = item.split_once('=').ok_or_else(|| format!("invalid env entry '{item}': expected KEY=VALUE"))?;
+        let (key, val) =
+            item.split_once('=').ok_or_else(|| format!("invalid env entry '{item}': expected KEY=VALUE"))?;
         env.insert(key.trim().into(), json!(val.trim()));
     }
     Ok(Value::Object(env))

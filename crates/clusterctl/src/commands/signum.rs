@@ -85,6 +85,7 @@ mod tests {
         assert_eq!(to_signum("INT"), Ok(2));
         assert_eq!(to_signum("BOGUS"), Err("signal invalid: BOGUS".into()));
         assert!(to_signum("").is_err());
-        assert!(to_signum("+1").is_err());
+        assert_eq!(to_signum("+1"), Ok(1));
+        assert!(to_signum("+x").is_err());
     }
 }

@@ -109,10 +109,9 @@ pub fn render_dstats(reply: &Reply) -> Result<String, Malformed> {
 fn children(info: &Map<String, Value>) -> Result<Vec<&Map<String, Value>>, Malformed> {
     match info.get("children") {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(children)) => children
-            .iter()
-            .map(|child| child.as_object().ok_or_else(|| Malformed::field("children")))
-            .collect(),
+        Some(Value::Array(children)) => {
+            children.iter().map(|child| child.as_object().ok_or_else(|| Malformed::field("children"))).collect()
+        }
         Some(_) => Err(Malformed::field("children")),
     }
 }
@@ -143,7 +142,9 @@ mod tests {
 
     #[test]
     fn stats_of_one_watcher() {
-        let text = format!(r#"{{"status": "ok", "time": 1.0, "name": "dummy", "info": {{"8498": {INFO}, "8500": "No such process"}}, "id": "x"}}"#);
+        let text = format!(
+            r#"{{"status": "ok", "time": 1.0, "name": "dummy", "info": {{"8498": {INFO}, "8500": "No such process"}}, "id": "x"}}"#
+        );
         let expected = "dummy:\n8498: 8498  python root 0 8.57M 12.21M 0.0 0.036 0:00.10\n8500: No such process";
         assert_eq!(render_stats(&reply(&text)).unwrap(), expected);
         let stopped = r#"{"status": "ok", "time": 1.0, "name": "addw", "info": {}, "id": "x"}"#;
@@ -158,7 +159,8 @@ mod tests {
         let child = r#"{"pid": 9, "cmdline": "sh", "username": "u", "nice": "N/A", "mem_info1": "1M", "mem_info2": "2M", "cpu": 1.5, "mem": 0.1, "ctime": "0:00.01"}"#;
         let one = INFO.replace(r#""children": []"#, &format!(r#""children": [{child}]"#));
         let text = format!(r#"{{"status": "ok", "process": 8498, "info": {one}}}"#);
-        let expected = "8498: 8498  python root 0 8.57M 12.21M 0.0 0.036 0:00.10\n   9  sh u N/A 1M 2M 1.5 0.1 0:00.01\n";
+        let expected =
+            "8498: 8498  python root 0 8.57M 12.21M 0.0 0.036 0:00.10\n   9  sh u N/A 1M 2M 1.5 0.1 0:00.01\n";
         assert_eq!(render_stats(&reply(&text)).unwrap(), expected);
     }
 
@@ -173,7 +175,10 @@ mod tests {
     #[test]
     fn dstats_prints_the_main_process() {
         let text = r#"{"status": "ok", "time": 1.0, "info": {"mem_info1": "25.42M", "mem_info2": "118.50M", "cpu": 0.0, "mem": 0.105, "ctime": "0:00.90", "pid": 8495, "username": "root", "nice": 0, "create_time": 1795304253.68, "age": 46.14630389213562, "cmdline": "python3", "children": []}, "id": "x"}"#;
-        assert_eq!(render_dstats(&reply(text)).unwrap(), "Main Process:\n    8495  python3 root 0 25.42M 118.50M 0.0 0.105 0:00.90");
+        assert_eq!(
+            render_dstats(&reply(text)).unwrap(),
+            "Main Process:\n    8495  python3 root 0 25.42M 118.50M 0.0 0.105 0:00.90"
+        );
         assert!(render_dstats(&reply(r#"{"status": "ok"}"#)).is_err());
         assert_eq!(render_dstats(&reply(r#"{"status": "error", "reason": "x"}"#)).unwrap(), "error: x");
     }

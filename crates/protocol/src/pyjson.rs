@@ -1,9 +1,10 @@
-//! Python-compatible text output: `json.dumps` as circusctl prints replies (`--json`,
-//! `--json --prettify`) and `repr(float)`, which circusctl's console uses for every float.
+//! JSON written as Python's `json.dumps` writes it, and `repr(float)`.
 //!
-//! circusctl re-serializes the reply it parsed, so `--json` output depends only on key order (kept:
-//! serde_json is built with `preserve_order`), on the separators `", "` and `": "`, on
-//! `ensure_ascii` escaping and on Python's float repr. All four are reproduced here.
+//! Circus peers are Python: circusctl and circusd encode with `json.dumps` (`", "` and `": "`
+//! separators, `ensure_ascii`, Python's float repr), and circusd quotes the raw request bytes in
+//! some errno 5 reasons. Requests and replies encoded here are therefore byte for byte what a
+//! Python peer would send. Key order is kept (serde_json is built with `preserve_order`).
+//! clusterctl also uses [`dumps_pretty`] (`--prettify`) and [`float_repr`] for its console.
 
 use std::fmt::Write as _;
 
@@ -13,6 +14,13 @@ use serde_json::{Map, Number, Value};
 pub fn dumps(value: &Value) -> String {
     let mut out = String::new();
     write_compact(&mut out, value);
+    out
+}
+
+/// [`dumps`] of a JSON object.
+pub fn dumps_map(map: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    write_object(&mut out, map);
     out
 }
 
@@ -36,20 +44,23 @@ fn write_compact(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_string(out, key);
-                out.push_str(": ");
-                write_compact(out, item);
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_object(out, map),
         scalar => write_scalar(out, scalar),
     }
+}
+
+/// Appends the compact form of an object.
+fn write_object(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (i, (key, item)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_json_string(out, key);
+        out.push_str(": ");
+        write_compact(out, item);
+    }
+    out.push('}');
 }
 
 /// Appends the indented, key-sorted form of `value` at nesting `depth`.

@@ -1,0 +1,200 @@
+//! Cluster commands, answered by the master itself: `register_node`, `unregister_node`, `nodes`,
+//! `nodelist`.
+
+use clusterd_protocol::message::now;
+use clusterd_protocol::{Reply, Request};
+use serde_json::{json, Map, Value};
+
+use super::{console_error, field, is_ok, request, Malformed};
+use crate::pystr::py_str;
+
+/// `register_node <name> <endpoint> <stats_endpoint> [<pubsub_endpoint>]`.
+#[derive(clap::Args, Debug)]
+pub struct RegisterArgs {
+    /// Node name
+    pub name: String,
+    /// The node's circusd command endpoint
+    #[arg(id = "node_endpoint", value_name = "ENDPOINT")]
+    pub endpoint: String,
+    /// The node's stats endpoint (circusd-stats)
+    pub stats_endpoint: String,
+    /// The node's event endpoint (circusd's pubsub_endpoint)
+    pub pubsub_endpoint: Option<String>,
+}
+
+/// `unregister_node <name>`.
+#[derive(clap::Args, Debug)]
+pub struct UnregisterArgs {
+    /// Node name
+    pub name: String,
+}
+
+/// `{"name", "endpoint", "stats_endpoint", "pubsub_endpoint"?}`.
+pub fn register_request(args: &RegisterArgs) -> Request {
+    let mut props = Map::new();
+    props.insert("name".into(), json!(args.name));
+    props.insert("endpoint".into(), json!(args.endpoint));
+    props.insert("stats_endpoint".into(), json!(args.stats_endpoint));
+    if let Some(pubsub) = &args.pubsub_endpoint {
+        props.insert("pubsub_endpoint".into(), json!(pubsub));
+    }
+    request("register_node", Value::Object(props))
+}
+
+/// `{"name"}`.
+pub fn unregister_request(args: &UnregisterArgs) -> Request {
+    request("unregister_node", json!({ "name": args.name }))
+}
+
+/// `registered <name> (<endpoint>)`, or `replaced ...` when a node of that name existed.
+pub fn render_register(reply: &Reply) -> Result<String, Malformed> {
+    if !is_ok(reply) {
+        return Ok(console_error(reply));
+    }
+    let Value::Object(node) = field(reply, "node")? else {
+        return Err(Malformed::field("node"));
+    };
+    let text = |key: &str| node.get(key).map(py_str).ok_or_else(|| Malformed::field(key));
+    let verb = if reply.0.get("replaced") == Some(&Value::Bool(true)) { "replaced" } else { "registered" };
+    Ok(format!("{verb} {} ({})", text("name")?, text("endpoint")?))
+}
+
+/// `removed <name>`.
+pub fn render_unregister(reply: &Reply) -> Result<String, Malformed> {
+    if !is_ok(reply) {
+        return Ok(console_error(reply));
+    }
+    Ok(match reply.0.get("removed") {
+        Some(name) => format!("removed {}", py_str(name)),
+        None => "ok".into(),
+    })
+}
+
+/// `name: endpoint` lines sorted by name.
+pub fn render_nodelist(reply: &Reply) -> Result<String, Malformed> {
+    if !is_ok(reply) {
+        return Ok(console_error(reply));
+    }
+    let Value::Object(nodes) = field(reply, "nodelist")? else {
+        return Err(Malformed::field("nodelist"));
+    };
+    let mut names: Vec<&String> = nodes.keys().collect();
+    names.sort();
+    Ok(names.iter().map(|name| format!("{name}: {}", py_str(&nodes[*name]))).collect::<Vec<_>>().join("\n"))
+}
+
+/// Column headers of `nodes`.
+const HEADERS: [&str; 7] = ["NAME", "STATE", "SOURCE", "ENDPOINT", "PUBSUB", "STATS", "LAST SEEN"];
+
+/// `nodes`: an aligned table, one row per node in reply order; ages are relative to the reply's
+/// `time` (the master's clock).
+pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
+    if !is_ok(reply) {
+        return Ok(console_error(reply));
+    }
+    let Value::Array(nodes) = field(reply, "nodes")? else {
+        return Err(Malformed::field("nodes"));
+    };
+    let reference = reply.0.get("time").and_then(Value::as_f64).unwrap_or_else(now);
+    let mut rows = vec![HEADERS.map(String::from).to_vec()];
+    for node in nodes {
+        let Value::Object(node) = node else {
+            return Err(Malformed::field("nodes"));
+        };
+        let cell = |key: &str| match node.get(key) {
+            None | Some(Value::Null) => "-".to_string(),
+            Some(value) => py_str(value),
+        };
+        let last_seen = match node.get("last_seen").and_then(Value::as_f64) {
+            Some(seen) => format!("{} ago", age(reference - seen)),
+            None => "never".into(),
+        };
+        rows.push(vec![
+            cell("name"),
+            cell("state"),
+            cell("source"),
+            cell("endpoint"),
+            cell("pubsub_endpoint"),
+            cell("stats_endpoint"),
+            last_seen,
+        ]);
+    }
+    Ok(table(&rows))
+}
+
+/// Rows aligned in columns two spaces apart, without trailing spaces.
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().filter_map(|row| row.get(i)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .collect();
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let cells: Vec<String> =
+                row.iter().enumerate().map(|(i, cell)| format!("{cell:<width$}", width = widths[i])).collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// A duration in seconds, short: `0.4s`, `3m12s`, `2h05m`, `3d04h`.
+fn age(seconds: f64) -> String {
+    let seconds = seconds.max(0.0);
+    if seconds < 60.0 {
+        return format!("{seconds:.1}s");
+    }
+    let whole = seconds as u64;
+    match whole {
+        0..=3599 => format!("{}m{:02}s", whole / 60, whole % 60),
+        3600..=86_399 => format!("{}h{:02}m", whole / 3600, whole % 3600 / 60),
+        _ => format!("{}d{:02}h", whole / 86_400, whole % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::reply;
+    use super::*;
+
+    #[test]
+    fn nodes_print_an_aligned_table() {
+        let text = r#"{"status": "ok", "time": 1000.0, "nodes": [
+            {"name": "first", "endpoint": "tcp://127.0.0.1:5555", "pubsub_endpoint": "tcp://127.0.0.1:5556", "stats_endpoint": "tcp://127.0.0.1:5557", "state": "up", "source": "static", "last_seen": 999.6, "rtt_ms": 0.8, "missed_probes": 0},
+            {"name": "second-node", "endpoint": "tcp://10.0.0.2:6555", "pubsub_endpoint": null, "stats_endpoint": "tcp://10.0.0.2:6557", "state": "down", "source": "registered", "last_seen": null, "rtt_ms": null, "missed_probes": 3},
+            {"name": "third", "endpoint": "e", "pubsub_endpoint": "p", "stats_endpoint": "s", "state": "up", "source": "static", "last_seen": 807.0, "rtt_ms": 1.0, "missed_probes": 0}
+        ], "id": "x"}"#;
+        let expected = "\
+NAME         STATE  SOURCE      ENDPOINT              PUBSUB                STATS                 LAST SEEN
+first        up     static      tcp://127.0.0.1:5555  tcp://127.0.0.1:5556  tcp://127.0.0.1:5557  0.4s ago
+second-node  down   registered  tcp://10.0.0.2:6555   -                     tcp://10.0.0.2:6557   never
+third        up     static      e                     p                     s                     3m13s ago";
+        assert_eq!(render_nodes(&reply(text)).unwrap(), expected);
+        let empty = render_nodes(&reply(r#"{"status": "ok", "nodes": []}"#)).unwrap();
+        assert_eq!(empty, "NAME  STATE  SOURCE  ENDPOINT  PUBSUB  STATS  LAST SEEN");
+        assert!(render_nodes(&reply(r#"{"status": "ok"}"#)).is_err());
+    }
+
+    #[test]
+    fn ages_are_short() {
+        assert_eq!(age(0.44), "0.4s");
+        assert_eq!(age(-3.0), "0.0s");
+        assert_eq!(age(7325.0), "2h02m");
+        assert_eq!(age(90_000.0), "1d01h");
+    }
+
+    #[test]
+    fn registration_and_nodelist() {
+        let text = r#"{"status": "ok", "time": 1.0, "node": {"name": "second", "endpoint": "tcp://127.0.0.1:6555"}, "replaced": false, "id": "x"}"#;
+        assert_eq!(render_register(&reply(text)).unwrap(), "registered second (tcp://127.0.0.1:6555)");
+        let text = text.replace("false", "true");
+        assert_eq!(render_register(&reply(&text)).unwrap(), "replaced second (tcp://127.0.0.1:6555)");
+        let err = r#"{"status": "error", "reason": "invalid endpoint 'x'", "errno": 3}"#;
+        assert_eq!(render_register(&reply(err)).unwrap(), "error: invalid endpoint 'x'");
+        assert_eq!(render_unregister(&reply(r#"{"status": "ok", "removed": "second"}"#)).unwrap(), "removed second");
+        let list =
+            r#"{"status": "ok", "nodelist": {"second": "tcp://127.0.0.1:6555", "first": "tcp://127.0.0.1:5555"}}"#;
+        assert_eq!(render_nodelist(&reply(list)).unwrap(), "first: tcp://127.0.0.1:5555\nsecond: tcp://127.0.0.1:6555");
+    }
+}

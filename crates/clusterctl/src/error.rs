@@ -1,0 +1,52 @@
+//! Why a clusterctl run failed, and the exit status each failure maps to.
+
+use std::io;
+
+use clusterd_protocol::connection::ConnectionError;
+
+/// Exit statuses, as circusctl's.
+pub mod exit {
+    /// The command ran and the reply was not an error (or `--json` was given).
+    pub const OK: i32 = 0;
+    /// Timeout, transport failure or a reply the console cannot print.
+    pub const FAILURE: i32 = 1;
+    /// Bad command line.
+    pub const USAGE: i32 = 2;
+    /// The server answered with an error reply.
+    pub const ERROR_REPLY: i32 = 3;
+}
+
+/// A failure before or instead of a printable reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// Bad arguments, or `--help` / `--version` (clap renders both).
+    #[error("{0}")]
+    Usage(clap::Error),
+    /// The request could not be sent or no reply came ([`ConnectionError::Timeout`]).
+    #[error("{0}")]
+    Transport(ConnectionError),
+    /// The reply lacks what the console needs.
+    #[error("malformed reply: {0}")]
+    Malformed(String),
+    /// Writing the output failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+impl CtlError {
+    /// The process exit status for this failure: a closed stdout (`| head`) is not a failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CtlError::Usage(err) => err.exit_code(),
+            CtlError::Io(err) if err.kind() == io::ErrorKind::BrokenPipe => exit::OK,
+            CtlError::Transport(_) | CtlError::Malformed(_) | CtlError::Io(_) => exit::FAILURE,
+        }
+    }
+}
+
+impl From<ConnectionError> for CtlError {
+    /// Wraps a transport failure (timeouts included).
+    fn from(err: ConnectionError) -> Self {
+        CtlError::Transport(err)
+    }
+}

@@ -1,0 +1,145 @@
+//! `clusterctl`, a drop-in for Circus's `circusctl` that also drives a clusterd master.
+//!
+//! * [`cli`]: the command line (clap); global options may appear anywhere.
+//! * [`commands`]: per command, the request circusctl would send and its console rendering.
+//! * [`transport`]: one round trip, with the request encoded exactly as circusctl encodes it.
+//! * [`output`], [`pystr`]: Python-identical JSON and `str()` formatting.
+//! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply).
+//!
+//! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
+//! that tests can drive it in-process.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod pystr;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+
+use clusterd_protocol::connection::{Client, ConnectionError};
+use clusterd_protocol::{pyjson, Reply, DEFAULT_MASTER_ENDPOINT};
+use serde_json::Value;
+
+use crate::cli::{GlobalArgs, ENDPOINT_ENV};
+use crate::commands::{listen, Plan, Render};
+use crate::error::{exit, CtlError};
+
+/// circusctl's help text after `Timed out.`.
+const TIMEOUT_HINT: &str = "
+A time out usually happens in one of those cases:
+
+#1 The Circus daemon could not be reached.
+#2 The Circus daemon took too long to perform the operation
+
+For #1, make sure you are hitting the right place
+by checking your --endpoint option.
+
+For #2, if you are not expecting a result to
+come back, increase your timeout option value
+(particularly with waiting switches)
+";
+
+/// Runs clusterctl with `args` (program name first) on the real stdout and stderr, reading
+/// `CLUSTERCTL_ENDPOINT`; returns the exit status.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let env_endpoint = std::env::var(ENDPOINT_ENV).ok().filter(|endpoint| !endpoint.is_empty());
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    run_with(args, env_endpoint, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// Runs clusterctl with an explicit default endpoint (the environment's) and output streams.
+pub fn run_with<I, T>(args: I, env_endpoint: Option<String>, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let code = match execute(args, env_endpoint, out, err) {
+        Ok(code) => code,
+        Err(error) => report(&error, out, err),
+    };
+    // Nothing useful is left to do if flushing fails: the status is already decided.
+    let _ = out.flush();
+    let _ = err.flush();
+    code
+}
+
+/// Parses, sends and prints; returns the exit status of a completed call.
+fn execute<I, T>(
+    args: I,
+    env_endpoint: Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CtlError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let parsed = cli::parse(args).map_err(CtlError::Usage)?;
+    let global = &parsed.cli.global;
+    let plan = commands::plan(&parsed.cli.command)
+        .map_err(|usage| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0)))?;
+    match plan {
+        Plan::Listen(topics) => {
+            let endpoint = global.endpoint.as_deref().unwrap_or(listen::DEFAULT_LISTEN_ENDPOINT);
+            listen::run(endpoint, &topics, out)?;
+            Ok(exit::OK)
+        }
+        Plan::Call { mut request, render } => {
+            if let Some(node) = &global.node {
+                request.properties.insert("node".into(), Value::String(node.clone()));
+            }
+            let endpoint = global.endpoint.clone().or(env_endpoint).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into());
+            let client = Client::connect(&endpoint, global.timeout)?;
+            let reply = client.call(&request)?;
+            print_reply(&reply, render, global, out, err)
+        }
+    }
+}
+
+/// circusctl's `_console`: the JSON with `--json` (status 0 whatever the reply), else the
+/// command's rendering, on stderr with status 3 for an error reply.
+fn print_reply(
+    reply: &Reply,
+    render: Render,
+    global: &GlobalArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CtlError> {
+    if global.json {
+        let value = Value::Object(reply.0.clone());
+        let text = if global.prettify { pyjson::dumps_pretty(&value) } else { pyjson::dumps(&value) };
+        writeln!(out, "{text}")?;
+        return Ok(exit::OK);
+    }
+    if !reply.0.contains_key("status") {
+        return Err(CtlError::Malformed("missing 'status'".into()));
+    }
+    let text = render(reply).map_err(|malformed| CtlError::Malformed(malformed.0))?;
+    if reply.is_error() {
+        writeln!(err, "{text}")?;
+        Ok(exit::ERROR_REPLY)
+    } else {
+        writeln!(out, "{text}")?;
+        Ok(exit::OK)
+    }
+}
+
+/// Prints `error` where circusctl would and returns its exit status.
+fn report(error: &CtlError, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let written = match error {
+        CtlError::Usage(usage) if !usage.use_stderr() => write!(out, "{}", usage.render()),
+        CtlError::Usage(usage) => write!(err, "{}", usage.render()),
+        CtlError::Transport(ConnectionError::Timeout) => write!(err, "Timed out.{TIMEOUT_HINT}"),
+        CtlError::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => writeln!(err, "error: {other}"),
+    };
+    match written {
+        Err(io) if io.kind() != io::ErrorKind::BrokenPipe => exit::FAILURE,
+        _ => error.exit_code(),
+    }
+}
