@@ -13,6 +13,7 @@ mod dead_node;
 mod fanout;
 mod lifecycle;
 mod malformed;
+mod named_node;
 mod python_client;
 mod registry;
 mod routing;

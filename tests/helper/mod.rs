@@ -36,10 +36,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// Interval between two polls.
 pub const POLL: Duration = Duration::from_millis(50);
 
-/// Polls `probe` until it returns `Some`, or panics after [`TIMEOUT`] saying what was awaited.
+/// Polls `probe` until it returns `Ok`, or panics after [`TIMEOUT`] saying what was awaited.
 ///
 /// # Panics
-/// When the deadline passes; the message includes `what` and the last value `describe` gave.
+/// When the deadline passes; the message includes `what` and the last `Err` of `probe`.
 pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + TIMEOUT;
     loop {

@@ -56,7 +56,7 @@ impl CircusNode {
 
     fn start_inner(name: &str, watchers: &[(&str, usize)], ini: impl FnOnce(&CircusNode) -> String) -> CircusNode {
         let dir = tempfile::Builder::new().prefix(&format!("e2e-node-{name}-")).tempdir().expect("tempdir");
-        let tag = format!("{}-{}", name, dir.path().file_name().and_then(|n| n.to_str()).unwrap_or("x"));
+        let tag = procs::tag(name, dir.path());
         let mut node = CircusNode {
             name: name.to_string(),
             endpoint: ports::free_endpoint(),

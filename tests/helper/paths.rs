@@ -44,10 +44,6 @@ pub fn target_dir() -> PathBuf {
 /// When it has not been built.
 pub fn workspace_bin(name: &str) -> PathBuf {
     let path = target_dir().join(name);
-    assert!(
-        path.exists(),
-        "{} not found: run cargo build --workspace --bins first (or `make test`)",
-        path.display()
-    );
+    assert!(path.exists(), "{} not found: run cargo build --workspace --bins first (or `make test`)", path.display());
     path
 }

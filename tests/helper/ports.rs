@@ -52,7 +52,8 @@ fn allocator() -> &'static Mutex<Allocator> {
 fn lock(port: u16) -> Option<File> {
     let dir = std::env::temp_dir().join("cluster-e2e-ports");
     std::fs::create_dir_all(&dir).ok()?;
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("{port}.lock"))).ok()?;
+    let file =
+        OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("{port}.lock"))).ok()?;
     // SAFETY: flock on a file descriptor we own; no memory is involved.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     (rc == 0).then_some(file)

@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 /// Name of the environment variable carrying a daemon's tag down to its processes.
 pub const TAG_VAR: &str = "CLUSTER_E2E_TAG";
 
+/// A unique tag for a daemon: `<test pid>-<name>-<temp dir name>`. It starts with the pid of
+/// the test process so that `scripts/check-leaks.sh` can tell leftovers (whose test process is
+/// gone) from the processes of a test run still going on.
+pub fn tag(name: &str, dir: &std::path::Path) -> String {
+    let dir = dir.file_name().and_then(|n| n.to_str()).unwrap_or("x");
+    format!("{}-{name}-{dir}", std::process::id())
+}
+
 /// Spawns `command` in a new process group, dying with the test process.
 ///
 /// # Panics

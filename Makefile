@@ -1,0 +1,44 @@
+# clusterd: a cluster master for the Circus process manager.
+#
+#   make venv    Python venv with stock Circus (circusd, circusctl, circus-top) in .venv
+#   make build   debug build of every binary (clusterd, clusterctl)
+#   make run     demo: two circusd nodes + clusterd over them (scripts/demo.sh), Ctrl-C stops all
+#   make test    venv + binaries + every test, end-to-end ones included (what CI runs)
+#   make lint    rustfmt and clippy, warnings as errors
+
+PYTHON ?= python3
+CARGO ?= cargo
+VENV := .venv
+# Written once pip has installed requirements.txt: reruns are no-ops until it changes.
+VENV_STAMP := $(VENV)/.requirements.stamp
+
+# The end-to-end tests and the demo find circusd and circusctl here.
+export CIRCUS_VENV := $(CURDIR)/$(VENV)
+
+.PHONY: venv build run test lint
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt
+	scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+build:
+	$(CARGO) build --workspace --bins
+
+run: venv
+	$(CARGO) build --release --bins
+	scripts/demo.sh
+
+# The end-to-end tests run the built binaries (target/debug/clusterd, clusterctl), which
+# `cargo test` alone does not build for another package. Afterwards, check-leaks fails the run
+# if any process the tests started is still alive (and kills it), whether the tests passed or not.
+test: venv
+	$(CARGO) build --workspace --bins
+	status=0; $(CARGO) test --workspace || status=$$?; scripts/check-leaks.sh && exit $$status
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# System packages the build needs beyond the Rust toolchain: a C++ compiler (the zmq crate builds
+# libzmq from source) and Python's venv module (for the circus venv). Installs what is missing
+# with apt-get when run as root on Debian/Ubuntu; otherwise says what to install. Idempotent:
+# does nothing when everything is there.
+set -euo pipefail
+
+missing=()
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+((${#missing[@]})) || exit 0
+
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "system-deps: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "system-deps: missing ${missing[*]}: install them (e.g. sudo apt-get install ${missing[*]})" >&2
+    exit 1
+fi
