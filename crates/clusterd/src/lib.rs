@@ -8,6 +8,7 @@
 //!   per request so that a slow node never delays anything else;
 //! * `handler`: what each command does: master-local commands, forwarding to one node, and
 //!   fan-out with merged replies;
+//! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher);
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
 pub mod config;
@@ -17,6 +18,7 @@ mod proc_info;
 pub mod registry;
 mod server;
 pub mod signal;
+pub mod streams;
 
 pub use server::{run, ServeError};
 

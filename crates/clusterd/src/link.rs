@@ -103,6 +103,9 @@ impl NodeError {
     }
 }
 
+/// Called on every state change of a node, with its health after the change.
+pub type StateHook = Box<dyn Fn(NodeState, &Health) + Send + Sync>;
+
 /// Probe settings.
 #[derive(Debug, Clone, Copy)]
 pub struct LinkSettings {
@@ -129,7 +132,13 @@ impl Link {
     ///
     /// # Errors
     /// libzmq refused the endpoint.
-    pub fn spawn(ctx: &Context, name: &str, endpoint: &str, settings: LinkSettings) -> Result<Link, ConnectionError> {
+    pub fn spawn(
+        ctx: &Context,
+        name: &str,
+        endpoint: &str,
+        settings: LinkSettings,
+        on_state: StateHook,
+    ) -> Result<Link, ConnectionError> {
         let socket = NodeSocket::connect(ctx, endpoint)?;
         let health = Arc::new(Mutex::new(Health { state: NodeState::Suspect, last_seen: None, rtt: None, missed: 0 }));
         let (calls, rx) = mpsc::channel(QUEUE);
@@ -141,6 +150,7 @@ impl Link {
                 settings,
                 pending: HashMap::new(),
                 parked: Vec::new(),
+                on_state,
                 probe: None,
                 counter: 0,
             }
@@ -188,6 +198,8 @@ struct Task {
     /// Requests that found no connection, with when they first tried; retried every [`RETRY`]
     /// for up to [`CONNECT_GRACE`].
     parked: Vec<(Call, Instant)>,
+    /// Told of every state change.
+    on_state: StateHook,
     /// The outstanding probe: its id and when it was sent.
     probe: Option<(String, Instant)>,
     counter: u64,
@@ -307,6 +319,7 @@ impl Task {
         if health.state != to {
             info!(node = %self.name, from = health.state.as_str(), to = to.as_str(), missed = health.missed, "node state changed");
             health.state = to;
+            (self.on_state)(to, health);
         }
     }
 }

@@ -1,19 +1,23 @@
-//! The node registry: every node the master knows, with its link and where it came from.
+//! The node registry: every node the master knows, with its link, its stream feed and where
+//! it came from.
 //!
 //! The map sits behind a `std::sync::RwLock` (not a tokio lock): it is only held to look up,
-//! insert or remove an `Arc<Node>`, never across an `.await`.
+//! insert or remove an `Arc<Node>`, never across an `.await`. A node's link task and feed task
+//! stop when its last `Arc<Node>` is dropped (removal, or replacement by a new registration).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::{Endpoint, Request};
 use serde_json::{json, Map, Value};
+use tokio::sync::watch;
 use tracing::{debug, info};
 
 use crate::config::NodeSpec;
-use crate::link::{Link, LinkSettings};
+use crate::link::{Health, Link, LinkSettings, NodeState};
+use crate::streams::{Counters, FeedHandle, Streams};
 
 /// How a node entered the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,19 +46,24 @@ pub struct Node {
     pub endpoint: Endpoint,
     /// circusd-stats' stream.
     pub stats_endpoint: Option<Endpoint>,
-    /// circusd's event stream; learnt from the node's `globaloptions` when not given.
-    pub pubsub_endpoint: Mutex<Option<Endpoint>>,
+    /// circusd's event stream; learnt from the node's `globaloptions` when not given. The feed
+    /// watches it and subscribes as soon as it is known.
+    pub pubsub_endpoint: watch::Sender<Option<Endpoint>>,
     /// Where the entry came from.
     pub source: Source,
     /// The connection to the node.
     pub link: Link,
+    /// The node's stream counters.
+    pub counters: Arc<Counters>,
+    /// Keeps the node's stream feed running.
+    _feed: FeedHandle,
 }
 
 impl Node {
     /// The node as `nodes` reports it.
     pub fn describe(&self) -> Value {
         let health = self.link.health();
-        let pubsub = self.pubsub_endpoint.lock().expect("pubsub lock").clone();
+        let pubsub = self.pubsub_endpoint.borrow().clone();
         json!({
             "name": self.name,
             "endpoint": self.endpoint.as_str(),
@@ -65,11 +74,10 @@ impl Node {
             "last_seen": health.last_seen,
             "rtt_ms": health.rtt.map(|rtt| (rtt.as_secs_f64() * 1e6).round() / 1e3),
             "missed_probes": health.missed,
+            "streams": self.counters.describe(),
         })
     }
-}
 
-impl Node {
     /// Asks the node's `globaloptions` for its `pubsub_endpoint` and records it; a wildcard
     /// host (`0.0.0.0`, `*`) is replaced by the host of the node's command endpoint, as
     /// circus-web does.
@@ -91,7 +99,7 @@ impl Node {
         if let (Some(host @ ("0.0.0.0" | "*")), Some(node_host)) = (endpoint.host(), self.endpoint.host()) {
             endpoint = endpoint.as_str().replacen(host, node_host, 1).parse()?;
         }
-        *self.pubsub_endpoint.lock().expect("pubsub lock") = Some(endpoint.clone());
+        self.pubsub_endpoint.send_replace(Some(endpoint.clone()));
         Ok(endpoint)
     }
 }
@@ -103,7 +111,7 @@ pub fn learn_pubsub_in_background(node: &Arc<Node>, timeout: Duration) {
     tokio::spawn(async move {
         loop {
             let Some(current) = node.upgrade() else { return };
-            if current.pubsub_endpoint.lock().expect("pubsub lock").is_some() {
+            if current.pubsub_endpoint.borrow().is_some() {
                 return;
             }
             match current.learn_pubsub_endpoint(timeout).await {
@@ -123,36 +131,66 @@ pub fn learn_pubsub_in_background(node: &Arc<Node>, timeout: Duration) {
 pub struct Registry {
     ctx: Context,
     settings: LinkSettings,
+    streams: Streams,
     nodes: RwLock<BTreeMap<String, Arc<Node>>>,
 }
 
 impl Registry {
-    /// An empty registry whose links use `settings`.
-    pub fn new(ctx: Context, settings: LinkSettings) -> Self {
-        Registry { ctx, settings, nodes: RwLock::new(BTreeMap::new()) }
+    /// An empty registry whose links use `settings` and whose nodes feed `streams`.
+    pub fn new(ctx: Context, settings: LinkSettings, streams: Streams) -> Self {
+        Registry { ctx, settings, streams, nodes: RwLock::new(BTreeMap::new()) }
+    }
+
+    /// The merged streams.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
     }
 
     /// Adds or replaces a node; returns it and whether an entry of that name was replaced.
+    /// Publishes `cluster.<node>.joined`, and later every state change of the node.
     ///
     /// # Errors
     /// libzmq refused the node's endpoint.
     pub fn insert(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
-        let link = Link::spawn(&self.ctx, &spec.name, spec.endpoint.as_str(), self.settings)?;
+        let streams = self.streams.clone();
+        let name = spec.name.clone();
+        let on_state = Box::new(move |state: NodeState, health: &Health| {
+            let mut fields = Map::new();
+            fields.insert("missed_probes".into(), health.missed.into());
+            fields.insert("last_seen".into(), health.last_seen.into());
+            streams.cluster_event(&name, state.as_str(), fields);
+        });
+        let link = Link::spawn(&self.ctx, &spec.name, spec.endpoint.as_str(), self.settings, on_state)?;
+        let counters = Arc::new(Counters::default());
+        let (pubsub_endpoint, pubsub) = watch::channel(spec.pubsub_endpoint);
+        let feed = self.streams.attach(&spec.name, spec.stats_endpoint.clone(), pubsub, counters.clone());
         let node = Arc::new(Node {
             name: spec.name.clone(),
             endpoint: spec.endpoint,
             stats_endpoint: spec.stats_endpoint,
-            pubsub_endpoint: Mutex::new(spec.pubsub_endpoint),
+            pubsub_endpoint,
             source,
             link,
+            counters,
+            _feed: feed,
         });
         let replaced = self.write().insert(spec.name, node.clone()).is_some();
+        let mut fields = Map::new();
+        fields.insert("endpoint".into(), node.endpoint.as_str().into());
+        fields.insert("source".into(), source.as_str().into());
+        fields.insert("replaced".into(), replaced.into());
+        self.streams.cluster_event(&node.name, "joined", fields);
         Ok((node, replaced))
     }
 
-    /// Removes a node; its link stops once no request holds it any more.
+    /// Removes a node and publishes `cluster.<node>.left`; its link and feed stop once no
+    /// request holds it any more.
     pub fn remove(&self, name: &str) -> Option<Arc<Node>> {
-        self.write().remove(name)
+        let removed = self.write().remove(name);
+        if removed.is_some() {
+            self.streams.cluster_event(name, "left", Map::new());
+        }
+        removed
     }
 
     /// The node called `name`.

@@ -25,6 +25,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::Config;
 use crate::link::LinkSettings;
 use crate::registry::{learn_pubsub_in_background, Registry, Source};
+use crate::streams::Streams;
 use crate::{handler, Ctx};
 
 /// Why the master could not run.
@@ -52,7 +53,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let settings = config.cluster.clone();
     let mut server = CommandServer::bind(&zmq, settings.endpoint.as_str())?;
     let links = LinkSettings { heartbeat: settings.heartbeat, down_after: settings.down_after };
-    let registry = Registry::new(zmq.clone(), links);
+    let streams = Streams::start(&zmq, &settings.stats_endpoint, &settings.pubsub_endpoint)?;
+    let registry = Registry::new(zmq.clone(), links, streams);
     for spec in config.nodes {
         let (node, _) = registry.insert(spec, Source::Config)?;
         learn_pubsub_in_background(&node, settings.node_timeout);

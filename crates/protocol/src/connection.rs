@@ -10,6 +10,7 @@
 //!   when the node comes back and the client has long given up.
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
 //!   Circus's `CircusClient`.
+//! * [`stream`]: the master's stats and event streams (SUB from nodes, PUB to clients).
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,8 @@ use serde_json::Value;
 use tmq::AsZmqSocket;
 
 use crate::message::{Reply, Request};
+
+pub mod stream;
 
 /// Failures of the transport, as opposed to error replies.
 #[derive(Debug, thiserror::Error)]
@@ -299,5 +302,25 @@ impl Subscriber {
             self.socket.recv_multipart(0).map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))?.into_iter();
         let topic = frames.next().unwrap_or_default();
         Ok((topic, frames.flatten().collect()))
+    }
+
+    /// Waits at most `timeout` for the next publication and returns all its frames. `None` means
+    /// nothing came in time or a signal interrupted the wait, so the caller can check its flags
+    /// (quit requested, receiver gone) between waits.
+    ///
+    /// # Errors
+    /// A libzmq failure on the socket.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Vec<Vec<u8>>>, ConnectionError> {
+        let millis = timeout.as_millis().try_into().unwrap_or(i64::MAX);
+        match self.socket.poll(zmq::POLLIN, millis) {
+            Ok(0) | Err(zmq::Error::EINTR) => return Ok(None),
+            Ok(_) => {}
+            Err(err) => return Err(ConnectionError::zmq("poll", &self.endpoint, err)),
+        }
+        match self.socket.recv_multipart(zmq::DONTWAIT) {
+            Ok(frames) => Ok(Some(frames)),
+            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => Ok(None),
+            Err(err) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
+        }
     }
 }

@@ -31,12 +31,13 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
 }
 
 /// Invoked by `circusctl dstats`: the master's own process info, with every field circusctl
-/// prints.
-pub fn dstats() -> Reply {
+/// prints, and the totals of the merged streams (`streams`).
+pub fn dstats(ctx: &Ctx) -> Reply {
     match proc_info::current() {
         Ok(info) => {
             let mut fields = Map::new();
             fields.insert("info".into(), info);
+            fields.insert("streams".into(), ctx.registry.streams().totals().describe());
             ok(fields)
         }
         Err(reason) => error(Errno::OsError, &format!("cannot read the master's process info: {reason}")),

@@ -48,7 +48,7 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
             Ok(Some(node)) => route::forward(ctx, &node, request).await.into(),
             Ok(None) => match request.command.as_str() {
                 "globaloptions" => local::globaloptions(ctx, &request).into(),
-                "dstats" => local::dstats().into(),
+                "dstats" => local::dstats(ctx).into(),
                 "quit" => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },
                 "listen" => error(Errno::MessageError, "invalid message. use a pub/sub socket").into(),
                 "ipython" => error(Errno::MessageError, "ipython runs on a node: name one with properties.node").into(),

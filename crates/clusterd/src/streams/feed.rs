@@ -1,0 +1,149 @@
+//! A node's feed: SUB sockets on the node's stats and event streams, rewriting each
+//! publication for the merged streams.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use clusterd_protocol::connection::stream::{Publication, StreamReceiver};
+use clusterd_protocol::connection::{ConnectionError, Context};
+use clusterd_protocol::Endpoint;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::publisher::Out;
+use super::rewrite::{self, Stat};
+use super::Counters;
+
+/// Queue of each SUB socket inside libzmq: a node publishes a few dozen messages a second.
+const RCVHWM: i32 = 10_000;
+
+/// Everything a feed task needs.
+pub struct Feed {
+    pub ctx: Context,
+    pub node: Arc<str>,
+    pub index: u32,
+    pub out: mpsc::Sender<Out>,
+    pub counters: Arc<Counters>,
+    pub totals: Arc<Counters>,
+    pub stats: Option<Endpoint>,
+    pub pubsub: watch::Receiver<Option<Endpoint>>,
+}
+
+/// Stops the feed when dropped, and tells the publisher to forget the node's sockets.
+pub struct FeedHandle {
+    task: JoinHandle<()>,
+    out: mpsc::Sender<Out>,
+    node: Arc<str>,
+    index: u32,
+}
+
+impl Drop for FeedHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = self.out.try_send(Out::Forget { node: self.node.clone(), index: self.index });
+    }
+}
+
+/// Starts the feed task.
+pub fn spawn(feed: Feed) -> FeedHandle {
+    let (out, node, index) = (feed.out.clone(), feed.node.clone(), feed.index);
+    FeedHandle { task: tokio::spawn(feed.run()), out, node, index }
+}
+
+impl Feed {
+    async fn run(mut self) {
+        let mut stats = self.stats.as_ref().and_then(|ep| self.connect(ep, b"stat."));
+        let pubsub = self.pubsub.borrow_and_update().clone();
+        let mut events = pubsub.and_then(|ep| self.connect(&ep, b"watcher."));
+        loop {
+            tokio::select! {
+                publication = recv(&mut stats) => match publication {
+                    Ok(p) => self.on_stat(p),
+                    Err(err) => self.pause(err).await,
+                },
+                publication = recv(&mut events) => match publication {
+                    Ok(p) => self.on_event(p),
+                    Err(err) => self.pause(err).await,
+                },
+                changed = self.pubsub.changed() => {
+                    if changed.is_err() {
+                        return; // the node is gone
+                    }
+                    let endpoint = self.pubsub.borrow_and_update().clone();
+                    events = endpoint.and_then(|ep| self.connect(&ep, b"watcher."));
+                }
+            }
+        }
+    }
+
+    fn connect(&self, endpoint: &Endpoint, prefix: &[u8]) -> Option<StreamReceiver> {
+        match StreamReceiver::connect(&self.ctx, endpoint.as_str(), prefix, RCVHWM) {
+            Ok(socket) => Some(socket),
+            Err(err) => {
+                warn!(node = %self.node, cause = %err, "cannot subscribe to the node's stream");
+                None
+            }
+        }
+    }
+
+    async fn pause(&self, err: ConnectionError) {
+        warn!(node = %self.node, cause = %err, "stream receive failed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    fn on_stat(&self, p: Publication) {
+        let node = &*self.node;
+        let out =
+            match (p.frames, rewrite::classify_stat(node, &p.topic)) {
+                (2, Some(Stat::Forward(topic))) => {
+                    rewrite::splice_node(&p.payload, node).map(|payload| Out::Stat(topic, payload))
+                }
+                (2, Some(Stat::Socket(fd))) => rewrite::socket_stat(node, self.index, fd, &p.payload)
+                    .map(|(topic, payload)| Out::Stat(topic, payload)),
+                (2, Some(Stat::SocketsTotal)) => rewrite::sockets_total(node, &p.payload)
+                    .map(|total| Out::SocketsTotal { node: self.node.clone(), index: self.index, total }),
+                _ => None,
+            };
+        self.hand_over(out, &p, |c| &c.stats_forwarded);
+    }
+
+    fn on_event(&self, p: Publication) {
+        let node = &*self.node;
+        let out = match (p.frames, rewrite::event_topic(node, &p.topic)) {
+            (2, Some(topic)) => rewrite::splice_node(&p.payload, node).map(|payload| Out::Event(topic, payload)),
+            _ => None,
+        };
+        self.hand_over(out, &p, |c| &c.events_forwarded);
+    }
+
+    /// Queues `out` for the publisher and counts the outcome on the node and the master.
+    fn hand_over(
+        &self,
+        out: Option<Out>,
+        p: &Publication,
+        forwarded: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64,
+    ) {
+        let counter: &dyn Fn(&Counters) -> &std::sync::atomic::AtomicU64 = match out {
+            None => {
+                debug!(node = %self.node, topic = %String::from_utf8_lossy(&p.topic), frames = p.frames, "refused a malformed publication");
+                &|c| &c.malformed
+            }
+            Some(out) => match self.out.try_send(out) {
+                Ok(()) => &forwarded,
+                Err(mpsc::error::TrySendError::Full(_)) => &|c| &c.dropped,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            },
+        };
+        counter(&self.counters).fetch_add(1, Ordering::Relaxed);
+        counter(&self.totals).fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The next publication of an optional socket; never ready without one.
+async fn recv(socket: &mut Option<StreamReceiver>) -> Result<Publication, ConnectionError> {
+    match socket {
+        Some(socket) => socket.recv().await,
+        None => std::future::pending().await,
+    }
+}
