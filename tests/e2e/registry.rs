@@ -147,3 +147,22 @@ fn clusterctl_registers_and_unregisters() {
     let nodes = clusterctl(&["--endpoint", ep, "--json", "nodes"]).json();
     assert_eq!(nodes["nodes"].as_array().map(Vec::len), Some(1), "{nodes}");
 }
+
+#[test]
+fn the_master_refuses_itself_as_a_node() {
+    let c = Cluster::start();
+    // A node whose stats endpoint is the master's own merged stream would loop it forever.
+    let reply = c.master.call(
+        "register_node",
+        json!({"name": "loop", "endpoint": c.first.endpoint, "stats_endpoint": c.master.stats_endpoint}),
+    );
+    assert_eq!(reply["status"], "error", "{reply}");
+    assert_eq!(reply["errno"], 3, "{reply}");
+    assert!(reply["reason"].as_str().unwrap_or_default().contains("master's own stats_endpoint"), "{reply}");
+    let reply = c.master.call(
+        "register_node",
+        json!({"name": "loop", "endpoint": c.master.endpoint, "stats_endpoint": c.first.stats_endpoint}),
+    );
+    assert_eq!(reply["status"], "error", "{reply}");
+    assert!(c.master.node_entry("loop").is_none(), "nothing was registered");
+}

@@ -51,6 +51,18 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// True when both endpoints reach the same socket on this machine: the same text, or TCP on
+    /// the same port with both hosts local (loopback, `localhost`) or wildcards (`*`, `0.0.0.0`).
+    pub fn same_place(&self, other: &Endpoint) -> bool {
+        if self.text == other.text {
+            return true;
+        }
+        let here = |ep: &Endpoint| ep.is_local() || matches!(ep.host(), Some("*" | "0.0.0.0" | "[::]"));
+        self.port().is_some() && self.port() == other.port() && here(self) && here(other)
+    }
+}
+
 impl FromStr for Endpoint {
     type Err = String;
 
@@ -103,6 +115,15 @@ mod tests {
         assert!("ipc:///tmp/x.sock".parse::<Endpoint>().unwrap().is_local());
         assert!(!"tcp://0.0.0.0:5555".parse::<Endpoint>().unwrap().is_local());
         assert!("tcp://[::1]:5555".parse::<Endpoint>().unwrap().is_local());
+    }
+
+    #[test]
+    fn same_place() {
+        let ep = |s: &str| s.parse::<Endpoint>().unwrap();
+        assert!(ep("tcp://127.0.0.1:5559").same_place(&ep("tcp://localhost:5559")));
+        assert!(ep("tcp://*:5559").same_place(&ep("tcp://127.0.0.1:5559")));
+        assert!(!ep("tcp://127.0.0.1:5559").same_place(&ep("tcp://127.0.0.1:5560")));
+        assert!(!ep("tcp://10.0.0.1:5559").same_place(&ep("tcp://127.0.0.1:5559")));
     }
 
     #[test]

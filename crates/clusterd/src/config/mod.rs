@@ -60,6 +60,25 @@ pub struct ClusterSettings {
     pub down_after: u32,
 }
 
+impl ClusterSettings {
+    /// Refuses a node endpoint that is one of the master's own: the master would forward to
+    /// itself, or republish its own merged stream forever.
+    ///
+    /// # Errors
+    /// Which of the master's endpoints it is.
+    pub fn check_not_own(&self, endpoint: &Endpoint) -> Result<(), String> {
+        let own = [
+            ("endpoint", &self.endpoint),
+            ("stats_endpoint", &self.stats_endpoint),
+            ("pubsub_endpoint", &self.pubsub_endpoint),
+        ];
+        match own.iter().find(|(_, mine)| mine.same_place(endpoint)) {
+            Some((key, _)) => Err(format!("{endpoint} is the master's own {key}: a node must be a circusd")),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for ClusterSettings {
     fn default() -> Self {
         ClusterSettings {
@@ -136,6 +155,19 @@ impl Config {
             ini_file::read(text, &mut builder)?;
         } else {
             toml_file::read(text, &mut builder)?;
+        }
+        let section = |name: &str| if is_ini { format!("node:{name}") } else { format!("node.{name}") };
+        for node in &builder.nodes {
+            let endpoints = [
+                ("endpoint", Some(&node.endpoint)),
+                ("pubsub_endpoint", node.pubsub_endpoint.as_ref()),
+                ("stats_endpoint", node.stats_endpoint.as_ref()),
+            ];
+            for (key, endpoint) in endpoints {
+                if let Some(Err(reason)) = endpoint.map(|ep| builder.cluster.check_not_own(ep)) {
+                    return Err(builder.error(&format!("{}.{key}", section(&node.name)), reason));
+                }
+            }
         }
         Ok(Config { path: path.to_path_buf(), cluster: builder.cluster, nodes: builder.nodes })
     }

@@ -53,6 +53,10 @@ fn errors_name_the_key_and_why() {
         ("[node.x]\nendpoint = \"tcp://127.0.0.1:1\"\nport = 3\n", "node.x.port: unknown key"),
         ("[nodes.x]\n", "nodes: unknown section"),
         ("[cluster\n", "line 1: invalid TOML"),
+        (
+            "[node.x]\nendpoint = \"tcp://127.0.0.1:1\"\nstats_endpoint = \"tcp://localhost:5559\"\n",
+            "node.x.stats_endpoint: tcp://localhost:5559 is the master's own stats_endpoint",
+        ),
     ];
     for (text, expected) in cases {
         let err = toml(text).unwrap_err().to_string();

@@ -16,7 +16,7 @@ use crate::Ctx;
 /// says `"replaced": true`. The 2012 property names (`node_name`, `node_endpoint`,
 /// `node_stats_endpoint`) are accepted too.
 pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
-    let spec = match node_spec(request) {
+    let spec = match node_spec(request).and_then(|spec| not_the_master(ctx, spec)) {
         Ok(spec) => spec,
         Err(reason) => return error(Errno::MessageError, &reason),
     };
@@ -35,6 +35,16 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     fields.insert("node".into(), node.describe());
     fields.insert("replaced".into(), replaced.into());
     ok(fields)
+}
+
+/// Refuses a node whose endpoints are the master's own.
+fn not_the_master(ctx: &Ctx, spec: NodeSpec) -> Result<NodeSpec, String> {
+    for endpoint in
+        [Some(&spec.endpoint), spec.stats_endpoint.as_ref(), spec.pubsub_endpoint.as_ref()].into_iter().flatten()
+    {
+        ctx.settings.check_not_own(endpoint)?;
+    }
+    Ok(spec)
 }
 
 /// Reads the registration properties, checking the name and every endpoint.
