@@ -15,12 +15,16 @@ VENV_STAMP := $(VENV)/.requirements.stamp
 # The end-to-end tests and the demo find circusd and circusctl here.
 export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: venv build run test lint
+.PHONY: venv system-deps build run test lint
 
-venv: $(VENV_STAMP)
+# System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test):
+# checked on every run, installed with apt-get when missing and run as root.
+venv: system-deps $(VENV_STAMP)
+
+system-deps:
+	@scripts/system-deps.sh
 
 $(VENV_STAMP): requirements.txt
-	scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@

@@ -7,9 +7,11 @@
 //! (`make venv`); `make test` does both. Every test has its own ports and processes, so the
 //! tests run in parallel.
 
+mod circus_top;
 mod clusterctl;
 mod config;
 mod dead_node;
+mod events;
 mod fanout;
 mod lifecycle;
 mod malformed;
@@ -17,3 +19,4 @@ mod named_node;
 mod python_client;
 mod registry;
 mod routing;
+mod streams;

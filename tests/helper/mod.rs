@@ -7,12 +7,16 @@
 //! * [`master::Master`]: one clusterd, killed on drop, its stderr kept in a file and printed when
 //!   the test fails;
 //! * [`cli`]: running `circusctl`, `clusterctl` and Python snippets;
+//! * [`stream`]: reading a PUB stream (merged stats or events) with deadlines;
+//! * [`tmux`]: a terminal program (circus-top) in a detached tmux session;
+//! * [`background`]: a client that runs until stopped (`circusctl listen`);
 //! * [`paths`]: where the binaries and the venv are.
 //!
 //! Everything here is blocking and waits by polling against [`TIMEOUT`], never with bare sleeps.
 //! Before running the tests, build the binaries (`cargo build --workspace --bins`) and the venv
 //! (`make venv`); `make test` does both.
 
+pub mod background;
 pub mod cli;
 pub mod cluster;
 pub mod master;
@@ -20,6 +24,8 @@ pub mod node;
 pub mod paths;
 pub mod ports;
 pub mod procs;
+pub mod stream;
+pub mod tmux;
 
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clusterd_protocol::connection::stream::StreamSender;
 use tokio::sync::mpsc;
@@ -33,21 +34,40 @@ pub enum Out {
     },
 }
 
+/// Before publishing anything, give subscribers that were waiting for the master (they retry
+/// their connection every 100 ms or more) time to connect, so that the start-up events
+/// (`cluster.<node>.joined`, the first `alive`) are not lost to ZeroMQ's "slow joiner" effect.
+/// Messages wait in the queue meanwhile.
+const STARTUP_GRACE: Duration = Duration::from_secs(1);
+
+/// A node's socket total older than this (circusd-stats publishes every second) is left out of
+/// the merged total: the node is down or its circusd-stats stopped.
+const SOCKETS_TOTAL_TTL: Duration = Duration::from_secs(5);
+
+/// A node's last socket total: the attachment it came from, when, and the total.
+struct LastTotal {
+    index: u32,
+    at: Instant,
+    total: SocketsTotal,
+}
+
 /// Publishes everything that arrives on `rx` until every feed and the registry are gone.
 pub async fn run(stats: StreamSender, events: StreamSender, mut rx: mpsc::Receiver<Out>) {
-    // Each node's last total, with the attachment it came from.
-    let mut socket_totals: HashMap<Arc<str>, (u32, SocketsTotal)> = HashMap::new();
+    tokio::time::sleep(STARTUP_GRACE).await;
+    let mut socket_totals: HashMap<Arc<str>, LastTotal> = HashMap::new();
     while let Some(out) = rx.recv().await {
         let sent = match out {
             Out::Stat(topic, payload) => stats.send(&topic, &payload),
             Out::Event(topic, payload) => events.send(&topic, &payload),
             Out::SocketsTotal { node, index, total } => {
-                socket_totals.insert(node, (index, total));
-                let merged = merged_sockets_total(socket_totals.values().map(|(_, total)| total));
+                let now = Instant::now();
+                socket_totals.insert(node, LastTotal { index, at: now, total });
+                socket_totals.retain(|_, last| now.duration_since(last.at) < SOCKETS_TOTAL_TTL);
+                let merged = merged_sockets_total(socket_totals.values().map(|last| &last.total));
                 stats.send(b"stat.sockets", &merged)
             }
             Out::Forget { node, index } => {
-                if socket_totals.get(&node).is_some_and(|(i, _)| *i == index) {
+                if socket_totals.get(&node).is_some_and(|last| last.index == index) {
                     socket_totals.remove(&node);
                 }
                 Ok(())
