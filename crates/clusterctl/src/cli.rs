@@ -9,6 +9,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{lifecycle, listen, nodes, options, procs, query, set, stats, watcher};
+use crate::top;
 
 /// Environment variable read when `--endpoint` is not given (not by `listen`).
 pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
@@ -36,14 +37,16 @@ pub struct Cli {
 /// Options accepted before or after any command.
 #[derive(clap::Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Connection endpoint [env: CLUSTERCTL_ENDPOINT] [default: tcp://127.0.0.1:5558; listen:
-    /// tcp://127.0.0.1:5560]
+    /// Endpoint to talk to: the command endpoint [env: CLUSTERCTL_ENDPOINT] [default:
+    /// tcp://127.0.0.1:5558]; for listen the event stream (default tcp://127.0.0.1:5560), for top
+    /// the stats stream (default tcp://127.0.0.1:5559), neither reading the env
     #[arg(long, global = true, value_name = "ENDPOINT")]
     pub endpoint: Option<String>,
     /// Seconds to wait for a reply
     #[arg(long, global = true, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
-    /// Print the reply as JSON (and exit 0 even on an error reply)
+    /// Print the reply as JSON (and exit 0 even on an error reply); for listen, one JSON object
+    /// per event
     #[arg(long, global = true)]
     pub json: bool,
     /// With --json: indent the JSON and sort its keys
@@ -75,7 +78,7 @@ pub enum Command {
     Kill(procs::KillArgs),
     /// Get list of watchers or processes in a watcher
     List(query::NameArgs),
-    /// Subscribe to watcher events and print them
+    /// Subscribe to watcher and cluster events and print them
     Listen(listen::ListenArgs),
     /// Get the list of sockets
     Listsockets,
@@ -108,6 +111,8 @@ pub enum Command {
     Status(query::NameArgs),
     /// Stop watchers
     Stop(lifecycle::MatchArgs),
+    /// Live view of the cluster's processes (CPU, memory, age) by node and watcher
+    Top(top::TopArgs),
     /// Register a circusd node with the master (or replace the node of that name)
     #[command(name = "register_node")]
     RegisterNode(nodes::RegisterArgs),
@@ -155,8 +160,8 @@ pub fn usage_error(subcommand: &str, message: &str) -> clap::Error {
     }
 }
 
-/// `--timeout`: a non-negative number of seconds, fractions allowed.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+/// `--timeout` (and `top --process-timeout`): a non-negative number of seconds, fractions allowed.
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a valid timeout"))
 }

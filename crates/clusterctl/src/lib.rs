@@ -2,9 +2,12 @@
 //!
 //! * [`cli`]: the command line (clap); global options may appear anywhere.
 //! * [`commands`]: per command, the request circusctl would send and its console rendering.
-//! * [`transport`]: one round trip, with the request encoded exactly as circusctl encodes it.
-//! * [`output`], [`pystr`]: Python-identical JSON and `str()` formatting.
+//! * the transport is the protocol crate's [`Client`] (one round trip, the request encoded
+//!   exactly as circusctl encodes it) and [`Subscriber`](clusterd_protocol::connection::Subscriber)
+//!   (`listen`, `top`).
+//! * [`pyjson`], [`pystr`]: Python-identical JSON and `str()` formatting.
 //! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply).
+//! * [`top`]: the `top` stats viewer (ratatui).
 //!
 //! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
 //! that tests can drive it in-process.
@@ -13,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod pystr;
+pub mod top;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -86,7 +90,16 @@ where
     match plan {
         Plan::Listen(topics) => {
             let endpoint = global.endpoint.as_deref().unwrap_or(listen::DEFAULT_LISTEN_ENDPOINT);
-            listen::run(endpoint, &topics, out)?;
+            listen::run(endpoint, &topics, global.json, out)?;
+            Ok(exit::OK)
+        }
+        Plan::Top(args) => {
+            let config = top::Config {
+                stats: global.endpoint.clone().unwrap_or_else(|| top::DEFAULT_STATS_ENDPOINT.into()),
+                master: Some(args.master.or(env_endpoint).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into())),
+                process_timeout: args.process_timeout,
+            };
+            top::run(&config)?;
             Ok(exit::OK)
         }
         Plan::Call { mut request, render } => {

@@ -116,7 +116,7 @@ fn cluster_commands_render_their_replies() {
     assert_eq!(code, 0);
     assert_eq!(
         out,
-        "NAME   STATE  SOURCE  ENDPOINT   PUBSUB     STATS      LAST SEEN\nfirst  up     static  tcp://a:1  tcp://a:2  tcp://a:3  0.5s ago\n"
+        "NAME   STATE  SOURCE  ENDPOINT   PUBSUB     STATS      LAST SEEN  DROPPED\nfirst  up     static  tcp://a:1  tcp://a:2  tcp://a:3  0.5s ago   -\n"
     );
     let (code, out, _) = run(&["register_node", "second", "tcp://b:1", "tcp://b:3", "--endpoint", &endpoint]);
     assert_eq!((code, out.as_str()), (0, "registered second (tcp://b:1)\n"));

@@ -1,6 +1,6 @@
 //! One module per command or family of commands. Each builds the request exactly as circusctl
 //! does (`request`) and renders the reply exactly as circusctl's `console_msg` (`render`);
-//! [`plan`] is the only dispatcher.
+//! [`plan`] is the only dispatcher. `top` lives in its own module tree, [`crate::top`].
 
 pub mod ipython;
 pub mod lifecycle;
@@ -37,6 +37,8 @@ pub enum Plan {
     },
     /// Subscribe to the event stream with these topic prefixes.
     Listen(Vec<String>),
+    /// Run the stats viewer.
+    Top(crate::top::TopArgs),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -94,6 +96,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Stats(args) => call(stats::stats_request(args), stats::render_stats),
         C::Status(args) => call(query::named_request("status", args), query::render_status),
         C::Stop(args) => call(lifecycle::match_request("stop", args), default_console),
+        C::Top(args) => Ok(Plan::Top(args.clone())),
         C::RegisterNode(args) => call(nodes::register_request(args), nodes::render_register),
         C::UnregisterNode(args) => call(nodes::unregister_request(args), nodes::render_unregister),
         C::Nodes => call(empty("nodes"), nodes::render_nodes),

@@ -84,7 +84,7 @@ pub fn render_nodelist(reply: &Reply) -> Result<String, Malformed> {
 }
 
 /// Column headers of `nodes`.
-const HEADERS: [&str; 7] = ["NAME", "STATE", "SOURCE", "ENDPOINT", "PUBSUB", "STATS", "LAST SEEN"];
+const HEADERS: [&str; 8] = ["NAME", "STATE", "SOURCE", "ENDPOINT", "PUBSUB", "STATS", "LAST SEEN", "DROPPED"];
 
 /// `nodes`: an aligned table, one row per node in reply order; ages are relative to the reply's
 /// `time` (the master's clock).
@@ -109,6 +109,8 @@ pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
             Some(seen) => format!("{} ago", age(reference - seen)),
             None => "never".into(),
         };
+        // Stream messages the master could not keep up with (`streams.dropped`).
+        let dropped = node.get("streams").and_then(|s| s.get("dropped")).map_or("-".to_string(), py_str);
         rows.push(vec![
             cell("name"),
             cell("state"),
@@ -117,6 +119,7 @@ pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
             cell("pubsub_endpoint"),
             cell("stats_endpoint"),
             last_seen,
+            dropped,
         ]);
     }
     Ok(table(&rows))
@@ -139,8 +142,8 @@ fn table(rows: &[Vec<String>]) -> String {
     lines.join("\n")
 }
 
-/// A duration in seconds, short: `0.4s`, `3m12s`, `2h05m`, `3d04h`.
-fn age(seconds: f64) -> String {
+/// A duration in seconds, short: `0.4s`, `3m12s`, `2h05m`, `3d04h` (also `top`'s AGE column).
+pub(crate) fn age(seconds: f64) -> String {
     let seconds = seconds.max(0.0);
     if seconds < 60.0 {
         return format!("{seconds:.1}s");
@@ -161,18 +164,18 @@ mod tests {
     #[test]
     fn nodes_print_an_aligned_table() {
         let text = r#"{"status": "ok", "time": 1000.0, "nodes": [
-            {"name": "first", "endpoint": "tcp://127.0.0.1:5555", "pubsub_endpoint": "tcp://127.0.0.1:5556", "stats_endpoint": "tcp://127.0.0.1:5557", "state": "up", "source": "static", "last_seen": 999.6, "rtt_ms": 0.8, "missed_probes": 0},
+            {"name": "first", "endpoint": "tcp://127.0.0.1:5555", "pubsub_endpoint": "tcp://127.0.0.1:5556", "stats_endpoint": "tcp://127.0.0.1:5557", "state": "up", "source": "static", "last_seen": 999.6, "rtt_ms": 0.8, "missed_probes": 0, "streams": {"stats_forwarded": 9, "dropped": 2}},
             {"name": "second-node", "endpoint": "tcp://10.0.0.2:6555", "pubsub_endpoint": null, "stats_endpoint": "tcp://10.0.0.2:6557", "state": "down", "source": "registered", "last_seen": null, "rtt_ms": null, "missed_probes": 3},
             {"name": "third", "endpoint": "e", "pubsub_endpoint": "p", "stats_endpoint": "s", "state": "up", "source": "static", "last_seen": 807.0, "rtt_ms": 1.0, "missed_probes": 0}
         ], "id": "x"}"#;
         let expected = "\
-NAME         STATE  SOURCE      ENDPOINT              PUBSUB                STATS                 LAST SEEN
-first        up     static      tcp://127.0.0.1:5555  tcp://127.0.0.1:5556  tcp://127.0.0.1:5557  0.4s ago
-second-node  down   registered  tcp://10.0.0.2:6555   -                     tcp://10.0.0.2:6557   never
-third        up     static      e                     p                     s                     3m13s ago";
+NAME         STATE  SOURCE      ENDPOINT              PUBSUB                STATS                 LAST SEEN  DROPPED
+first        up     static      tcp://127.0.0.1:5555  tcp://127.0.0.1:5556  tcp://127.0.0.1:5557  0.4s ago   2
+second-node  down   registered  tcp://10.0.0.2:6555   -                     tcp://10.0.0.2:6557   never      -
+third        up     static      e                     p                     s                     3m13s ago  -";
         assert_eq!(render_nodes(&reply(text)).unwrap(), expected);
         let empty = render_nodes(&reply(r#"{"status": "ok", "nodes": []}"#)).unwrap();
-        assert_eq!(empty, "NAME  STATE  SOURCE  ENDPOINT  PUBSUB  STATS  LAST SEEN");
+        assert_eq!(empty, "NAME  STATE  SOURCE  ENDPOINT  PUBSUB  STATS  LAST SEEN  DROPPED");
         assert!(render_nodes(&reply(r#"{"status": "ok"}"#)).is_err());
     }
 

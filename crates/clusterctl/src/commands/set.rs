@@ -45,7 +45,7 @@ pub fn set_request(args: &SetArgs) -> Result<Request, UsageError> {
     if args.pairs.len() < 2 {
         return Err(UsageError::new("Invalid number of arguments"));
     }
-    if args.pairs.len() % 2 != 0 {
+    if !args.pairs.len().is_multiple_of(2) {
         return Err(UsageError::new("List of key/values is invalid"));
     }
     let mut options = Map::new();

@@ -14,6 +14,7 @@ fn sent(line: &str) -> String {
             dumps(&serde_json::json!({"command": request.command, "properties": request.properties}))
         }
         Ok(Plan::Listen(topics)) => format!("listen {topics:?}"),
+        Ok(Plan::Top(args)) => format!("top {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }
