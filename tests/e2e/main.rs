@@ -9,6 +9,7 @@
 
 mod circus_top;
 mod clusterctl;
+mod clusterctl_top;
 mod config;
 mod dead_node;
 mod events;

@@ -78,6 +78,25 @@ impl Tmux {
             .unwrap_or_else(|e| panic!("cannot run tmux (install it: scripts/system-deps.sh): {e}"))
     }
 
+    /// Types `keys` into the pane (tmux key names: `q`, `Down`, `C-c`).
+    pub fn send_keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session.as_str()];
+        args.extend_from_slice(keys);
+        let out = self.run(&args);
+        assert!(out.status.success(), "tmux send-keys failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The exit status of the pane's command once it has exited, `None` while it runs.
+    pub fn exit_status(&self) -> Option<i32> {
+        let out = self.run(&["display-message", "-p", "-t", &self.session, "#{pane_dead} #{pane_dead_status}"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut fields = text.split_whitespace();
+        match fields.next() {
+            Some("1") => fields.next().and_then(|s| s.parse().ok()),
+            _ => None,
+        }
+    }
+
     /// The visible screen, as text.
     pub fn screen(&self) -> String {
         let out = self.run(&["capture-pane", "-p", "-t", &self.session]);

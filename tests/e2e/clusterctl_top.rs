@@ -1,0 +1,95 @@
+//! `clusterctl top` and `clusterctl listen` against the master's merged streams: the viewer
+//! shows both nodes' watchers and processes with their states, follows a node that restarts,
+//! sorts on a key and quits cleanly; listen prints readable lines and `--json` objects.
+
+use cluster_e2e::background::Background;
+use cluster_e2e::tmux::Tmux;
+use cluster_e2e::{json, paths, wait_for, Cluster};
+
+/// `Ok` when the screen holds every one of `wanted`.
+fn shows(screen: &str, wanted: &[String]) -> Result<(), String> {
+    let missing: Vec<&String> = wanted.iter().filter(|w| !screen.contains(w.as_str())).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing {missing:?}"))
+    }
+}
+
+fn pid_strings(pids: Vec<u64>) -> Vec<String> {
+    pids.iter().map(u64::to_string).collect()
+}
+
+#[test]
+fn top_shows_the_cluster_and_follows_a_restarted_node() {
+    let mut c = Cluster::start();
+    let bin = paths::workspace_bin("clusterctl");
+    let command = format!(
+        "exec {} top --endpoint {} --master {} 2>{{dir}}/stderr",
+        bin.display(),
+        c.master.stats_endpoint,
+        c.master.endpoint
+    );
+    let top = Tmux::start("clusterctl-top", &command);
+
+    let mut wanted: Vec<String> = ["first", "second", "dummy", "dummy2", "alive", "sort: CPU"].map(String::from).into();
+    wanted.extend(pid_strings(c.first.pids("dummy")));
+    wanted.extend(pid_strings(c.second.pids("dummy2")));
+    top.wait_screen("both nodes, their processes and states", |s| shows(s, &wanted));
+
+    top.send_keys(&["m"]);
+    top.wait_screen("the memory sort", |s| shows(s, &["sort: MEM".to_string()]));
+
+    // A node that restarts reappears by itself, with its new processes.
+    let old = c.second.pids("dummy2");
+    c.second.kill9();
+    c.second.restart();
+    let new = pid_strings(c.second.pids("dummy2"));
+    assert!(new.iter().all(|p| !old.contains(&p.parse().unwrap_or(0))), "{old:?} -> {new:?}");
+    top.wait_screen("second's new processes", |s| shows(s, &new));
+    // ... and its old ones drop out once stale.
+    top.wait_screen("second's old processes gone", |s| {
+        let stale: Vec<String> = pid_strings(old.clone()).into_iter().filter(|p| s.contains(p.as_str())).collect();
+        if stale.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still shown: {stale:?}"))
+        }
+    });
+
+    top.send_keys(&["q"]);
+    let status = wait_for("clusterctl top to exit", || top.exit_status().ok_or("still running".to_string()));
+    assert_eq!(status, 0, "stderr: {}", std::fs::read_to_string(top.dir().join("stderr")).unwrap_or_default());
+}
+
+#[test]
+fn listen_prints_node_watcher_event_lines_and_json() {
+    let c = Cluster::start();
+    let bin = paths::workspace_bin("clusterctl");
+    let mut plain = Background::spawn(&bin, &["listen", "--endpoint", &c.master.pubsub_endpoint]);
+    let mut as_json = Background::spawn(&bin, &["listen", "--json", "--endpoint", &c.master.pubsub_endpoint]);
+    // SUB sockets connect in the background: ask again until the events arrive.
+    let line = wait_for("a spawn line from clusterctl listen", || {
+        c.master.call("incr", json!({"name": "first:dummy"}));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while let Some(line) = plain.line_before(deadline) {
+            if line.starts_with("first dummy spawn {") {
+                return Ok(line);
+            }
+        }
+        Err("no spawn line yet".to_string())
+    });
+    let payload: serde_json::Value =
+        serde_json::from_str(line.trim_start_matches("first dummy spawn ")).expect("the payload is JSON");
+    assert_eq!(payload["node"], "first", "{line}");
+    assert!(c.first.pids("dummy").contains(&payload["process_pid"].as_u64().unwrap_or(0)), "{line}");
+
+    let line = as_json.wait_line("a JSON spawn object", |l| l.contains("\"spawn\""));
+    let object: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
+    assert_eq!(object["topic"], "watcher.first:dummy.spawn", "{object}");
+    assert_eq!(object["node"], "first", "{object}");
+    assert_eq!(object["watcher"], "dummy", "{object}");
+    assert_eq!(object["event"], "spawn", "{object}");
+    assert_eq!(object["payload"]["node"], "first", "{object}");
+    assert!(!plain.exited() && !as_json.exited());
+}
