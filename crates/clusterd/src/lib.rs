@@ -12,6 +12,7 @@
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
 pub mod config;
+pub mod discovery;
 mod handler;
 pub mod link;
 mod proc_info;

@@ -26,6 +26,8 @@ pub enum Source {
     Config,
     /// Added by `register_node`.
     Registered,
+    /// Found by a discovery scan.
+    Discovered,
 }
 
 impl Source {
@@ -34,6 +36,7 @@ impl Source {
         match self {
             Source::Config => "config",
             Source::Registered => "registered",
+            Source::Discovered => "discovered",
         }
     }
 }
@@ -139,6 +142,11 @@ impl Registry {
     /// An empty registry whose links use `settings` and whose nodes feed `streams`.
     pub fn new(ctx: Context, settings: LinkSettings, streams: Streams) -> Self {
         Registry { ctx, settings, streams, nodes: RwLock::new(BTreeMap::new()) }
+    }
+
+    /// The ZeroMQ context every node socket is made in.
+    pub fn zmq(&self) -> &Context {
+        &self.ctx
     }
 
     /// The merged streams.

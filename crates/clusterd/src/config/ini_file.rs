@@ -24,7 +24,14 @@ pub(crate) fn read(text: &str, builder: &mut Builder) -> Result<(), ConfigError>
                         continue;
                     }
                     let key = format!("{}.{name}", section.unwrap_or_default());
-                    builder.cluster_key(name, &key, strip_comment(value))?;
+                    // List keys (discover) take comma- or line-separated values.
+                    let value = strip_comment(value);
+                    let values: Vec<String> = if name == "discover" {
+                        value.split([',', '\n']).map(str::trim).filter(|v| !v.is_empty()).map(String::from).collect()
+                    } else {
+                        vec![value.to_string()]
+                    };
+                    builder.cluster_key(name, &key, &values)?;
                 }
             }
             Some(other) => {

@@ -5,30 +5,16 @@
 //! `clusterd` can print one line and exit with status 2.
 
 mod ini_file;
+mod settings;
 mod toml_file;
+
+pub use settings::*;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clusterd_protocol::names::validate_node_name;
 use clusterd_protocol::Endpoint;
-
-/// Default command endpoint (the 2012 `DEFAULT_CLUSTER_DEALER`).
-pub const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:5558";
-/// Default merged stats stream.
-pub const DEFAULT_STATS_ENDPOINT: &str = "tcp://127.0.0.1:5559";
-/// Default merged event stream.
-pub const DEFAULT_PUBSUB_ENDPOINT: &str = "tcp://127.0.0.1:5560";
-/// Default deadline of one forwarded request: below circusctl's 5 s, so that the client sees the
-/// master's error instead of its own `Timed out.`.
-pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(4);
-/// Default deadline of a `waiting: true` request, which lasts as long as the node's graceful stop.
-pub const DEFAULT_WAITING_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default interval of liveness probes.
-pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
-/// Default number of missed probes after which a node is `down`.
-pub const DEFAULT_DOWN_AFTER: u32 = 3;
 
 /// The whole checked configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,58 +25,6 @@ pub struct Config {
     pub cluster: ClusterSettings,
     /// Nodes declared in the file, in file order.
     pub nodes: Vec<NodeSpec>,
-}
-
-/// The master's own settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterSettings {
-    /// Command endpoint (ROUTER).
-    pub endpoint: Endpoint,
-    /// Merged stats stream (PUB).
-    pub stats_endpoint: Endpoint,
-    /// Merged event stream (PUB).
-    pub pubsub_endpoint: Endpoint,
-    /// Deadline of one forwarded request.
-    pub node_timeout: Duration,
-    /// Deadline of one forwarded `waiting: true` request.
-    pub waiting_timeout: Duration,
-    /// Interval of liveness probes.
-    pub heartbeat: Duration,
-    /// Missed probes after which a node is `down`.
-    pub down_after: u32,
-}
-
-impl ClusterSettings {
-    /// Refuses a node endpoint that is one of the master's own: the master would forward to
-    /// itself, or republish its own merged stream forever.
-    ///
-    /// # Errors
-    /// Which of the master's endpoints it is.
-    pub fn check_not_own(&self, endpoint: &Endpoint) -> Result<(), String> {
-        let own = [
-            ("endpoint", &self.endpoint),
-            ("stats_endpoint", &self.stats_endpoint),
-            ("pubsub_endpoint", &self.pubsub_endpoint),
-        ];
-        match own.iter().find(|(_, mine)| mine.same_place(endpoint)) {
-            Some((key, _)) => Err(format!("{endpoint} is the master's own {key}: a node must be a circusd")),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Default for ClusterSettings {
-    fn default() -> Self {
-        ClusterSettings {
-            endpoint: DEFAULT_ENDPOINT.parse().expect("valid default"),
-            stats_endpoint: DEFAULT_STATS_ENDPOINT.parse().expect("valid default"),
-            pubsub_endpoint: DEFAULT_PUBSUB_ENDPOINT.parse().expect("valid default"),
-            node_timeout: DEFAULT_NODE_TIMEOUT,
-            waiting_timeout: DEFAULT_WAITING_TIMEOUT,
-            heartbeat: DEFAULT_HEARTBEAT,
-            down_after: DEFAULT_DOWN_AFTER,
-        }
-    }
 }
 
 /// One node: a circusd and its three endpoints.
@@ -169,7 +103,12 @@ impl Config {
                 }
             }
         }
-        Ok(Config { path: path.to_path_buf(), cluster: builder.cluster, nodes: builder.nodes })
+        let mut cluster = builder.cluster;
+        // A relative state file lives next to the configuration file.
+        if let Some(state) = cluster.state_file.take() {
+            cluster.state_file = Some(path.parent().map_or(state.clone(), |dir| dir.join(&state)));
+        }
+        Ok(Config { path: path.to_path_buf(), cluster, nodes: builder.nodes })
     }
 }
 
@@ -188,29 +127,6 @@ impl Builder {
     /// An error about `key`.
     pub(crate) fn error(&self, key: &str, reason: impl Into<String>) -> ConfigError {
         ConfigError { file: self.file.clone(), key: key.to_string(), reason: reason.into() }
-    }
-
-    /// Sets one `[cluster]` key from its text value; `key` is the name shown in errors.
-    pub(crate) fn cluster_key(&mut self, name: &str, key: &str, value: &str) -> Result<(), ConfigError> {
-        let fail = |reason: String| ConfigError { file: self.file.clone(), key: key.to_string(), reason };
-        let mut settings = self.cluster.clone();
-        match name {
-            "endpoint" => settings.endpoint = parse_endpoint(value).map_err(fail)?,
-            "stats_endpoint" => settings.stats_endpoint = parse_endpoint(value).map_err(fail)?,
-            "pubsub_endpoint" => settings.pubsub_endpoint = parse_endpoint(value).map_err(fail)?,
-            "node_timeout" => settings.node_timeout = parse_duration(value).map_err(fail)?,
-            "waiting_timeout" => settings.waiting_timeout = parse_duration(value).map_err(fail)?,
-            "heartbeat" => settings.heartbeat = parse_duration(value).map_err(fail)?,
-            "down_after" => {
-                settings.down_after = match value.trim().parse::<u32>() {
-                    Ok(n) if n >= 1 => n,
-                    _ => return Err(fail(format!("'{value}' is not a whole number of at least 1"))),
-                }
-            }
-            _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
-        }
-        self.cluster = settings;
-        Ok(())
     }
 
     /// Adds one node from its section's `(key, value)` pairs; `prefix` names the section in errors.
@@ -244,21 +160,10 @@ impl Builder {
     }
 }
 
-const CLUSTER_KEYS: &[&str] =
-    &["endpoint", "stats_endpoint", "pubsub_endpoint", "node_timeout", "waiting_timeout", "heartbeat", "down_after"];
 const NODE_KEYS: &[&str] = &["endpoint", "pubsub_endpoint", "stats_endpoint"];
 
-fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
+pub(crate) fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
     value.parse::<Endpoint>().map_err(|e| format!("bad endpoint {e}"))
-}
-
-fn parse_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value.trim())
-        .map_err(|e| format!("bad duration '{value}': {e} (write e.g. \"4s\" or \"500ms\")"))?;
-    if duration.is_zero() {
-        return Err(format!("bad duration '{value}': must be more than zero"));
-    }
-    Ok(duration)
 }
 
 #[cfg(test)]

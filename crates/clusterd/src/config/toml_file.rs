@@ -17,8 +17,13 @@ pub(crate) fn read(text: &str, builder: &mut Builder) -> Result<(), ConfigError>
             ("cluster", Value::Table(keys)) => {
                 for (name, value) in keys {
                     let key = format!("cluster.{name}");
-                    let text = scalar(builder, &key, value)?;
-                    builder.cluster_key(name, &key, &text)?;
+                    let values = match value {
+                        Value::Array(items) => {
+                            items.iter().map(|item| scalar(builder, &key, item)).collect::<Result<Vec<_>, _>>()?
+                        }
+                        scalar_value => vec![scalar(builder, &key, scalar_value)?],
+                    };
+                    builder.cluster_key(name, &key, &values)?;
                 }
             }
             ("node", Value::Table(nodes)) => {

@@ -1,0 +1,174 @@
+//! The master's own settings: the `[cluster]` (TOML) or `[circus-cluster]` (INI) section.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clusterd_protocol::Endpoint;
+
+use super::{parse_endpoint, Builder, ConfigError};
+
+/// Default command endpoint (the 2012 `DEFAULT_CLUSTER_DEALER`).
+pub const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:5558";
+/// Default merged stats stream.
+pub const DEFAULT_STATS_ENDPOINT: &str = "tcp://127.0.0.1:5559";
+/// Default merged event stream.
+pub const DEFAULT_PUBSUB_ENDPOINT: &str = "tcp://127.0.0.1:5560";
+/// Default deadline of one forwarded request: below circusctl's 5 s, so that the client sees the
+/// master's error instead of its own `Timed out.`.
+pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(4);
+/// Default deadline of a `waiting: true` request, which lasts as long as the node's graceful stop.
+pub const DEFAULT_WAITING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default interval of liveness probes.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Default number of missed probes after which a node is `down`.
+pub const DEFAULT_DOWN_AFTER: u32 = 3;
+/// Default time a registered or discovered node stays `down` before it is forgotten.
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// Default cap on liveness probes per second over all nodes: past `heartbeat × this` nodes,
+/// each node is probed less often rather than the master flooding itself.
+pub const DEFAULT_MAX_PROBES_PER_SEC: u32 = 2000;
+/// Default interval between discovery scans.
+pub const DEFAULT_DISCOVER_INTERVAL: Duration = Duration::from_secs(30);
+/// Default state file, relative to the configuration file's folder.
+pub const DEFAULT_STATE_FILE: &str = "clusterd-state.json";
+
+/// The master's own settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSettings {
+    /// Command endpoint (ROUTER).
+    pub endpoint: Endpoint,
+    /// Merged stats stream (PUB).
+    pub stats_endpoint: Endpoint,
+    /// Merged event stream (PUB).
+    pub pubsub_endpoint: Endpoint,
+    /// Deadline of one forwarded request.
+    pub node_timeout: Duration,
+    /// Deadline of one forwarded `waiting: true` request.
+    pub waiting_timeout: Duration,
+    /// Interval of liveness probes.
+    pub heartbeat: Duration,
+    /// Missed probes after which a node is `down`.
+    pub down_after: u32,
+    /// How long a registered or discovered node may stay `down` before it is forgotten.
+    pub forget_after: Duration,
+    /// Cap on liveness probes per second, over all nodes.
+    pub max_probes_per_sec: u32,
+    /// Discovery targets (`tcp://HOSTS:PORTS`, `udp://GROUP:PORT`), as written.
+    pub discover: Vec<String>,
+    /// Interval between discovery scans.
+    pub discover_interval: Duration,
+    /// Where registered and discovered nodes are kept across restarts (`None`: nowhere).
+    pub state_file: Option<PathBuf>,
+}
+
+impl ClusterSettings {
+    /// Refuses a node endpoint that is one of the master's own: the master would forward to
+    /// itself, or republish its own merged stream forever.
+    ///
+    /// # Errors
+    /// Which of the master's endpoints it is.
+    pub fn check_not_own(&self, endpoint: &Endpoint) -> Result<(), String> {
+        let own = [
+            ("endpoint", &self.endpoint),
+            ("stats_endpoint", &self.stats_endpoint),
+            ("pubsub_endpoint", &self.pubsub_endpoint),
+        ];
+        match own.iter().find(|(_, mine)| mine.same_place(endpoint)) {
+            Some((key, _)) => Err(format!("{endpoint} is the master's own {key}: a node must be a circusd")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            endpoint: DEFAULT_ENDPOINT.parse().expect("valid default"),
+            stats_endpoint: DEFAULT_STATS_ENDPOINT.parse().expect("valid default"),
+            pubsub_endpoint: DEFAULT_PUBSUB_ENDPOINT.parse().expect("valid default"),
+            node_timeout: DEFAULT_NODE_TIMEOUT,
+            waiting_timeout: DEFAULT_WAITING_TIMEOUT,
+            heartbeat: DEFAULT_HEARTBEAT,
+            down_after: DEFAULT_DOWN_AFTER,
+            forget_after: DEFAULT_FORGET_AFTER,
+            max_probes_per_sec: DEFAULT_MAX_PROBES_PER_SEC,
+            discover: Vec::new(),
+            discover_interval: DEFAULT_DISCOVER_INTERVAL,
+            state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
+        }
+    }
+}
+
+/// Every `[cluster]` key, for "unknown key" messages.
+const CLUSTER_KEYS: &[&str] = &[
+    "endpoint",
+    "stats_endpoint",
+    "pubsub_endpoint",
+    "node_timeout",
+    "waiting_timeout",
+    "heartbeat",
+    "down_after",
+    "forget_after",
+    "max_probes_per_sec",
+    "discover",
+    "discover_interval",
+    "state_file",
+];
+
+impl Builder {
+    /// Sets one `[cluster]` key; `values` holds one text value, or several for list keys
+    /// (`discover`); `key` is the name shown in errors.
+    pub(crate) fn cluster_key(&mut self, name: &str, key: &str, values: &[String]) -> Result<(), ConfigError> {
+        let fail = |reason: String| ConfigError { file: self.file.clone(), key: key.to_string(), reason };
+        let one = || -> Result<&str, ConfigError> {
+            match values {
+                [value] => Ok(value),
+                _ => Err(fail("expected one value, not a list".into())),
+            }
+        };
+        let mut settings = self.cluster.clone();
+        match name {
+            "endpoint" => settings.endpoint = parse_endpoint(one()?).map_err(fail)?,
+            "stats_endpoint" => settings.stats_endpoint = parse_endpoint(one()?).map_err(fail)?,
+            "pubsub_endpoint" => settings.pubsub_endpoint = parse_endpoint(one()?).map_err(fail)?,
+            "node_timeout" => settings.node_timeout = parse_duration(one()?).map_err(fail)?,
+            "waiting_timeout" => settings.waiting_timeout = parse_duration(one()?).map_err(fail)?,
+            "heartbeat" => settings.heartbeat = parse_duration(one()?).map_err(fail)?,
+            "forget_after" => settings.forget_after = parse_duration(one()?).map_err(fail)?,
+            "discover_interval" => settings.discover_interval = parse_duration(one()?).map_err(fail)?,
+            "down_after" => settings.down_after = parse_count(one()?).map_err(fail)?,
+            "max_probes_per_sec" => settings.max_probes_per_sec = parse_count(one()?).map_err(fail)?,
+            "discover" => {
+                for target in values {
+                    crate::discovery::parse_target(target).map_err(|e| fail(format!("bad target '{target}': {e}")))?;
+                }
+                settings.discover = values.to_vec();
+            }
+            "state_file" => {
+                let path = one()?.trim();
+                settings.state_file = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
+            }
+            _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
+        }
+        self.cluster = settings;
+        Ok(())
+    }
+}
+
+/// A whole number of at least 1.
+fn parse_count(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{value}' is not a whole number of at least 1")),
+    }
+}
+
+/// A humantime duration of more than zero.
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("bad duration '{value}': {e} (write e.g. \"4s\" or \"500ms\")"))?;
+    if duration.is_zero() {
+        return Err(format!("bad duration '{value}': must be more than zero"));
+    }
+    Ok(duration)
+}
