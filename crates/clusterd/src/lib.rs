@@ -14,22 +14,47 @@
 pub mod config;
 pub mod discovery;
 mod handler;
+mod lifecycle;
 pub mod link;
 mod proc_info;
 pub mod registry;
 mod server;
 pub mod signal;
+pub mod state;
 pub mod streams;
 
 pub use server::{run, ServeError};
 
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
 use config::ClusterSettings;
 use registry::Registry;
 
-/// What every request handler can see: the settings and the registry.
+/// What every request handler can see: the settings, the configuration file they came from,
+/// and the registry.
 pub struct Ctx {
-    /// The master's settings.
-    pub settings: ClusterSettings,
+    /// The master's settings; replaced as a whole on reload.
+    settings: RwLock<Arc<ClusterSettings>>,
+    /// The configuration file, read again on reload.
+    pub config_path: PathBuf,
     /// The known nodes.
     pub registry: Registry,
+}
+
+impl Ctx {
+    /// A context over `registry` with `settings` read from `config_path`.
+    pub fn new(settings: ClusterSettings, config_path: PathBuf, registry: Registry) -> Self {
+        Ctx { settings: RwLock::new(Arc::new(settings)), config_path, registry }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> Arc<ClusterSettings> {
+        self.settings.read().expect("settings lock").clone()
+    }
+
+    /// Puts new settings in force (reload).
+    pub fn set_settings(&self, settings: ClusterSettings) {
+        *self.settings.write().expect("settings lock") = Arc::new(settings);
+    }
 }

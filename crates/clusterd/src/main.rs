@@ -18,6 +18,10 @@ struct Cli {
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// Start without the saved registered and discovered nodes: an unreadable state file is
+    /// moved aside (FILE.corrupt) first.
+    #[arg(long)]
+    reset_state: bool,
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -37,6 +41,18 @@ fn main() -> ExitCode {
         println!("{}: ok ({} nodes)", cli.config.display(), config.nodes.len());
         return ExitCode::SUCCESS;
     }
+    if cli.reset_state {
+        if let Some(path) = &config.cluster.state_file {
+            match clusterd::state::StateFile::new(path).reset() {
+                Ok(Some(aside)) => eprintln!("clusterd: moved {} to {}", path.display(), aside.display()),
+                Ok(None) => {}
+                Err(err) => {
+                    eprintln!("clusterd: {err}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -46,6 +62,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(clusterd::run(config, clusterd::signal::shutdown())) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err @ clusterd::ServeError::State(_)) => {
+            eprintln!("clusterd: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("clusterd: {err}");
             ExitCode::FAILURE

@@ -6,17 +6,17 @@
 //! stop when its last `Arc<Node>` is dropped (removal, or replacement by a new registration).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::{Endpoint, Request};
 use serde_json::{json, Map, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tracing::{debug, info};
 
 use crate::config::NodeSpec;
-use crate::link::{Health, Link, LinkSettings, NodeState};
+use crate::link::{Health, Link, LinkEvent, Tuning};
 use crate::streams::{Counters, FeedHandle, Streams};
 
 /// How a node entered the registry.
@@ -63,6 +63,17 @@ pub struct Node {
 }
 
 impl Node {
+    /// The node's name and endpoints, as declared or registered (with the pubsub endpoint
+    /// learnt since).
+    pub fn spec(&self) -> NodeSpec {
+        NodeSpec {
+            name: self.name.clone(),
+            endpoint: self.endpoint.clone(),
+            stats_endpoint: self.stats_endpoint.clone(),
+            pubsub_endpoint: self.pubsub_endpoint.borrow().clone(),
+        }
+    }
+
     /// The node as `nodes` reports it.
     pub fn describe(&self) -> Value {
         let health = self.link.health();
@@ -77,6 +88,7 @@ impl Node {
             "last_seen": health.last_seen,
             "rtt_ms": health.rtt.map(|rtt| (rtt.as_secs_f64() * 1e6).round() / 1e3),
             "missed_probes": health.missed,
+            "circusd_pid": health.circusd_pid,
             "streams": self.counters.describe(),
         })
     }
@@ -130,18 +142,61 @@ pub fn learn_pubsub_in_background(node: &Arc<Node>, timeout: Duration) {
     });
 }
 
+/// How nodes are probed: the configured heartbeat and `down_after`, and the cap on probes per
+/// second that may stretch the heartbeat when there are many nodes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbePolicy {
+    /// Configured probe interval.
+    pub heartbeat: Duration,
+    /// Missed probes before `down`.
+    pub down_after: u32,
+    /// Cap on probes per second over all nodes.
+    pub max_probes_per_sec: u32,
+}
+
 /// All known nodes, by name.
 pub struct Registry {
     ctx: Context,
-    settings: LinkSettings,
+    tuning: Arc<Tuning>,
+    policy: Mutex<ProbePolicy>,
     streams: Streams,
     nodes: RwLock<BTreeMap<String, Arc<Node>>>,
+    changed: Arc<Notify>,
 }
 
 impl Registry {
-    /// An empty registry whose links use `settings` and whose nodes feed `streams`.
-    pub fn new(ctx: Context, settings: LinkSettings, streams: Streams) -> Self {
-        Registry { ctx, settings, streams, nodes: RwLock::new(BTreeMap::new()) }
+    /// An empty registry whose links follow `policy` and whose nodes feed `streams`.
+    pub fn new(ctx: Context, policy: ProbePolicy, streams: Streams) -> Self {
+        Registry {
+            ctx,
+            tuning: Arc::new(Tuning::new(policy.heartbeat, policy.down_after)),
+            policy: Mutex::new(policy),
+            streams,
+            nodes: RwLock::new(BTreeMap::new()),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Notified whenever a node is added or removed (the state file listens).
+    pub fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+
+    /// Changes how nodes are probed (on reload); running links follow at their next probe.
+    pub fn set_probe_policy(&self, policy: ProbePolicy) {
+        *self.policy.lock().expect("policy lock") = policy;
+        self.retune();
+    }
+
+    /// The probe interval now in force: the heartbeat, or longer with many nodes.
+    pub fn probe_interval(&self) -> Duration {
+        self.tuning.interval()
+    }
+
+    fn retune(&self) {
+        let policy = *self.policy.lock().expect("policy lock");
+        let nodes = self.nodes.read().expect("registry lock").len();
+        self.tuning.retune(policy.heartbeat, policy.down_after, nodes, policy.max_probes_per_sec);
     }
 
     /// The ZeroMQ context every node socket is made in.
@@ -162,16 +217,29 @@ impl Registry {
     pub fn insert(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
         let streams = self.streams.clone();
         let name = spec.name.clone();
-        let on_state = Box::new(move |state: NodeState, health: &Health| {
+        // Restarts re-attach the node's streams: the feed reconnects when this changes.
+        let (restarts, restarted) = watch::channel(0u64);
+        let hook = Box::new(move |event: &LinkEvent, health: &Health| {
             let mut fields = Map::new();
-            fields.insert("missed_probes".into(), health.missed.into());
-            fields.insert("last_seen".into(), health.last_seen.into());
-            streams.cluster_event(&name, state.as_str(), fields);
+            let event = match event {
+                LinkEvent::State(state) => {
+                    fields.insert("missed_probes".into(), health.missed.into());
+                    fields.insert("last_seen".into(), health.last_seen.into());
+                    state.as_str()
+                }
+                LinkEvent::Restarted { old_pid, new_pid } => {
+                    fields.insert("old_pid".into(), (*old_pid).into());
+                    fields.insert("new_pid".into(), (*new_pid).into());
+                    restarts.send_modify(|n| *n += 1);
+                    "restarted"
+                }
+            };
+            streams.cluster_event(&name, event, fields);
         });
-        let link = Link::spawn(&self.ctx, &spec.name, spec.endpoint.as_str(), self.settings, on_state)?;
+        let link = Link::spawn(&self.ctx, &spec.name, spec.endpoint.as_str(), self.tuning.clone(), hook)?;
         let counters = Arc::new(Counters::default());
         let (pubsub_endpoint, pubsub) = watch::channel(spec.pubsub_endpoint);
-        let feed = self.streams.attach(&spec.name, spec.stats_endpoint.clone(), pubsub, counters.clone());
+        let feed = self.streams.attach(&spec.name, spec.stats_endpoint.clone(), pubsub, restarted, counters.clone());
         let node = Arc::new(Node {
             name: spec.name.clone(),
             endpoint: spec.endpoint,
@@ -183,6 +251,8 @@ impl Registry {
             _feed: feed,
         });
         let replaced = self.write().insert(spec.name, node.clone()).is_some();
+        self.retune();
+        self.changed.notify_one();
         let mut fields = Map::new();
         fields.insert("endpoint".into(), node.endpoint.as_str().into());
         fields.insert("source".into(), source.as_str().into());
@@ -194,9 +264,20 @@ impl Registry {
     /// Removes a node and publishes `cluster.<node>.left`; its link and feed stop once no
     /// request holds it any more.
     pub fn remove(&self, name: &str) -> Option<Arc<Node>> {
+        self.remove_as(name, "left")
+    }
+
+    /// Removes a node that stayed down for `forget_after`; publishes `cluster.<node>.forgotten`.
+    pub fn forget(&self, name: &str) -> Option<Arc<Node>> {
+        self.remove_as(name, "forgotten")
+    }
+
+    fn remove_as(&self, name: &str, event: &str) -> Option<Arc<Node>> {
         let removed = self.write().remove(name);
         if removed.is_some() {
-            self.streams.cluster_event(name, "left", Map::new());
+            self.retune();
+            self.changed.notify_one();
+            self.streams.cluster_event(name, event, Map::new());
         }
         removed
     }

@@ -19,14 +19,15 @@ use clusterd_protocol::connection::{CommandServer, ConnectionError, Context};
 use clusterd_protocol::message::{Reply, Request, DEFAULT_MAX_MESSAGE_SIZE};
 use clusterd_protocol::Errno;
 use serde_json::Value;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
-use crate::link::LinkSettings;
 use crate::registry::{learn_pubsub_in_background, Registry, Source};
+use crate::state::{StateError, StateFile};
 use crate::streams::Streams;
-use crate::{handler, Ctx};
+use crate::{handler, lifecycle, Ctx};
 
 /// Why the master could not run.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,9 @@ pub enum ServeError {
     /// An endpoint could not be bound or connected.
     #[error(transparent)]
     Connection(#[from] ConnectionError),
+    /// The state file cannot be used.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// A reply on its way out: the envelope frames (identity, and an empty delimiter for REQ
@@ -52,21 +56,32 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let zmq = Context::new();
     let settings = config.cluster.clone();
     let mut server = CommandServer::bind(&zmq, settings.endpoint.as_str())?;
-    let links = LinkSettings { heartbeat: settings.heartbeat, down_after: settings.down_after };
     let streams = Streams::start(&zmq, &settings.stats_endpoint, &settings.pubsub_endpoint)?;
-    let registry = Registry::new(zmq.clone(), links, streams);
+    let registry = Registry::new(zmq.clone(), lifecycle::probe_policy(&settings), streams);
     for spec in config.nodes {
         let (node, _) = registry.insert(spec, Source::Config)?;
         learn_pubsub_in_background(&node, settings.node_timeout);
     }
-    let ctx = Arc::new(Ctx { settings, registry });
-    info!(endpoint = %ctx.settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
+    let ctx = Arc::new(Ctx::new(settings.clone(), config.path.clone(), registry));
+    if let Some(path) = &settings.state_file {
+        let state = StateFile::new(path);
+        lifecycle::restore(&ctx, &state)?;
+        tokio::spawn(lifecycle::persist(ctx.clone(), state));
+    }
+    tokio::spawn(lifecycle::reap(ctx.clone()));
+    tokio::spawn(crate::discovery::run(ctx.clone()));
+    let mut hangups = signal(SignalKind::hangup()).ok();
+    info!(endpoint = %settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
 
     let (replies, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            Some(()) = recv_hangup(&mut hangups) => match lifecycle::reload(&ctx) {
+                Ok(_) => {}
+                Err(reason) => warn!(%reason, "SIGHUP: the running configuration stays in force"),
+            },
             frames = server.recv() => match frames {
                 Ok(frames) => dispatch(&ctx, frames, &replies),
                 Err(err) => {
@@ -91,6 +106,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     info!("clusterd stopped");
     Ok(())
+}
+
+/// The next SIGHUP; never, when its handler could not be installed.
+async fn recv_hangup(hangups: &mut Option<Signal>) -> Option<()> {
+    match hangups {
+        Some(hangups) => hangups.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Decodes one incoming message and either answers it at once or spawns its handler.

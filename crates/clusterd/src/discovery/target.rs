@@ -123,16 +123,36 @@ mod tests {
 
     #[test]
     fn host_and_port_ranges() {
-        assert_eq!(endpoints("tcp://127.0.0.1-3:5555"), ["tcp://127.0.0.1:5555", "tcp://127.0.0.2:5555", "tcp://127.0.0.3:5555"]);
+        assert_eq!(
+            endpoints("tcp://127.0.0.1-3:5555"),
+            ["tcp://127.0.0.1:5555", "tcp://127.0.0.2:5555", "tcp://127.0.0.3:5555"]
+        );
         assert_eq!(endpoints("tcp://127.0.0.1:5555-5557").len(), 3);
-        assert_eq!(endpoints("tcp://10.0.0.5/30:1"), ["tcp://10.0.0.4:1", "tcp://10.0.0.5:1", "tcp://10.0.0.6:1", "tcp://10.0.0.7:1"]);
+        assert_eq!(
+            endpoints("tcp://10.0.0.5/30:1"),
+            ["tcp://10.0.0.4:1", "tcp://10.0.0.5:1", "tcp://10.0.0.6:1", "tcp://10.0.0.7:1"]
+        );
         assert_eq!(endpoints("tcp://node-1.example:5555"), ["tcp://node-1.example:5555"]);
-        assert_eq!(parse_target("udp://237.219.251.97:12027").unwrap(), Target::Udp { address: "237.219.251.97".into(), port: 12027 });
+        assert_eq!(
+            parse_target("udp://237.219.251.97:12027").unwrap(),
+            Target::Udp { address: "237.219.251.97".into(), port: 12027 }
+        );
     }
 
     #[test]
     fn bad_targets_say_why() {
-        for bad in ["", "127.0.0.1:5555", "tcp://127.0.0.1", "tcp://:1", "tcp://h:0", "tcp://h:9-1", "tcp://10.0.0.0/8:1", "tcp://1.2.3.9-2:1", "tcp://a b:1", "udp://:1"] {
+        for bad in [
+            "",
+            "127.0.0.1:5555",
+            "tcp://127.0.0.1",
+            "tcp://:1",
+            "tcp://h:0",
+            "tcp://h:9-1",
+            "tcp://10.0.0.0/8:1",
+            "tcp://1.2.3.9-2:1",
+            "tcp://a b:1",
+            "udp://:1",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
     }

@@ -28,7 +28,7 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     info!(node = %node.name, endpoint = %node.endpoint, replaced, "node registered");
     let mut fields = Map::new();
     if ask_pubsub {
-        if let Err(reason) = node.learn_pubsub_endpoint(ctx.settings.node_timeout).await {
+        if let Err(reason) = node.learn_pubsub_endpoint(ctx.settings().node_timeout).await {
             fields.insert("warning".into(), format!("pubsub_endpoint unknown: {reason}").into());
         }
     }
@@ -42,7 +42,7 @@ fn not_the_master(ctx: &Ctx, spec: NodeSpec) -> Result<NodeSpec, String> {
     for endpoint in
         [Some(&spec.endpoint), spec.stats_endpoint.as_ref(), spec.pubsub_endpoint.as_ref()].into_iter().flatten()
     {
-        ctx.settings.check_not_own(endpoint)?;
+        ctx.settings().check_not_own(endpoint)?;
     }
     Ok(spec)
 }

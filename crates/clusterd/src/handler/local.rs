@@ -9,7 +9,7 @@ use crate::{proc_info, Ctx};
 /// Invoked by `circusctl globaloptions [OPTION]`: the master's own endpoints, so that tools
 /// that learn the streams from `globaloptions` (circus-web) find the merged ones.
 pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
-    let settings = &ctx.settings;
+    let settings = ctx.settings();
     let mut options = Map::new();
     options.insert("endpoint".into(), settings.endpoint.as_str().into());
     options.insert("stats_endpoint".into(), settings.stats_endpoint.as_str().into());

@@ -5,7 +5,8 @@
 //!    the master's own;
 //! 2. a request with `properties.node` goes to that node, `node` removed, anything else as is
 //!    (commands the master does not know included);
-//! 3. master-local commands (`globaloptions`, `dstats`, `quit`, `listen`, `ipython`);
+//! 3. master-local commands (`globaloptions`, `dstats`, `quit`, `reloadconfig` (the master's
+//!    own configuration), `listen`, `ipython`);
 //! 4. everything else is routed by watcher name ([`route`]): a qualified name to its node,
 //!    no name to every node with merged replies ([`fanout`]).
 //!
@@ -50,6 +51,10 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
                 "globaloptions" => local::globaloptions(ctx, &request).into(),
                 "dstats" => local::dstats(ctx).into(),
                 "quit" => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },
+                "reloadconfig" => match crate::lifecycle::reload(ctx) {
+                    Ok(report) => ok(report).into(),
+                    Err(reason) => error(Errno::MessageError, &reason).into(),
+                },
                 "listen" => error(Errno::MessageError, "invalid message. use a pub/sub socket").into(),
                 "ipython" => error(Errno::MessageError, "ipython runs on a node: name one with properties.node").into(),
                 _ => route::route(ctx, request).await.into(),

@@ -97,7 +97,8 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
 /// Forwards `request` to `node` and returns its reply, or an errno 5 reply naming the node
 /// when it is down, unreachable or too slow.
 pub async fn forward(ctx: &Ctx, node: &Node, request: Request) -> Reply {
-    let timeout = if request.waiting() { ctx.settings.waiting_timeout } else { ctx.settings.node_timeout };
+    let settings = ctx.settings();
+    let timeout = if request.waiting() { settings.waiting_timeout } else { settings.node_timeout };
     match node.link.call(request, timeout).await {
         Ok(reply) => reply,
         Err(err) => error(Errno::CommandError, &err.describe(&node.name)),

@@ -28,6 +28,7 @@ pub struct Feed {
     pub totals: Arc<Counters>,
     pub stats: Option<Endpoint>,
     pub pubsub: watch::Receiver<Option<Endpoint>>,
+    pub restarts: watch::Receiver<u64>,
 }
 
 /// Stops the feed when dropped, and tells the publisher to forget the node's sockets.
@@ -71,6 +72,17 @@ impl Feed {
                         return; // the node is gone
                     }
                     let endpoint = self.pubsub.borrow_and_update().clone();
+                    events = endpoint.and_then(|ep| self.connect(&ep, b"watcher."));
+                }
+                changed = self.restarts.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // A new circusd: fresh subscriptions, so nothing queued from the old one
+                    // is republished.
+                    debug!(node = %self.node, "node restarted: resubscribing");
+                    stats = self.stats.clone().and_then(|ep| self.connect(&ep, b"stat."));
+                    let endpoint = self.pubsub.borrow().clone();
                     events = endpoint.and_then(|ep| self.connect(&ep, b"watcher."));
                 }
             }

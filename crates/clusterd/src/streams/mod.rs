@@ -93,12 +93,14 @@ impl Streams {
         &self.totals
     }
 
-    /// Starts feeding `node`'s streams into the merged ones; dropping the handle stops it.
+    /// Starts feeding `node`'s streams into the merged ones; dropping the handle stops it. The
+    /// feed resubscribes whenever `pubsub` (the node's event endpoint) or `restarts` changes.
     pub fn attach(
         &self,
         node: &str,
         stats: Option<Endpoint>,
         pubsub: watch::Receiver<Option<Endpoint>>,
+        restarts: watch::Receiver<u64>,
         counters: Arc<Counters>,
     ) -> FeedHandle {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
@@ -111,6 +113,7 @@ impl Streams {
             totals: self.totals.clone(),
             stats,
             pubsub,
+            restarts,
         })
     }
 

@@ -1,0 +1,161 @@
+//! What happens to nodes over the master's life, besides requests: restoring the saved nodes at
+//! start-up, saving them on every change, forgetting dynamic nodes that stay down, and
+//! reloading the configuration (SIGHUP, or `reloadconfig` sent to the master).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tracing::{info, warn};
+
+use crate::config::{ClusterSettings, Config};
+use crate::link::NodeState;
+use crate::registry::{learn_pubsub_in_background, ProbePolicy, Source};
+use crate::state::{StateError, StateFile};
+use crate::Ctx;
+
+/// How often the reaper looks for nodes to forget.
+const REAP_EVERY: Duration = Duration::from_secs(1);
+
+/// The probe policy of `settings`.
+pub fn probe_policy(settings: &ClusterSettings) -> ProbePolicy {
+    ProbePolicy {
+        heartbeat: settings.heartbeat,
+        down_after: settings.down_after,
+        max_probes_per_sec: settings.max_probes_per_sec,
+    }
+}
+
+/// Registers the nodes saved in `state`, except those the configuration declares (the
+/// configuration wins). They are probed like any other and turn `alive` as they answer.
+///
+/// # Errors
+/// The state file is corrupt or unreadable.
+pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
+    let saved = state.load()?;
+    let count = saved.len();
+    for (spec, source) in saved {
+        if ctx.registry.contains(&spec.name) {
+            info!(node = %spec.name, "saved node also in the configuration: the configuration wins");
+            continue;
+        }
+        match ctx.registry.insert(spec, source) {
+            Ok((node, _)) => learn_pubsub_in_background(&node, ctx.settings().node_timeout),
+            Err(err) => warn!(cause = %err, "cannot restore a saved node"),
+        }
+    }
+    if count > 0 {
+        info!(nodes = count, "restored saved nodes");
+    }
+    Ok(())
+}
+
+/// Writes the registered and discovered nodes to `state` after every change of the registry,
+/// until the master stops.
+pub async fn persist(ctx: Arc<Ctx>, state: StateFile) {
+    let changed = ctx.registry.changed();
+    loop {
+        changed.notified().await;
+        let nodes: Vec<_> = ctx
+            .registry
+            .all()
+            .iter()
+            .filter(|node| node.source != Source::Config)
+            .map(|node| (node.spec(), node.source))
+            .collect();
+        let file = state.clone();
+        match tokio::task::spawn_blocking(move || file.save(&nodes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => warn!(cause = %err, "cannot save the state file"),
+            Err(err) => warn!(cause = %err, "state file writer failed"),
+        }
+    }
+}
+
+/// Forgets registered and discovered nodes that stayed `down` for `forget_after`; configured
+/// nodes stay (the configuration says they exist).
+pub async fn reap(ctx: Arc<Ctx>) {
+    loop {
+        tokio::time::sleep(REAP_EVERY).await;
+        let forget_after = ctx.settings().forget_after;
+        for node in ctx.registry.all() {
+            let health = node.link.health();
+            if node.source != Source::Config
+                && health.state == NodeState::Down
+                && health.since.elapsed() >= forget_after
+            {
+                info!(node = %node.name, down_for = ?health.since.elapsed(), "forgetting a node that stayed down");
+                ctx.registry.forget(&node.name);
+            }
+        }
+    }
+}
+
+/// True when `node` is what `spec` declares (a pubsub endpoint learnt from the node counts as
+/// declared when the configuration gives none).
+fn declared_as(node: &crate::registry::Node, spec: &crate::config::NodeSpec) -> bool {
+    let current = node.spec();
+    current.endpoint == spec.endpoint
+        && current.stats_endpoint == spec.stats_endpoint
+        && (spec.pubsub_endpoint.is_none() || current.pubsub_endpoint == spec.pubsub_endpoint)
+}
+
+/// Reads the configuration file again and applies it: static nodes are added, changed and
+/// removed, timeouts and probe settings take effect at once. Endpoint changes need a restart
+/// and are reported as such. A bad file changes nothing.
+///
+/// # Errors
+/// Why the new configuration is refused (file, key and reason).
+pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
+    let config = Config::load(&ctx.config_path).map_err(|err| format!("configuration not reloaded: {err}"))?;
+    let running = ctx.settings();
+    let mut new = config.cluster.clone();
+    let mut needs_restart = Vec::new();
+    for (key, old, fresh) in [
+        ("endpoint", &running.endpoint, &mut new.endpoint),
+        ("stats_endpoint", &running.stats_endpoint, &mut new.stats_endpoint),
+        ("pubsub_endpoint", &running.pubsub_endpoint, &mut new.pubsub_endpoint),
+    ] {
+        if old != fresh {
+            needs_restart.push(key.to_string());
+            *fresh = old.clone();
+        }
+    }
+    let wanted: BTreeSet<&str> = config.nodes.iter().map(|spec| spec.name.as_str()).collect();
+    let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+    for node in ctx.registry.all() {
+        if node.source == Source::Config && !wanted.contains(node.name.as_str()) {
+            ctx.registry.remove(&node.name);
+            removed.push(node.name.clone());
+        }
+    }
+    for spec in config.nodes {
+        let current = ctx.registry.get(&spec.name);
+        if current.as_ref().is_some_and(|node| node.source == Source::Config && declared_as(node, &spec)) {
+            continue;
+        }
+        let name = spec.name.clone();
+        match ctx.registry.insert(spec, Source::Config) {
+            Ok((node, _)) => learn_pubsub_in_background(&node, new.node_timeout),
+            Err(err) => {
+                warn!(node = %name, cause = %err, "cannot add a node from the reloaded configuration");
+                continue;
+            }
+        }
+        if current.is_some() {
+            changed.push(name);
+        } else {
+            added.push(name);
+        }
+    }
+    ctx.registry.set_probe_policy(probe_policy(&new));
+    ctx.set_settings(new);
+    info!(?added, ?changed, ?removed, ?needs_restart, "configuration reloaded");
+    let mut report = Map::new();
+    report.insert("added".into(), added.into());
+    report.insert("changed".into(), changed.into());
+    report.insert("removed".into(), removed.into());
+    report.insert("needs_restart".into(), needs_restart.into());
+    Ok(report)
+}

@@ -1,0 +1,236 @@
+//! The state file: registered and discovered nodes, kept across master restarts.
+//!
+//! Written on every change of the registry, atomically: the new content goes to `FILE.tmp`,
+//! is fsynced and renamed over `FILE` (the folder is fsynced too), so a crash, `kill -9` or
+//! power loss leaves either the old or the new file, never half of one. Before each write the
+//! current file is copied to `FILE.prev`: the last good copy, named in the error when `FILE`
+//! cannot be read.
+//!
+//! Format (JSON): `{"version": 1, "nodes": [{"name", "endpoint", "stats_endpoint",
+//! "pubsub_endpoint", "source"}]}`.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clusterd_protocol::names::validate_node_name;
+use clusterd_protocol::Endpoint;
+use serde::{Deserialize, Serialize};
+
+use crate::config::NodeSpec;
+use crate::registry::Source;
+
+/// The only format version so far.
+const VERSION: u32 = 1;
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The file exists but is not a valid state file.
+    #[error(
+        "state file {path} is unreadable: {reason}; the last good copy is {prev} (restore it with \
+         `mv {prev} {path}`), or start without the saved nodes with `clusterd --reset-state`"
+    )]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// The last good copy.
+        prev: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading or writing failed.
+    #[error("state file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The failure.
+        source: std::io::Error,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    version: u32,
+    nodes: Vec<SavedNode>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedNode {
+    name: String,
+    endpoint: String,
+    stats_endpoint: Option<String>,
+    pubsub_endpoint: Option<String>,
+    source: String,
+}
+
+/// The state file at one path.
+#[derive(Debug, Clone)]
+pub struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    /// The state file at `path`.
+    pub fn new(path: &Path) -> Self {
+        StateFile { path: path.to_path_buf() }
+    }
+
+    fn sibling(&self, suffix: &str) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(suffix);
+        self.path.with_file_name(name)
+    }
+
+    fn io(&self, source: std::io::Error) -> StateError {
+        StateError::Io { path: self.path.display().to_string(), source }
+    }
+
+    /// The saved nodes; none when the file does not exist yet.
+    ///
+    /// # Errors
+    /// The file is corrupt (the message names it, the last good copy and `--reset-state`), or
+    /// cannot be read.
+    pub fn load(&self) -> Result<Vec<(NodeSpec, Source)>, StateError> {
+        let text = match fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(self.io(err)),
+        };
+        self.parse(&text).map_err(|reason| StateError::Corrupt {
+            path: self.path.display().to_string(),
+            prev: self.sibling(".prev").display().to_string(),
+            reason,
+        })
+    }
+
+    fn parse(&self, text: &str) -> Result<Vec<(NodeSpec, Source)>, String> {
+        let saved: Saved = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if saved.version != VERSION {
+            return Err(format!("version {} is not one this clusterd reads ({VERSION})", saved.version));
+        }
+        let endpoint = |text: &Option<String>| text.as_deref().map(str::parse::<Endpoint>).transpose();
+        saved
+            .nodes
+            .into_iter()
+            .map(|node| {
+                validate_node_name(&node.name)?;
+                let source = match node.source.as_str() {
+                    "registered" => Source::Registered,
+                    "discovered" => Source::Discovered,
+                    other => return Err(format!("node {}: unknown source '{other}'", node.name)),
+                };
+                let spec = NodeSpec {
+                    endpoint: node.endpoint.parse().map_err(|e| format!("node {}: {e}", node.name))?,
+                    stats_endpoint: endpoint(&node.stats_endpoint).map_err(|e| format!("node {}: {e}", node.name))?,
+                    pubsub_endpoint: endpoint(&node.pubsub_endpoint).map_err(|e| format!("node {}: {e}", node.name))?,
+                    name: node.name,
+                };
+                Ok((spec, source))
+            })
+            .collect()
+    }
+
+    /// Writes `nodes` atomically, keeping the previous file as `FILE.prev`.
+    ///
+    /// # Errors
+    /// The folder is not writable, or the disk is full.
+    pub fn save(&self, nodes: &[(NodeSpec, Source)]) -> Result<(), StateError> {
+        let saved = Saved {
+            version: VERSION,
+            nodes: nodes
+                .iter()
+                .map(|(spec, source)| SavedNode {
+                    name: spec.name.clone(),
+                    endpoint: spec.endpoint.to_string(),
+                    stats_endpoint: spec.stats_endpoint.as_ref().map(ToString::to_string),
+                    pubsub_endpoint: spec.pubsub_endpoint.as_ref().map(ToString::to_string),
+                    source: source.as_str().to_string(),
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&saved).expect("state serializes");
+        let tmp = self.sibling(".tmp");
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                fs::create_dir_all(dir)?;
+            }
+            let mut file = File::create(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            // Keep the last good copy, but only of a file that is itself good.
+            if fs::read_to_string(&self.path).is_ok_and(|old| self.parse(&old).is_ok()) {
+                fs::copy(&self.path, self.sibling(".prev"))?;
+            }
+            fs::rename(&tmp, &self.path)?;
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write().map_err(|err| self.io(err))
+    }
+
+    /// Moves an unreadable state file aside (`FILE.corrupt`) so that the master starts without
+    /// the saved nodes (`clusterd --reset-state`). Returns where it went, if it existed.
+    ///
+    /// # Errors
+    /// The rename failed.
+    pub fn reset(&self) -> Result<Option<PathBuf>, StateError> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let aside = self.sibling(".corrupt");
+        fs::rename(&self.path, &aside).map_err(|err| self.io(err))?;
+        Ok(Some(aside))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, port: u16) -> NodeSpec {
+        NodeSpec {
+            name: name.into(),
+            endpoint: format!("tcp://127.0.0.1:{port}").parse().unwrap(),
+            stats_endpoint: Some(format!("tcp://127.0.0.1:{}", port + 2).parse().unwrap()),
+            pubsub_endpoint: None,
+        }
+    }
+
+    #[test]
+    fn saves_and_loads_with_a_last_good_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = StateFile::new(&dir.path().join("state.json"));
+        assert!(file.load().unwrap().is_empty(), "a missing file is an empty state");
+        file.save(&[(spec("a", 1000), Source::Registered)]).unwrap();
+        file.save(&[(spec("a", 1000), Source::Registered), (spec("b", 2000), Source::Discovered)]).unwrap();
+        let loaded = file.load().unwrap();
+        assert_eq!(loaded.len(), 2);
+        assert_eq!(loaded[1], (spec("b", 2000), Source::Discovered));
+        let prev = StateFile::new(&dir.path().join("state.json.prev")).load().unwrap();
+        assert_eq!(prev, vec![(spec("a", 1000), Source::Registered)]);
+        assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_corrupt_file_names_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let file = StateFile::new(&path);
+        for bad in [
+            "{not json",
+            r#"{"version": 9, "nodes": []}"#,
+            r#"{"version": 1, "nodes": [{"name": "a.b", "endpoint": "tcp://h:1", "stats_endpoint": null, "pubsub_endpoint": null, "source": "registered"}]}"#,
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let message = file.load().unwrap_err().to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains("state.json.prev") && message.contains("--reset-state"), "{message}");
+        }
+        let aside = file.reset().unwrap().unwrap();
+        assert!(aside.ends_with("state.json.corrupt") && !path.exists());
+        assert!(file.load().unwrap().is_empty());
+    }
+}
