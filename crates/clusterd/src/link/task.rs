@@ -1,7 +1,8 @@
 //! The link task: the only code that touches a node's DEALER.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,12 +64,10 @@ impl Task {
         }
     }
 
-    /// This node's offset within the probe interval, from its name.
+    /// A random offset within the probe interval, so that nodes are not all probed at once.
     fn stagger(&self) -> Duration {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        self.name.hash(&mut hasher);
         let interval = self.tuning.interval().as_micros().max(1) as u64;
-        Duration::from_micros(hasher.finish() % interval)
+        Duration::from_micros(RandomState::new().hash_one(&self.name) % interval)
     }
 
     fn next_id(&mut self) -> String {
