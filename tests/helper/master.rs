@@ -1,6 +1,5 @@
 //! The real `clusterd` binary on fresh loopback ports.
 
-use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -74,20 +73,51 @@ impl Master {
             .replace("{pubsub_endpoint}", &pubsub_endpoint);
         let config = dir.path().join(file_name);
         std::fs::write(&config, text).expect("write clusterd config");
-        let stderr = File::create(dir.path().join("clusterd.stderr")).expect("stderr file");
-        let child = procs::spawn(
+        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None };
+        master.child = Some(master.spawn());
+        master.wait_ready(settle);
+        master
+    }
+
+    /// Starts the clusterd process on this master's config, its output appended to the stderr
+    /// file.
+    fn spawn(&self) -> Child {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .expect("stderr file");
+        procs::spawn(
             Command::new(paths::workspace_bin("clusterd"))
                 .arg("-v")
-                .arg(&config)
-                .current_dir(dir.path())
-                .env(procs::TAG_VAR, procs::tag("master", dir.path()))
+                .arg(&self.config)
+                .current_dir(self.dir.path())
+                .env(procs::TAG_VAR, procs::tag("master", self.dir.path()))
                 .stdin(Stdio::null())
                 .stdout(stderr.try_clone().expect("stderr fd"))
                 .stderr(stderr),
-        );
-        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: Some(child) };
-        master.wait_ready(settle);
-        master
+        )
+    }
+
+    /// Kills clusterd with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts clusterd again on the same config and endpoints (after [`Master::kill9`] or an
+    /// exit) and waits until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "clusterd is still running");
+        self.child = Some(self.spawn());
+        self.wait_ready(false);
+    }
+
+    /// The folder holding the config, the stderr file and (by default) the state file.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
     }
 
     fn wait_ready(&mut self, settle: bool) {

@@ -4,7 +4,7 @@
 //! [`run`] makes one round at start-up, then one every `discover_interval`, counted from the end
 //! of the previous round (rounds never overlap, however long a wide scan takes). A round:
 //! 1. asks every `udp://ADDRESS:PORT` target at once and collects answers for [`UDP_WAIT`]
-//!    ([`udp`]); each names a command endpoint;
+//!    (circus-protocol.md §1.5); each names a command endpoint;
 //! 2. adds every `tcp://HOSTS:PORTS` endpoint ([`Target::endpoints`]), drops duplicates, the
 //!    endpoints the registry already has (any source; a node's stats and event endpoints too)
 //!    and the master's own;
@@ -12,11 +12,14 @@
 //!    [`PROBE_TIMEOUT`] (one DEALER per probe, dropped afterwards); another cluster master (it
 //!    also answers `nodelist`) is skipped, since merging its merged streams could loop;
 //! 4. registers each circusd found with source `discovered`, under a name made from its host
-//!    and port (`127-0-0-1-5555`, [`node::node_name`]), with the stats and event endpoints it
+//!    and port (`127-0-0-1-5555`, [`node_name`]), with the stats and event endpoints it
 //!    reported (a wildcard host `0.0.0.0`/`*` replaced by the probed host).
 //!
 //! Found nodes are logged (info), each round's totals too (debug). A discovered node that goes
-//! away stays in the registry like any other, and its port is not probed again while it is there.
+//! away stays in the registry (`down`) until `forget_after` removes it; its endpoints are not
+//! probed while it is there. The settings are read anew every round, so a reload that changes
+//! `discover` or `discover_interval` applies from the next one (but a master started with no
+//! targets runs no loop).
 
 mod node;
 mod target;

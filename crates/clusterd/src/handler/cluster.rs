@@ -85,11 +85,14 @@ pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
     }
 }
 
-/// Invoked by `clusterctl nodes`: every node with its endpoints, state and source.
+/// Invoked by `clusterctl nodes`: every node with its endpoints, state and source, and the
+/// probe interval in force.
 pub fn nodes(ctx: &Ctx) -> Reply {
     let nodes: Vec<Value> = ctx.registry.all().iter().map(|node| node.describe()).collect();
     let mut fields = Map::new();
     fields.insert("nodes".into(), nodes.into());
+    // The heartbeat, or longer when max_probes_per_sec caps it.
+    fields.insert("probe_interval".into(), ctx.registry.probe_interval().as_secs_f64().into());
     ok(fields)
 }
 
