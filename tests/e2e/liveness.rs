@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cluster_e2e::master::{node_section, CLUSTER_SECTION};
 use cluster_e2e::stream::Stream;
-use cluster_e2e::{json, ok, wait_for, Cluster, CircusNode, Master};
+use cluster_e2e::{json, ok, wait_for, CircusNode, Cluster, Master};
 
 #[test]
 fn a_killed_node_is_down_within_three_heartbeats_and_comes_back_restarted() {
@@ -39,7 +39,8 @@ fn a_killed_node_is_down_within_three_heartbeats_and_comes_back_restarted() {
 fn a_registered_node_that_stays_down_is_forgotten() {
     let first = CircusNode::start("first", &[("dummy", 1)]);
     let mut gone = CircusNode::start("gone", &[("dummy", 1)]);
-    let master = Master::start_with_config(&format!("{CLUSTER_SECTION}forget_after = \"2s\"\n{}", node_section(&first)));
+    let master =
+        Master::start_with_config(&format!("{CLUSTER_SECTION}forget_after = \"2s\"\n{}", node_section(&first)));
     let events = Stream::subscribe(&master.pubsub_endpoint, &["cluster.gone."]);
     ok(master.call(
         "register_node",

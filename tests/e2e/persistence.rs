@@ -40,7 +40,8 @@ fn registered_nodes_survive_a_master_kill9() {
 #[test]
 fn a_corrupt_state_file_gives_the_way_out() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let endpoints = (cluster_e2e::ports::free_endpoint(), cluster_e2e::ports::free_endpoint(), cluster_e2e::ports::free_endpoint());
+    let endpoints =
+        (cluster_e2e::ports::free_endpoint(), cluster_e2e::ports::free_endpoint(), cluster_e2e::ports::free_endpoint());
     let config_text = CLUSTER_SECTION
         .replace("{endpoint}", &endpoints.0)
         .replace("{stats_endpoint}", &endpoints.1)

@@ -82,11 +82,8 @@ impl Master {
     /// Starts the clusterd process on this master's config, its output appended to the stderr
     /// file.
     fn spawn(&self) -> Child {
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.stderr_path())
-            .expect("stderr file");
+        let stderr =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.stderr_path()).expect("stderr file");
         procs::spawn(
             Command::new(paths::workspace_bin("clusterd"))
                 .arg("-v")
