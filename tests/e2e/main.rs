@@ -12,6 +12,7 @@ mod clusterctl;
 mod clusterctl_top;
 mod config;
 mod dead_node;
+mod discovery;
 mod events;
 mod fanout;
 mod lifecycle;

@@ -9,6 +9,7 @@
 //! * [`cli`]: running `circusctl`, `clusterctl` and Python snippets;
 //! * [`stream`]: reading a PUB stream (merged stats or events) with deadlines;
 //! * [`tmux`]: a terminal program (circus-top) in a detached tmux session;
+//! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
 //! * [`paths`]: where the binaries and the venv are.
 //!
@@ -26,6 +27,7 @@ pub mod ports;
 pub mod procs;
 pub mod stream;
 pub mod tmux;
+pub mod udp;
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,8 @@
 //! * [`NodeSocket`]: a DEALER to one circusd. `IMMEDIATE` is set so that a request to a node
 //!   with no live connection fails at once instead of being queued and run minutes later,
 //!   when the node comes back and the client has long given up.
+//! * [`probe`]: a one-shot request on a DEALER of its own that waits for the connection
+//!   (discovery probes endpoints that may hold nothing).
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
 //!   Circus's `CircusClient`.
 //! * [`stream`]: the master's stats and event streams (SUB from nodes, PUB to clients).
@@ -183,6 +185,48 @@ fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<()
     Ok(())
 }
 
+/// One request on a DEALER of its own, made for it and dropped afterwards: discovery's
+/// `globaloptions` probes of endpoints that may hold nothing at all.
+///
+/// Unlike [`NodeSocket`], `IMMEDIATE` is not set, so the request waits in the socket until the
+/// TCP connection and the ZeroMQ handshake are done; `timeout` bounds all of it (connection,
+/// handshake, reply). `LINGER 0`: a probe of a closed port leaves nothing behind. Replies whose
+/// `id` is not the probe's are skipped.
+///
+/// # Errors
+/// [`ConnectionError::Timeout`] when nothing answered in time (closed port, not a ZeroMQ
+/// ROUTER, silent peer); [`ConnectionError::BadReply`] when the answer is not a JSON object;
+/// [`ConnectionError::Zmq`] when libzmq refuses the endpoint.
+pub async fn probe(
+    ctx: &Context,
+    endpoint: &str,
+    request: &Request,
+    timeout: Duration,
+) -> Result<Reply, ConnectionError> {
+    let mut socket = tmq::dealer(&ctx.0)
+        .set_linger(0)
+        .set_maxmsgsize(WIRE_LIMIT)
+        .connect(endpoint)
+        .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
+    let id = Value::String(uuid::Uuid::new_v4().simple().to_string());
+    // Without IMMEDIATE the pipe exists as soon as `connect` returns: the message is queued.
+    send_now(socket.get_socket(), &[&request.encode_with_id(&id)], endpoint)?;
+    let exchange = async {
+        loop {
+            let bytes: Vec<u8> = match socket.next().await {
+                Some(Ok(multipart)) => multipart.iter().flat_map(|m| m.to_vec()).collect(),
+                Some(Err(err)) => return Err(ConnectionError::zmq("recv", endpoint, err)),
+                None => return Err(ConnectionError::zmq("recv", endpoint, zmq::Error::ETERM)),
+            };
+            let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
+            if reply.0.get("id") == Some(&id) {
+                return Ok(reply);
+            }
+        }
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| ConnectionError::Timeout)?
+}
+
 /// A blocking command client, as Circus's `CircusClient`: one DEALER with a random identity,
 /// one `id` per call, replies with another `id` skipped.
 pub struct Client {
@@ -322,5 +366,45 @@ impl Subscriber {
             Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => Ok(None),
             Err(err) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn probe_returns_the_reply_carrying_its_id() {
+        let ctx = Context::new();
+        let mut server = CommandServer::bind(&ctx, "tcp://127.0.0.1:*").expect("bind");
+        let endpoint = server.socket.get_socket().get_last_endpoint().expect("endpoint").expect("utf-8");
+        let answer = async {
+            let frames = server.recv().await.expect("request");
+            let request = Request::decode(&frames[1], 1 << 20).expect("decodable");
+            // A reply with another id (a stale one) is skipped.
+            let stale = Reply::ok(Map::new(), Value::String("stale".into())).encode();
+            server.send(&[&frames[0], &stale]).expect("send");
+            let fields = Map::from_iter([("options".to_string(), Value::from("here"))]);
+            server.send(&[&frames[0], &Reply::ok(fields, request.id).encode()]).expect("send");
+            request.command
+        };
+        let request = Request::new("globaloptions", Map::new());
+        let (reply, command) = tokio::join!(probe(&ctx, &endpoint, &request, Duration::from_secs(5)), answer);
+        assert_eq!(command, "globaloptions");
+        assert_eq!(reply.expect("answered").0["options"], "here");
+    }
+
+    #[tokio::test]
+    async fn probe_of_a_silent_port_times_out() {
+        // A plain TCP listener accepts the connection but never speaks ZeroMQ.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let endpoint = format!("tcp://{}", listener.local_addr().expect("address"));
+        let request = Request::new("globaloptions", Map::new());
+        let started = Instant::now();
+        let result = probe(&Context::new(), &endpoint, &request, Duration::from_millis(300)).await;
+        assert!(matches!(result, Err(ConnectionError::Timeout)), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }

@@ -1,0 +1,172 @@
+//! Discovery of plain circusd nodes, which run nothing of ours: scans of loopback port ranges
+//! (`discover = ["tcp://127.0.0.1:P1-P2"]`) and Circus's UDP discovery, answered here by a fake
+//! unicast responder on loopback (circusd's own `multicast_endpoint` stays off in every test).
+
+use cluster_e2e::cli::circusctl;
+use cluster_e2e::master::{node_section, CLUSTER_SECTION};
+use cluster_e2e::udp::FakeResponder;
+use cluster_e2e::{json, ports, wait_for, CircusNode, Master, Value};
+
+/// The port of a `tcp://host:port` endpoint.
+fn port(endpoint: &str) -> u16 {
+    endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {endpoint}"))
+}
+
+/// The name discovery gives a node reached at `tcp://127.0.0.1:PORT`.
+fn discovered_name(node: &CircusNode) -> String {
+    format!("127-0-0-1-{}", port(&node.endpoint))
+}
+
+/// Scan targets covering the nodes' command ports: one range from the lowest to the highest
+/// when they are close (the ports in between, such as the nodes' stream ports, are probed too),
+/// else one target per port.
+fn scan_targets(nodes: &[&CircusNode]) -> Vec<String> {
+    let ports: Vec<u16> = nodes.iter().map(|node| port(&node.endpoint)).collect();
+    let (min, max) = (*ports.iter().min().expect("nodes"), *ports.iter().max().expect("nodes"));
+    if max - min <= 16 {
+        vec![format!("tcp://127.0.0.1:{min}-{max}")]
+    } else {
+        ports.iter().map(|p| format!("tcp://127.0.0.1:{p}")).collect()
+    }
+}
+
+/// A master that discovers `targets` every second, with `extra` appended to its config.
+fn discovering_master(targets: &[String], extra: &str) -> Master {
+    let list: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+    let text = format!("{CLUSTER_SECTION}discover = [{}]\ndiscover_interval = \"1s\"\n{extra}", list.join(", "));
+    Master::start_unsettled(&text)
+}
+
+/// Waits until `node` is in `nodes` as discovered and alive, and returns its entry.
+fn wait_discovered(master: &Master, node: &CircusNode) -> Value {
+    let name = discovered_name(node);
+    wait_for(&format!("{name} to be discovered and alive"), || match master.node_entry(&name) {
+        Some(entry) if entry["state"] == "alive" => Ok(entry),
+        other => Err(format!("{other:?}")),
+    })
+}
+
+/// Asserts what discovery learnt of `node`.
+#[track_caller]
+fn assert_learnt(entry: &Value, node: &CircusNode) {
+    assert_eq!(entry["source"], "discovered", "{entry}");
+    assert_eq!(entry["endpoint"], node.endpoint.as_str(), "{entry}");
+    assert_eq!(entry["stats_endpoint"], node.stats_endpoint.as_str(), "{entry}");
+    assert_eq!(entry["pubsub_endpoint"], node.pubsub_endpoint.as_str(), "{entry}");
+}
+
+/// Waits until the master's merged `list` holds `watcher`.
+fn wait_listed(master: &Master, watcher: &str) {
+    wait_for(&format!("{watcher} in list"), || {
+        let reply = master.call("list", json!({}));
+        let watchers = reply["watchers"].as_array().cloned().unwrap_or_default();
+        if watchers.iter().any(|w| w == watcher) {
+            Ok(())
+        } else {
+            Err(reply.to_string())
+        }
+    });
+}
+
+/// Every command endpoint in `nodes`.
+fn node_endpoints(master: &Master) -> Vec<String> {
+    let reply = master.call("nodes", json!({}));
+    let nodes = reply["nodes"].as_array().cloned().unwrap_or_default();
+    nodes.iter().filter_map(|n| n["endpoint"].as_str().map(String::from)).collect()
+}
+
+/// Discovery rounds the master has logged so far (it runs with `-v`).
+fn rounds(master: &Master) -> usize {
+    master.stderr().matches("discovery round").count()
+}
+
+/// Waits until the master has finished `n` more rounds than `after`.
+fn wait_rounds(master: &Master, after: usize, n: usize) {
+    wait_for(&format!("{n} more discovery rounds"), || {
+        let done = rounds(master);
+        if done >= after + n {
+            Ok(())
+        } else {
+            Err(format!("{done} rounds"))
+        }
+    });
+}
+
+#[test]
+fn a_scan_finds_plain_circusd_nodes() {
+    let a = CircusNode::start("plain_a", &[("dummy", 1)]);
+    let b = CircusNode::start("plain_b", &[("dummy", 1)]);
+    // A port nothing listens on is probed too.
+    let empty = ports::free_port();
+    let mut targets = scan_targets(&[&a, &b]);
+    targets.push(format!("tcp://127.0.0.1:{empty}"));
+    let master = discovering_master(&targets, "");
+
+    for node in [&a, &b] {
+        let entry = wait_discovered(&master, node);
+        assert_learnt(&entry, node);
+        wait_listed(&master, &format!("{}:dummy", discovered_name(node)));
+    }
+    // Stock circusctl reaches a discovered node through the master.
+    let status = circusctl(&master.endpoint, &["status", &format!("{}:dummy", discovered_name(&a))]);
+    assert_eq!(status.ok().trim(), "active");
+
+    // The nodes' stream ports (PUB sockets, inside the range) and the empty port are no nodes.
+    let endpoints = node_endpoints(&master);
+    let empty = format!("tcp://127.0.0.1:{empty}");
+    for not_a_node in [&a.stats_endpoint, &a.pubsub_endpoint, &b.stats_endpoint, &b.pubsub_endpoint, &empty] {
+        assert!(!endpoints.contains(not_a_node), "{not_a_node} registered: {endpoints:?}");
+    }
+    let log = master.stderr();
+    assert!(log.contains("discovered a node"), "{log}");
+}
+
+#[test]
+fn a_udp_target_finds_the_node_its_responder_names() {
+    let node = CircusNode::start("udp_node", &[("dummy", 1)]);
+    let responder = FakeResponder::start(&node.endpoint);
+    let master = discovering_master(&[format!("udp://127.0.0.1:{}", responder.port)], "");
+
+    let entry = wait_discovered(&master, &node);
+    assert_learnt(&entry, &node);
+    assert!(responder.queries() >= 1);
+    wait_listed(&master, &format!("{}:dummy", discovered_name(&node)));
+}
+
+#[test]
+fn known_nodes_and_the_master_itself_are_not_rediscovered() {
+    let first = CircusNode::start("first", &[("dummy", 1)]);
+    let plain = CircusNode::start("plain", &[("dummy", 1)]);
+    let mut targets = scan_targets(&[&first, &plain]);
+    // The master's own endpoints: skipped, never probed as nodes.
+    targets.extend(["{endpoint}", "{stats_endpoint}", "{pubsub_endpoint}"].map(String::from));
+    let master = discovering_master(&targets, &node_section(&first));
+
+    let entry = wait_discovered(&master, &plain);
+    assert_learnt(&entry, &plain);
+    let seen = rounds(&master);
+    wait_rounds(&master, seen, 2);
+
+    assert_eq!(master.node_entry("first").expect("config node")["source"], "config");
+    assert!(master.node_entry(&discovered_name(&first)).is_none(), "a config node was discovered again");
+    let endpoints = node_endpoints(&master);
+    assert_eq!(endpoints.iter().filter(|e| **e == first.endpoint).count(), 1, "{endpoints:?}");
+    assert_eq!(endpoints.iter().filter(|e| **e == plain.endpoint).count(), 1, "{endpoints:?}");
+    for own in [&master.endpoint, &master.stats_endpoint, &master.pubsub_endpoint] {
+        assert!(!endpoints.contains(own), "the master registered its own {own}: {endpoints:?}");
+    }
+}
+
+#[test]
+fn a_node_that_starts_later_is_found_by_a_later_round() {
+    let mut late = CircusNode::start("late", &[("dummy", 1)]);
+    late.stop();
+    let master = discovering_master(&scan_targets(&[&late]), "");
+    wait_rounds(&master, 0, 1);
+    assert!(master.node_entry(&discovered_name(&late)).is_none(), "nothing listens yet");
+
+    late.restart();
+    let entry = wait_discovered(&master, &late);
+    assert_learnt(&entry, &late);
+    wait_listed(&master, &format!("{}:dummy", discovered_name(&late)));
+}
