@@ -52,11 +52,11 @@ pub const UDP_WAIT: Duration = Duration::from_secs(1);
 /// The discovery loop: returns at once when `discover` is empty, else runs a round at start-up
 /// and then one every `discover_interval`, until the task is dropped.
 pub async fn run(ctx: Arc<Ctx>) {
-    if targets(&ctx).is_empty() {
-        return;
-    }
     loop {
-        discover_once(&ctx).await;
+        // Without targets there is nothing to do, but a reload may add some.
+        if !targets(&ctx).is_empty() {
+            discover_once(&ctx).await;
+        }
         tokio::time::sleep(interval(&ctx)).await;
     }
 }
