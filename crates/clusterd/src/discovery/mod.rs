@@ -49,8 +49,9 @@ pub const MAX_CONCURRENT_PROBES: usize = 64;
 /// How long answers to a UDP discovery query are collected.
 pub const UDP_WAIT: Duration = Duration::from_secs(1);
 
-/// The discovery loop: returns at once when `discover` is empty, else runs a round at start-up
-/// and then one every `discover_interval`, until the task is dropped.
+/// The discovery loop: a round at start-up and then one every `discover_interval` (rounds with
+/// no targets do nothing), until the task is dropped. Targets and interval are read afresh each
+/// round, so a reload applies from the next one.
 pub async fn run(ctx: Arc<Ctx>) {
     loop {
         // Without targets there is nothing to do, but a reload may add some.
