@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Demo cluster (`make run`): two circusd nodes from config/first.ini and config/second.ini in the
-# background, then clusterd over them (config/cluster.toml) in the foreground.
+# background, then clusterd over them (config/cluster.toml) in the foreground. `first` is in
+# cluster.toml; `second` joins by itself: its circusd runs `clusterctl join config/second.ini` as a
+# watcher, so circusd runs from the repository root with target/release first on its PATH.
 # Ctrl-C, or clusterd exiting for any reason, stops everything this script started.
 #
 # Pid and log files go to .demo/ (git-ignored). Needs the venv (`make venv`) and a release
@@ -29,6 +31,7 @@ rel() {
 
 [[ -x "$VENV/bin/circusd" ]] || die "$VENV/bin/circusd not found: run 'make venv' first"
 [[ -x "$CLUSTERD" ]] || die "$CLUSTERD not found: run 'cargo build --release --bins' first (or 'make run')"
+[[ -x "$CLUSTERCTL" ]] || die "$CLUSTERCTL not found: run 'cargo build --release --bins' first (or 'make run')"
 
 # Refuse to start on busy ports rather than half-start (an old demo still running, or a
 # circusd on its default ports).
@@ -101,8 +104,11 @@ trap cleanup EXIT
 trap 'exit 0' INT
 trap 'exit 143' TERM
 
+# From the root, so that second.ini's `clusterctl join config/second.ini` finds its file; with
+# target/release first on the PATH, which its watcher inherits (copy_env), so that it finds ours.
 for node in "${NODES[@]}"; do
-    (cd "$DEMO" && exec "$VENV/bin/circusd" "$ROOT/config/$node.ini") </dev/null >>"$DEMO/$node.log" 2>&1 &
+    (cd "$ROOT" && PATH="$TARGET/release:$PATH" exec "$VENV/bin/circusd" "config/$node.ini") \
+        </dev/null >>"$DEMO/$node.log" 2>&1 &
     STARTED+=("$!")
     echo "$!" >"$DEMO/$node.pid"
 done
@@ -120,12 +126,13 @@ done
 
 cat <<BANNER
 ------------------------------------------------------------------------------------------
-clusterd demo: node 'first' (watcher dummy), node 'second' (watcher dummy2), master on 5558.
+clusterd demo: node 'first' (watcher dummy, listed in config/cluster.toml), node 'second'
+(watcher dummy2, joins by itself with clusterctl join, see config/second.ini), master on 5558.
 Try, in another terminal, from $ROOT:
 
   $(rel "$VENV")/bin/circusctl --endpoint tcp://127.0.0.1:5558 status
   $(rel "$CLUSTERCTL") --node first incr dummy
-  $(rel "$CLUSTERCTL") nodes
+  $(rel "$CLUSTERCTL") nodes            # first: config, second: registered
   $(rel "$VENV")/bin/circus-top --endpoint tcp://127.0.0.1:5559
 
 Ctrl-C stops clusterd and both nodes. Node logs: $(rel "$DEMO")/

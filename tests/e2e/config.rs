@@ -111,15 +111,22 @@ fn mentions_a_demo_port(line: &str) -> bool {
 
 #[test]
 fn shipped_configs_work() {
+    // second.ini names the master and runs `clusterctl join` on itself: the master's endpoint is
+    // chosen before the nodes start, and the join runs the built clusterctl on the node's ini.
+    let master_endpoint = ports::free_endpoint();
+    let clusterctl = paths::workspace_bin("clusterctl").display().to_string();
     let node_template = |text: String, base: u16| {
         assert!(text.lines().any(|l| l.replace(' ', "") == "multicast_endpoint="), "multicast must be off:\n{text}");
         let text = text
             .replace(&format!("tcp://127.0.0.1:{base}"), "{endpoint}")
             .replace(&format!("tcp://127.0.0.1:{}", base + 1), "{pubsub_endpoint}")
-            .replace(&format!("tcp://127.0.0.1:{}", base + 2), "{stats_endpoint}");
+            .replace(&format!("tcp://127.0.0.1:{}", base + 2), "{stats_endpoint}")
+            .replace("tcp://127.0.0.1:5558", "{master}")
+            .replace("cmd = clusterctl join config/second.ini", "cmd = {clusterctl} join {ini}");
         let settings = text.lines().filter(|l| !l.trim_start().starts_with([';', '#']));
         assert!(!settings.clone().any(|l| l.contains("tcp://")), "fixed endpoint left:\n{text}");
-        text
+        assert!(!settings.clone().any(|l| l.contains("config/")), "relative path left:\n{text}");
+        text.replace("{master}", &master_endpoint).replace("{clusterctl}", &clusterctl)
     };
     let first = CircusNode::start_from_template("first", &node_template(shipped("first.ini"), 5555), &[("dummy", 1)]);
     let second =
@@ -143,7 +150,14 @@ fn shipped_configs_work() {
         let mut settings = text.lines().filter(|l| !l.trim_start().starts_with([';', '#']));
         assert!(!settings.any(mentions_a_demo_port), "fixed port left:\n{text}");
     }
-    for master in [Master::start_with_config(&toml), Master::start_with_ini(&ini)] {
+    // cluster.toml lists `first` only: `second` registers itself with it. cluster.ini lists both.
+    let sources = [("config", "registered"), ("config", "config")];
+    for (master, sources) in
+        [Master::start_at(&master_endpoint, &toml), Master::start_with_ini(&ini)].iter().zip(sources)
+    {
+        master.wait_node_state("second", "alive");
+        let source = |name: &str| master.node_entry(name).map(|entry| entry["source"].clone());
+        assert_eq!((source("first"), source("second")), (Some(sources.0.into()), Some(sources.1.into())));
         let out = circusctl(&master.endpoint, &["status"]);
         let text = out.ok();
         assert!(text.contains("first:dummy: active"), "{}: {text}", master.config.display());

@@ -52,6 +52,12 @@ impl Master {
         Master::start_file("cluster.toml", text, true)
     }
 
+    /// Like [`Master::start_with_config`] with a command endpoint chosen beforehand (written where
+    /// the config says `{endpoint}`): for nodes that must know the master before it runs.
+    pub fn start_at(endpoint: &str, text: &str) -> Master {
+        Master::launch("cluster.toml", text, true, Some(endpoint))
+    }
+
     /// Like [`Master::start_with_config`] for the 2012 INI form (`[circus-cluster]`, `[node:NAME]`).
     pub fn start_with_ini(text: &str) -> Master {
         Master::start_file("cluster.ini", text, true)
@@ -64,9 +70,13 @@ impl Master {
     }
 
     fn start_file(file_name: &str, text: &str, settle: bool) -> Master {
+        Master::launch(file_name, text, settle, None)
+    }
+
+    fn launch(file_name: &str, text: &str, settle: bool, endpoint: Option<&str>) -> Master {
         let dir = tempfile::Builder::new().prefix("e2e-master-").tempdir().expect("tempdir");
-        let (endpoint, stats_endpoint, pubsub_endpoint) =
-            (ports::free_endpoint(), ports::free_endpoint(), ports::free_endpoint());
+        let endpoint = endpoint.map_or_else(ports::free_endpoint, str::to_string);
+        let (stats_endpoint, pubsub_endpoint) = (ports::free_endpoint(), ports::free_endpoint());
         let text = text
             .replace("{endpoint}", &endpoint)
             .replace("{stats_endpoint}", &stats_endpoint)

@@ -39,12 +39,14 @@ impl CircusNode {
     }
 
     /// Like [`CircusNode::start`], with `extra` appended to the ini (e.g. `[socket:web]`).
+    /// `{ini}` in `extra` stands for the ini's absolute path (for `clusterctl join {ini}`).
     pub fn start_with(name: &str, watchers: &[(&str, usize)], extra: &str) -> CircusNode {
         CircusNode::start_inner(name, watchers, |node| node.ini_text(extra))
     }
 
     /// Starts circusd from a complete ini whose `{endpoint}`, `{pubsub_endpoint}` and
-    /// `{stats_endpoint}` are replaced with fresh endpoints; `watchers` is what it must run.
+    /// `{stats_endpoint}` are replaced with fresh endpoints (and `{ini}` with the ini's path);
+    /// `watchers` is what it must run.
     pub fn start_from_template(name: &str, template: &str, watchers: &[(&str, usize)]) -> CircusNode {
         CircusNode::start_inner(name, watchers, |node| {
             template
@@ -67,7 +69,8 @@ impl CircusNode {
             child: None,
             tag,
         };
-        std::fs::write(node.ini(), ini(&node)).expect("write circusd ini");
+        let text = ini(&node).replace("{ini}", &node.ini().display().to_string());
+        std::fs::write(node.ini(), text).expect("write circusd ini");
         node.launch();
         node
     }

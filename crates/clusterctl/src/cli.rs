@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{lifecycle, listen, nodes, options, procs, query, set, stats, watcher};
+use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, set, stats, watcher};
 use crate::top;
 
 /// Environment variable read when `--endpoint` is not given (not by `listen`).
@@ -123,6 +123,17 @@ pub enum Command {
     Nodes,
     /// List node names and endpoints
     Nodelist,
+    /// Register this circusd worker with the master named in its ini and keep it registered
+    /// (run it as a watcher of that circusd; unregisters on SIGTERM)
+    #[command(after_help = "Run it as a watcher of the circusd whose ini it reads:\n\n  \
+                            [circus]\n  node = second\n  master = tcp://127.0.0.1:5558\n\n  \
+                            [watcher:cluster-join]\n  cmd = clusterctl join /etc/circus/worker.ini\n\n\
+                            It retries until the master answers, registers again whenever the master \
+                            forgets the node, unregisters on SIGTERM or SIGINT, and exits without \
+                            unregistering when circusd dies. One line per event on stderr. \
+                            --endpoint, --node and --timeout do not apply. \
+                            Exit status 2 when the ini cannot be read or lacks node or master.")]
+    Join(join::JoinArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

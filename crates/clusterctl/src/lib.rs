@@ -8,6 +8,7 @@
 //! * [`pyjson`], [`pystr`]: Python-identical JSON and `str()` formatting.
 //! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply).
 //! * [`top`]: the `top` stats viewer (ratatui).
+//! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
 //!
 //! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
 //! that tests can drive it in-process.
@@ -26,7 +27,7 @@ use clusterd_protocol::{pyjson, Reply, DEFAULT_MASTER_ENDPOINT};
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, ENDPOINT_ENV};
-use crate::commands::{listen, Plan, Render};
+use crate::commands::{join, listen, Plan, Render};
 use crate::error::{exit, CtlError};
 
 /// circusctl's help text after `Timed out.`.
@@ -102,6 +103,13 @@ where
             top::run(&config)?;
             Ok(exit::OK)
         }
+        Plan::Join(args) => match join::run(&args, err) {
+            Ok(()) => Ok(exit::OK),
+            Err(config) => {
+                writeln!(err, "error: {config}")?;
+                Ok(exit::USAGE)
+            }
+        },
         Plan::Call { mut request, render } => {
             if let Some(node) = &global.node {
                 request.properties.insert("node".into(), Value::String(node.clone()));

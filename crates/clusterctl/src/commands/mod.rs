@@ -3,6 +3,7 @@
 //! [`plan`] is the only dispatcher. `top` lives in its own module tree, [`crate::top`].
 
 pub mod ipython;
+pub mod join;
 pub mod lifecycle;
 pub mod listen;
 pub mod nodes;
@@ -39,6 +40,8 @@ pub enum Plan {
     Listen(Vec<String>),
     /// Run the stats viewer.
     Top(crate::top::TopArgs),
+    /// Register a worker and keep it registered.
+    Join(join::JoinArgs),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -101,6 +104,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::UnregisterNode(args) => call(nodes::unregister_request(args), nodes::render_unregister),
         C::Nodes => call(empty("nodes"), nodes::render_nodes),
         C::Nodelist => call(empty("nodelist"), nodes::render_nodelist),
+        C::Join(args) => Ok(Plan::Join(args.clone())),
     }
 }
 

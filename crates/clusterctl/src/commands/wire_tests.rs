@@ -15,6 +15,7 @@ fn sent(line: &str) -> String {
         }
         Ok(Plan::Listen(topics)) => format!("listen {topics:?}"),
         Ok(Plan::Top(args)) => format!("top {args:?}"),
+        Ok(Plan::Join(args)) => format!("join {}", args.ini.display()),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }

@@ -1,0 +1,120 @@
+//! `clusterctl join WORKER.INI`: a circusd worker that registers itself with the master.
+//!
+//! Meant to run as a watcher of the very circusd whose ini it reads:
+//!
+//! ```ini
+//! [circus]
+//! node = second
+//! master = tcp://127.0.0.1:5558
+//!
+//! [watcher:cluster-join]
+//! cmd = clusterctl join /etc/circus/worker.ini
+//! ```
+//!
+//! It registers the node (`register_node` with the ini's endpoints), retrying with capped
+//! backoff until the master answers; checks with `nodelist` every 2 s that the master still
+//! knows it, and registers again at once if not; unregisters on SIGTERM (circusd stops its
+//! watchers that way) or SIGINT and exits 0. If its parent process goes away (circusd killed
+//! with -9), it exits 0 without unregistering: the master sees the node go down, and the next
+//! circusd starts a fresh joiner. Every event is one line on stderr.
+//!
+//! * [`worker`]: reading the ini (the `[circus]` keys, circusd's defaults and value rules);
+//! * [`session`]: the loop itself, over a [`Link`] to the master and a
+//!   [`Waiter`] for time and stop conditions.
+//!
+//! The global `--endpoint`, `--node` and `--timeout` options do not apply: everything comes from
+//! the ini.
+
+pub mod session;
+pub mod worker;
+
+use std::io::Write;
+use std::os::unix::process::parent_id;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clusterd_protocol::connection::{Client, ConnectionError};
+use clusterd_protocol::{Reply, Request};
+
+use self::session::{secs, Link, Stop, Timings, Waiter};
+use self::worker::{Worker, WorkerIniError};
+
+/// `join <WORKER.INI>`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct JoinArgs {
+    /// The worker's circusd ini: `[circus]` needs `node` and `master`; `endpoint`,
+    /// `pubsub_endpoint` and `stats_endpoint` default to circusd's (tcp://127.0.0.1:5555-5557)
+    #[arg(value_name = "WORKER.INI")]
+    pub ini: PathBuf,
+}
+
+/// How often stop conditions are looked at while waiting.
+const SLICE: Duration = Duration::from_millis(50);
+
+/// Reads the ini, then registers and keeps the registration until a signal or the loss of the
+/// parent process; logs to `log`.
+///
+/// # Errors
+/// The ini cannot be read or lacks a required key (exit status 2); nothing is sent then.
+pub fn run(args: &JoinArgs, log: &mut dyn Write) -> Result<(), WorkerIniError> {
+    let env = |name: &str| std::env::vars().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+    let worker = Worker::read(&args.ini, &env)?;
+    let quit = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // Unregistered, the signal's default action still ends us; only the unregister is lost.
+        let _ = signal_hook::flag::register(signal, Arc::clone(&quit));
+    }
+    let mut link = ZmqLink { endpoint: worker.master.clone() };
+    let mut waiter = ProcessWaiter { quit, parent: parent_id() };
+    session::run(&worker, &mut link, &mut waiter, &Timings::default(), log);
+    Ok(())
+}
+
+/// The real master: a fresh [`Client`] per call, so that nothing queued for a master that was
+/// down outlives its call.
+struct ZmqLink {
+    endpoint: String,
+}
+
+impl Link for ZmqLink {
+    /// One bounded request on a DEALER of its own.
+    fn call(&mut self, request: &Request, timeout: Duration) -> Result<Reply, String> {
+        let describe = |err: ConnectionError| match err {
+            ConnectionError::Timeout => format!("no reply within {}", secs(timeout)),
+            other => other.to_string(),
+        };
+        let client = Client::connect(&self.endpoint, timeout).map_err(describe)?;
+        client.call(request).map_err(describe)
+    }
+}
+
+/// Stop conditions of a real process: a SIGTERM/SIGINT flag, and the parent pid changing.
+struct ProcessWaiter {
+    quit: Arc<AtomicBool>,
+    parent: u32,
+}
+
+impl Waiter for ProcessWaiter {
+    /// A signal first; then whether our parent is still the one we started with.
+    fn stop(&mut self) -> Option<Stop> {
+        if self.quit.load(Ordering::Relaxed) {
+            return Some(Stop::Signal);
+        }
+        let now = parent_id();
+        (now != self.parent).then_some(Stop::Orphaned { was: self.parent, now })
+    }
+
+    /// Sleeps in slices, looking at the stop conditions between them.
+    fn sleep(&mut self, pause: Duration) {
+        let deadline = Instant::now() + pause;
+        while self.stop().is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(SLICE));
+        }
+    }
+}
