@@ -2,18 +2,8 @@
 //! shows every node's watchers as `<node>.<watcher>` (circus-protocol.md §5.3) and its painter
 //! thread never dies on a missing key.
 
-use cluster_e2e::tmux::Tmux;
+use cluster_e2e::tmux::{shows_all, Tmux};
 use cluster_e2e::{paths, CircusNode, Master};
-
-/// `Ok` when the screen shows everything of `wanted`, else what is missing.
-fn check_screen(screen: &str, wanted: &[String]) -> Result<(), String> {
-    let missing: Vec<&String> = wanted.iter().filter(|w| !screen.contains(w.as_str())).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("missing {missing:?}"))
-    }
-}
 
 #[test]
 fn circus_top_shows_every_node_through_the_master() {
@@ -31,7 +21,7 @@ fn circus_top_shows_every_node_through_the_master() {
         ["first.dummy", "second.dummy2", "first.circus", "second.circus", "sockets"].map(String::from).into();
     wanted.extend(first.pids("dummy").iter().chain(second.pids("dummy2").iter()).map(u64::to_string));
     wanted.push(format!("first/127.0.0.1:{port}"));
-    let screen = top.wait_screen("circus-top to paint both nodes' watchers", |s| check_screen(s, &wanted));
+    let screen = top.wait_screen("circus-top to paint both nodes' watchers", |s| shows_all(s, &wanted));
     assert!(screen.contains("Circus Top"), "{screen}");
 
     // The painter redraws every second: a second screen later it is still alive and complete.
@@ -40,7 +30,7 @@ fn circus_top_shows_every_node_through_the_master() {
         if s == before {
             Err("screen unchanged (ages grow on every paint)".into())
         } else {
-            check_screen(s, &wanted)
+            shows_all(s, &wanted)
         }
     });
     let errors = std::fs::read_to_string(top.dir().join("stderr")).unwrap_or_default();

@@ -3,18 +3,8 @@
 //! sorts on a key and quits cleanly; listen prints readable lines and `--json` objects.
 
 use cluster_e2e::background::Background;
-use cluster_e2e::tmux::Tmux;
+use cluster_e2e::tmux::{shows_all, Tmux};
 use cluster_e2e::{json, paths, wait_for, Cluster};
-
-/// `Ok` when the screen holds every one of `wanted`.
-fn shows(screen: &str, wanted: &[String]) -> Result<(), String> {
-    let missing: Vec<&String> = wanted.iter().filter(|w| !screen.contains(w.as_str())).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("missing {missing:?}"))
-    }
-}
 
 fn pid_strings(pids: Vec<u64>) -> Vec<String> {
     pids.iter().map(u64::to_string).collect()
@@ -35,10 +25,10 @@ fn top_shows_the_cluster_and_follows_a_restarted_node() {
     let mut wanted: Vec<String> = ["first", "second", "dummy", "dummy2", "alive", "sort: CPU"].map(String::from).into();
     wanted.extend(pid_strings(c.first.pids("dummy")));
     wanted.extend(pid_strings(c.second.pids("dummy2")));
-    top.wait_screen("both nodes, their processes and states", |s| shows(s, &wanted));
+    top.wait_screen("both nodes, their processes and states", |s| shows_all(s, &wanted));
 
     top.send_keys(&["m"]);
-    top.wait_screen("the memory sort", |s| shows(s, &["sort: MEM".to_string()]));
+    top.wait_screen("the memory sort", |s| shows_all(s, &["sort: MEM".to_string()]));
 
     // A node that restarts reappears by itself, with its new processes.
     let old = c.second.pids("dummy2");
@@ -46,7 +36,7 @@ fn top_shows_the_cluster_and_follows_a_restarted_node() {
     c.second.restart();
     let new = pid_strings(c.second.pids("dummy2"));
     assert!(new.iter().all(|p| !old.contains(&p.parse().unwrap_or(0))), "{old:?} -> {new:?}");
-    top.wait_screen("second's new processes", |s| shows(s, &new));
+    top.wait_screen("second's new processes", |s| shows_all(s, &new));
     // ... and its old ones drop out once stale.
     top.wait_screen("second's old processes gone", |s| {
         let stale: Vec<String> = pid_strings(old.clone()).into_iter().filter(|p| s.contains(p.as_str())).collect();

@@ -14,14 +14,14 @@ fn ctl(c: &Cluster, args: &[&str]) -> Run {
     retry_busy(|| clusterctl(&all), Run::busy)
 }
 
-/// Waits until `watcher` on the node runs `count` processes none of which is in `old`.
-fn wait_replaced(node: &cluster_e2e::CircusNode, watcher: &str, old: &[u64], count: usize) {
+/// Waits until `watcher` on the node runs `count` processes none of which is in `gone`.
+fn wait_replaced(node: &cluster_e2e::CircusNode, watcher: &str, gone: &[u64], count: usize) {
     wait_for("new processes", || {
         let pids = node.pids(watcher);
-        if pids.len() == count && pids.iter().all(|p| !old.contains(p)) {
+        if pids.len() == count && pids.iter().all(|p| !gone.contains(p)) {
             Ok(())
         } else {
-            Err(format!("{old:?} -> {pids:?}"))
+            Err(format!("{gone:?} -> {pids:?}"))
         }
     });
 }
@@ -51,14 +51,7 @@ fn signal_and_kill_reach_the_named_node() {
     let pid = before[0].to_string();
     let out = circusctl_retry(c.ep(), &["kill", "second:dummy2", &pid, "--signum", "9"]);
     assert_eq!(out.ok().trim(), "ok");
-    wait_for("the killed process to be replaced", || {
-        let pids = c.second.pids("dummy2");
-        if pids.len() == 2 && !pids.contains(&before[0]) {
-            Ok(())
-        } else {
-            Err(format!("{pids:?}"))
-        }
-    });
+    wait_replaced(&c.second, "dummy2", &before[..1], 2);
 }
 
 #[test]

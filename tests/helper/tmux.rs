@@ -116,6 +116,17 @@ impl Tmux {
     }
 }
 
+/// `Ok` when `screen` shows every one of `wanted`, else which are missing (for
+/// [`Tmux::wait_screen`]).
+pub fn shows_all(screen: &str, wanted: &[String]) -> Result<(), String> {
+    let missing: Vec<&String> = wanted.iter().filter(|w| !screen.contains(w.as_str())).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("missing {missing:?}"))
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
