@@ -54,6 +54,8 @@ pub struct Node {
     pub pubsub_endpoint: watch::Sender<Option<Endpoint>>,
     /// Where the entry came from.
     pub source: Source,
+    /// Tags, for node-set expressions (`@eu`).
+    pub tags: Vec<String>,
     /// The connection to the node.
     pub link: Link,
     /// The node's stream counters.
@@ -71,6 +73,7 @@ impl Node {
             endpoint: self.endpoint.clone(),
             stats_endpoint: self.stats_endpoint.clone(),
             pubsub_endpoint: self.pubsub_endpoint.borrow().clone(),
+            tags: self.tags.clone(),
         }
     }
 
@@ -85,6 +88,7 @@ impl Node {
             "stats_endpoint": self.stats_endpoint.as_ref().map(|e| e.to_string()),
             "state": health.state.as_str(),
             "source": self.source.as_str(),
+            "tags": self.tags,
             "last_seen": health.last_seen,
             "rtt_ms": health.rtt.map(|rtt| (rtt.as_secs_f64() * 1e6).round() / 1e3),
             "missed_probes": health.missed,
@@ -246,6 +250,7 @@ impl Registry {
             stats_endpoint: spec.stats_endpoint,
             pubsub_endpoint,
             source,
+            tags: spec.tags,
             link,
             counters,
             _feed: feed,

@@ -7,7 +7,7 @@
 //! cannot be read.
 //!
 //! Format (JSON): `{"version": 1, "nodes": [{"name", "endpoint", "stats_endpoint",
-//! "pubsub_endpoint", "source"}]}`.
+//! "pubsub_endpoint", "source", "tags"}]}`.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -62,6 +62,8 @@ struct SavedNode {
     stats_endpoint: Option<String>,
     pubsub_endpoint: Option<String>,
     source: String,
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 /// The state file at one path.
@@ -124,6 +126,7 @@ impl StateFile {
                     endpoint: node.endpoint.parse().map_err(|e| format!("node {}: {e}", node.name))?,
                     stats_endpoint: endpoint(&node.stats_endpoint).map_err(|e| format!("node {}: {e}", node.name))?,
                     pubsub_endpoint: endpoint(&node.pubsub_endpoint).map_err(|e| format!("node {}: {e}", node.name))?,
+                    tags: node.tags,
                     name: node.name,
                 };
                 Ok((spec, source))
@@ -146,6 +149,7 @@ impl StateFile {
                     stats_endpoint: spec.stats_endpoint.as_ref().map(ToString::to_string),
                     pubsub_endpoint: spec.pubsub_endpoint.as_ref().map(ToString::to_string),
                     source: source.as_str().to_string(),
+                    tags: spec.tags.clone(),
                 })
                 .collect(),
         };
@@ -196,6 +200,7 @@ mod tests {
             endpoint: format!("tcp://127.0.0.1:{port}").parse().unwrap(),
             stats_endpoint: Some(format!("tcp://127.0.0.1:{}", port + 2).parse().unwrap()),
             pubsub_endpoint: None,
+            tags: vec!["eu".into()],
         }
     }
 

@@ -3,6 +3,7 @@
 //! * [`message`]: decoding requests and building replies (JSON, Circus key order);
 //! * [`errno`]: Circus's error numbers;
 //! * [`endpoint`]: parsing and checking ZeroMQ endpoints;
+//! * [`nodeset`]: node-set expressions (`all!second`, `node[1-20]`, `@eu&web*`) naming nodes;
 //! * [`pyjson`]: JSON encoded exactly as Python's `json.dumps` does;
 //! * [`connection`]: every ZeroMQ socket the project opens, async (for the daemon) and blocking
 //!   (for the CLI). Nothing outside that module touches the `zmq` crate, so the engine can be
@@ -15,6 +16,7 @@ pub mod endpoint;
 pub mod errno;
 pub mod message;
 pub mod names;
+pub mod nodeset;
 pub mod pyjson;
 
 pub use endpoint::Endpoint;

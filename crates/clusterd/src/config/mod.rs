@@ -38,6 +38,27 @@ pub struct NodeSpec {
     pub pubsub_endpoint: Option<Endpoint>,
     /// circusd-stats' stream, when known.
     pub stats_endpoint: Option<Endpoint>,
+    /// Tags, for node-set expressions (`@eu`).
+    pub tags: Vec<String>,
+}
+
+/// Checks and normalizes tags given as a list, or as one comma-separated text.
+///
+/// # Errors
+/// A tag that is not `[A-Za-z0-9_-]+`.
+pub fn parse_tags<S: AsRef<str>>(items: &[S]) -> Result<Vec<String>, String> {
+    let mut tags = Vec::new();
+    for item in items {
+        for tag in item.as_ref().split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(format!("tag '{tag}': use letters, digits, '-' and '_' only"));
+            }
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_string());
+            }
+        }
+    }
+    Ok(tags)
 }
 
 /// A configuration problem: file, key and reason.
@@ -141,9 +162,13 @@ impl Builder {
         if self.nodes.iter().any(|n| n.name == name) {
             return Err(self.error(prefix, format!("node '{name}' is declared twice")));
         }
-        let (mut endpoint, mut pubsub, mut stats) = (None, None, None);
+        let (mut endpoint, mut pubsub, mut stats, mut tags) = (None, None, None, Vec::new());
         for (k, v) in pairs {
             let key = format!("{prefix}.{k}");
+            if k == "tags" {
+                tags = parse_tags(&[v]).map_err(|e| self.error(&key, e))?;
+                continue;
+            }
             let slot = match k {
                 "endpoint" => &mut endpoint,
                 "pubsub_endpoint" => &mut pubsub,
@@ -155,12 +180,18 @@ impl Builder {
         }
         let endpoint = endpoint
             .ok_or_else(|| self.error(&format!("{prefix}.endpoint"), "missing: a node needs its circusd endpoint"))?;
-        self.nodes.push(NodeSpec { name: name.to_string(), endpoint, pubsub_endpoint: pubsub, stats_endpoint: stats });
+        self.nodes.push(NodeSpec {
+            name: name.to_string(),
+            endpoint,
+            pubsub_endpoint: pubsub,
+            stats_endpoint: stats,
+            tags,
+        });
         Ok(())
     }
 }
 
-const NODE_KEYS: &[&str] = &["endpoint", "pubsub_endpoint", "stats_endpoint"];
+const NODE_KEYS: &[&str] = &["endpoint", "pubsub_endpoint", "stats_endpoint", "tags"];
 
 pub(crate) fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
     value.parse::<Endpoint>().map_err(|e| format!("bad endpoint {e}"))

@@ -79,3 +79,13 @@ fn missing_file_is_named() {
     let err = Config::load(Path::new("/nonexistent/cluster.toml")).unwrap_err();
     assert!(err.to_string().starts_with("/nonexistent/cluster.toml: cannot read"), "{err}");
 }
+
+#[test]
+fn node_tags_in_both_forms() {
+    let config = toml("[node.a]\nendpoint = \"tcp://127.0.0.1:1\"\ntags = [\"eu\", \"canary\"]\n").unwrap();
+    assert_eq!(config.nodes[0].tags, ["eu", "canary"]);
+    let config = Config::parse(Path::new("c.ini"), "[node:a]\nendpoint = tcp://127.0.0.1:1\ntags = eu, gpu\n").unwrap();
+    assert_eq!(config.nodes[0].tags, ["eu", "gpu"]);
+    let err = toml("[node.a]\nendpoint = \"tcp://127.0.0.1:1\"\ntags = [\"e u\"]\n").unwrap_err();
+    assert!(err.to_string().contains("node.a.tags: tag 'e u'"), "{err}");
+}

@@ -36,7 +36,17 @@ pub(crate) fn read(text: &str, builder: &mut Builder) -> Result<(), ConfigError>
                     };
                     let mut pairs = Vec::new();
                     for (k, v) in keys {
-                        pairs.push((k.as_str(), scalar(builder, &format!("{prefix}.{k}"), v)?));
+                        let key = format!("{prefix}.{k}");
+                        let text = match v {
+                            // Lists (tags = ["eu", "canary"]) are passed on comma-joined.
+                            Value::Array(items) => items
+                                .iter()
+                                .map(|item| scalar(builder, &key, item))
+                                .collect::<Result<Vec<_>, _>>()?
+                                .join(","),
+                            other => scalar(builder, &key, other)?,
+                        };
+                        pairs.push((k.as_str(), text));
                     }
                     builder.node(name, &prefix, pairs.iter().map(|(k, v)| (*k, v.as_str())), &[])?;
                 }

@@ -165,6 +165,7 @@ fn register(ctx: &Ctx, found: Found) -> Option<Arc<Node>> {
         endpoint: endpoint.clone(),
         pubsub_endpoint: found.pubsub_endpoint.clone(),
         stats_endpoint: found.stats_endpoint.clone(),
+        tags: Vec::new(),
     };
     match ctx.registry.insert(spec, Source::Discovered) {
         Ok((node, _)) => {

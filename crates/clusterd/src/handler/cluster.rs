@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tracing::info;
 
 use super::{error, ok};
-use crate::config::NodeSpec;
+use crate::config::{parse_tags, NodeSpec};
 use crate::registry::Source;
 use crate::Ctx;
 
@@ -47,6 +47,21 @@ fn not_the_master(ctx: &Ctx, spec: NodeSpec) -> Result<NodeSpec, String> {
     Ok(spec)
 }
 
+/// `tags`: a list of strings, or one comma-separated string.
+fn tags(request: &Request) -> Result<Vec<String>, String> {
+    match request.properties.get("tags") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(text)) => parse_tags(&[text]),
+        Some(Value::Array(items)) => {
+            let texts: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+            parse_tags(&texts.ok_or("'tags' must be strings")?)
+        }
+        Some(other) => {
+            Err(format!("'tags' must be a list of strings, got {}", clusterd_protocol::message::type_name(other)))
+        }
+    }
+}
+
 /// Reads the registration properties, checking the name and every endpoint.
 fn node_spec(request: &Request) -> Result<NodeSpec, String> {
     let either = |new: &str, old: &str| -> Result<Option<String>, String> {
@@ -63,6 +78,7 @@ fn node_spec(request: &Request) -> Result<NodeSpec, String> {
             endpoint("stats_endpoint", "node_stats_endpoint")?.ok_or("message invalid 'stats_endpoint' is missing")?,
         ),
         pubsub_endpoint: endpoint("pubsub_endpoint", "node_pubsub_endpoint")?,
+        tags: tags(request)?,
         name,
     })
 }
@@ -94,6 +110,24 @@ pub fn nodes(ctx: &Ctx) -> Reply {
     // The heartbeat, or longer when max_probes_per_sec caps it.
     fields.insert("probe_interval".into(), ctx.registry.probe_interval().as_secs_f64().into());
     ok(fields)
+}
+
+/// Invoked by `clusterctl` to resolve a node-set expression (`--batch`, `run`):
+/// `{"expr": "all!second"}` gives `{"nodes": ["first", "third"]}`.
+pub fn nodeset(ctx: &Ctx, request: &Request) -> Reply {
+    let expr = match request.required_str("expr") {
+        Ok(expr) => expr,
+        Err(reason) => return error(Errno::MessageError, &reason),
+    };
+    match super::route::resolve_set(ctx, expr) {
+        Ok(nodes) => {
+            let names: Vec<Value> = nodes.iter().map(|node| node.name.clone().into()).collect();
+            let mut fields = Map::new();
+            fields.insert("nodes".into(), names.into());
+            ok(fields)
+        }
+        Err(reason) => error(Errno::MessageError, &reason),
+    }
 }
 
 /// Invoked by `clusterctl nodelist`: the 2012 reply `{"nodelist": {name: endpoint}}`.

@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use clusterd_protocol::{Errno, Reply, Request};
 use futures::future::join_all;
-use globset::Glob;
 use serde_json::{Map, Value};
 
-use super::route::{forward, unknown_node};
+use super::route::forward;
 use super::{error, ok};
 use crate::registry::Node;
 use crate::Ctx;
@@ -126,35 +125,30 @@ fn qualified_map(results: &[(Arc<Node>, Reply)], key: &str) -> Map<String, Value
     merged
 }
 
-/// True when a node part holds glob characters (`*:web`, `web-[12]:dummy`).
-pub fn is_node_pattern(node_part: &str) -> bool {
-    node_part.contains(['*', '?', '['])
-}
-
-/// The nodes whose names match `pattern` under the request's `match` method.
-///
-/// # Errors
-/// A bad pattern, or no node matches.
-pub fn select_nodes(ctx: &Ctx, pattern: &str, request: &Request) -> Result<Vec<Arc<Node>>, String> {
-    let method = request.str_property("match")?.unwrap_or("glob");
-    let matches: Box<dyn Fn(&str) -> bool> = match method {
-        "glob" => {
-            let glob = Glob::new(pattern).map_err(|e| format!("bad node pattern '{pattern}': {e}"))?.compile_matcher();
-            Box::new(move |name| glob.is_match(name))
-        }
-        "regex" => {
-            let re = regex::Regex::new(&format!("^(?:{pattern})$"))
-                .map_err(|e| format!("bad node pattern '{pattern}': {e}"))?;
-            Box::new(move |name| re.is_match(name))
-        }
-        "simple" => Box::new(move |name| name == pattern),
-        other => return Err(format!("unknown match method {other}")),
-    };
-    let nodes: Vec<Arc<Node>> = ctx.registry.all().into_iter().filter(|node| matches(&node.name)).collect();
-    if nodes.is_empty() {
-        return Err(format!("no node matches '{pattern}' ({})", unknown_node(ctx, pattern)));
+/// A request sent to each of `nodes` (a node-set expression), answered with every node's reply
+/// under `replies` (without their upstream ids). The status is `ok` when every node succeeded,
+/// else an error whose reason counts and names the failed nodes; `replies` holds them all.
+pub async fn gathered(ctx: &Ctx, nodes: &[Arc<Node>], request: Request) -> Reply {
+    let results = gather(ctx, nodes, &request).await;
+    let mut replies = Map::new();
+    for (node, reply) in &results {
+        let mut reply = reply.0.clone();
+        reply.remove("id");
+        replies.insert(node.name.clone(), Value::Object(reply));
     }
-    Ok(nodes)
+    let mut reply = match failures(&results) {
+        None => ok(Map::new()),
+        Some(failed) => {
+            let count = results.iter().filter(|(_, reply)| reply.is_error()).count();
+            let reason = format!("{count} of {} nodes failed: {}", results.len(), failed.reason().unwrap_or_default());
+            error(Errno::CommandError, &reason)
+        }
+    };
+    // `replies` goes before `id`, which stays last as in every Circus reply.
+    let id = reply.0.remove("id").unwrap_or(Value::Null);
+    reply.0.insert("replies".into(), Value::Object(replies));
+    reply.0.insert("id".into(), id);
+    reply
 }
 
 /// start/stop/restart of a watcher pattern on several nodes. Nodes where the pattern matches

@@ -1,10 +1,11 @@
 //! What the master does with each request: the one dispatcher.
 //!
 //! Order of decisions:
-//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`) are always
-//!    the master's own;
+//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`)
+//!    are always the master's own;
 //! 2. a request with `properties.node` goes to that node, `node` removed, anything else as is
-//!    (commands the master does not know included);
+//!    (commands the master does not know included); a node-set expression there sends it to
+//!    every selected node and gathers their replies;
 //! 3. master-local commands (`globaloptions`, `dstats`, `quit`, `reloadconfig` (the master's
 //!    own configuration), `listen`, `ipython`);
 //! 4. everything else is routed by watcher name ([`route`]): a qualified name to its node,
@@ -44,9 +45,11 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
         "unregister_node" => cluster::unregister_node(ctx, &request).into(),
         "nodes" => cluster::nodes(ctx).into(),
         "nodelist" => cluster::nodelist(ctx).into(),
+        "nodeset" => cluster::nodeset(ctx, &request).into(),
         _ => match route::take_node_property(ctx, &mut request) {
             Err(reply) => reply.into(),
-            Ok(Some(node)) => route::forward(ctx, &node, request).await.into(),
+            Ok(Some(route::NodeTarget::One(node))) => route::forward(ctx, &node, request).await.into(),
+            Ok(Some(route::NodeTarget::Set(nodes))) => fanout::gathered(ctx, &nodes, request).await.into(),
             Ok(None) => match request.command.as_str() {
                 "globaloptions" => local::globaloptions(ctx, &request).into(),
                 "dstats" => local::dstats(ctx).into(),

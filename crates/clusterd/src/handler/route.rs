@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use clusterd_protocol::names::split_qualified;
+use clusterd_protocol::nodeset::{self, Member};
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
@@ -16,11 +17,20 @@ const PATTERN_COMMANDS: &[&str] = &["start", "stop", "restart"];
 /// Commands that circusd refuses without a `name`.
 const NAME_REQUIRED: &[&str] = &["add", "decr", "get", "incr", "kill", "options", "rm", "set", "signal"];
 
-/// Removes `properties.node` and looks the node up.
+/// What `properties.node` names.
+pub enum NodeTarget {
+    /// One plain node name: the node's own reply is relayed.
+    One(Arc<Node>),
+    /// A node-set expression: every selected node answers, in a gathered reply.
+    Set(Vec<Arc<Node>>),
+}
+
+/// Removes `properties.node` and resolves it: a plain name or a node-set expression
+/// (`first,third`, `web*`, `node[1-3]`, `@eu`, `all!second`).
 ///
 /// # Errors
-/// An errno 3 reply when `node` is not a string or names no known node.
-pub fn take_node_property(ctx: &Ctx, request: &mut Request) -> Result<Option<Arc<Node>>, Reply> {
+/// An errno 3 reply when `node` is not a string, names no known node, or selects none.
+pub fn take_node_property(ctx: &Ctx, request: &mut Request) -> Result<Option<NodeTarget>, Reply> {
     let name = match request.properties.remove("node") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(name)) => name,
@@ -29,6 +39,10 @@ pub fn take_node_property(ctx: &Ctx, request: &mut Request) -> Result<Option<Arc
             return Err(error(Errno::MessageError, &reason));
         }
     };
+    if nodeset::is_expression(&name) {
+        let nodes = resolve_set(ctx, &name).map_err(|reason| error(Errno::MessageError, &reason))?;
+        return Ok(Some(NodeTarget::Set(nodes)));
+    }
     let node = ctx.registry.get(&name).ok_or_else(|| error(Errno::MessageError, &unknown_node(ctx, &name)))?;
     // `--node first` with `first:dummy` is redundant but clear; strip the prefix.
     if let Ok(Some(watcher)) = request.str_property("name") {
@@ -39,7 +53,19 @@ pub fn take_node_property(ctx: &Ctx, request: &mut Request) -> Result<Option<Arc
             }
         }
     }
-    Ok(Some(node))
+    Ok(Some(NodeTarget::One(node)))
+}
+
+/// The nodes a node-set expression selects, in name order.
+///
+/// # Errors
+/// A malformed expression, or one that selects no node.
+pub fn resolve_set(ctx: &Ctx, expr: &str) -> Result<Vec<Arc<Node>>, String> {
+    let set = nodeset::parse(expr)?;
+    let nodes = ctx.registry.all();
+    let members: Vec<Member<'_>> = nodes.iter().map(|n| Member { name: &n.name, tags: &n.tags }).collect();
+    let selected = set.resolve(&members)?;
+    Ok(nodes.iter().filter(|n| selected.contains(&n.name.as_str())).cloned().collect())
 }
 
 /// Routes a request that names no node explicitly.
@@ -65,11 +91,18 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
     let is_pattern = PATTERN_COMMANDS.contains(&command.as_str());
     match split_qualified(&name, |n| ctx.registry.contains(n)) {
         Some((node_part, watcher)) => {
-            if is_pattern && fanout::is_node_pattern(node_part) {
-                return match fanout::select_nodes(ctx, node_part, &request) {
-                    Ok(nodes) => fanout::pattern(ctx, request, &nodes, watcher, &name).await,
-                    Err(reason) => error(Errno::MessageError, &reason),
+            // `*:web`, `@eu:web`, `node[1-3]:web`: a node set. start/stop/restart keep
+            // circusd's merged reply (stock clients print it); other commands are gathered.
+            if nodeset::is_expression(node_part) {
+                let nodes = match resolve_set(ctx, node_part) {
+                    Ok(nodes) => nodes,
+                    Err(reason) => return error(Errno::MessageError, &reason),
                 };
+                if is_pattern {
+                    return fanout::pattern(ctx, request, &nodes, watcher, &name).await;
+                }
+                request.properties.insert("name".into(), Value::String(watcher.to_string()));
+                return fanout::gathered(ctx, &nodes, request).await;
             }
             let Some(node) = ctx.registry.get(node_part) else {
                 return error(
