@@ -20,6 +20,7 @@ mod lifecycle;
 mod liveness;
 mod malformed;
 mod named_node;
+mod nodesets;
 mod persistence;
 mod python_client;
 mod registry;

@@ -87,12 +87,23 @@ impl Tmux {
     }
 
     /// The exit status of the pane's command once it has exited, `None` while it runs.
+    ///
+    /// tmux learns the status from SIGCHLD, and a tmux built with libutempter loses that signal
+    /// when the command ends while the utempter helper runs (SIGCHLD is `SIG_DFL` meanwhile:
+    /// tmux/tmux#311, #4559): the pane is then dead with no status, its command an unreaped
+    /// zombie, for good. tmux reaps every exited child on any SIGCHLD, so one more is sent.
     pub fn exit_status(&self) -> Option<i32> {
-        let out = self.run(&["display-message", "-p", "-t", &self.session, "#{pane_dead} #{pane_dead_status}"]);
+        let out = self.run(&["display-message", "-p", "-t", &self.session, "#{pane_dead} #{pid} #{pane_dead_status}"]);
         let text = String::from_utf8_lossy(&out.stdout);
-        let mut fields = text.split_whitespace();
-        match fields.next() {
-            Some("1") => fields.next().and_then(|s| s.parse().ok()),
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        match fields[..] {
+            ["1", _, status] => status.parse().ok(),
+            ["1", server] => {
+                if let Ok(server) = server.parse() {
+                    procs::signal(server, libc::SIGCHLD);
+                }
+                None
+            }
             _ => None,
         }
     }
