@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, set, stats, watcher};
+use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
 use crate::top;
 
 /// Environment variable read when `--endpoint` is not given (not by `listen`).
@@ -21,9 +21,7 @@ pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
     version,
     arg_required_else_help = true,
     about = "Controls a clusterd master or a plain circusd (a drop-in for circusctl)",
-    after_help = "Global options may appear anywhere on the line. \
-                  Without --endpoint, CLUSTERCTL_ENDPOINT or tcp://127.0.0.1:5558 is used.\n\
-                  Exit status: 0 ok, 1 timeout or transport error, 2 usage error, 3 error reply."
+    after_help = crate::help::AFTER_HELP
 )]
 pub struct Cli {
     /// Options shared by every command.
@@ -52,9 +50,20 @@ pub struct GlobalArgs {
     /// With --json: indent the JSON and sort its keys
     #[arg(long, global = true)]
     pub prettify: bool,
-    /// Run the command on this node of the cluster (sent as the "node" property)
-    #[arg(long, global = true, value_name = "NAME")]
+    /// Run the command on this node, or on a node set: first,third  web*  node[1-3]  @tag  all
+    /// all!second (sent as the "node" property; see "Node sets" below)
+    #[arg(long, global = true, value_name = "EXPR")]
     pub node: Option<String>,
+    /// Rolling operation: send the command to N nodes of the --node set at a time
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    /// After each batch (the whole set without --batch), wait until the command's watcher is
+    /// active on every node of the batch (stopped after stop)
+    #[arg(long, global = true)]
+    pub wait: bool,
+    /// With --batch: go on with the next batches after a failed one
+    #[arg(long = "keep-going", global = true)]
+    pub keep_going: bool,
 }
 
 /// Every command, in circusctl's alphabetical order, then the cluster commands.
@@ -123,6 +132,8 @@ pub enum Command {
     Nodes,
     /// List node names and endpoints
     Nodelist,
+    /// Run a one-shot job on every node of --node: clusterctl --node all run NAME -- CMD ARGS...
+    Run(run::RunArgs),
     /// Register this circusd worker with the master named in its ini and keep it registered
     /// (run it as a watcher of that circusd; unregisters on SIGTERM)
     #[command(after_help = "Run it as a watcher of the circusd whose ini it reads:\n\n  \
@@ -213,11 +224,38 @@ mod tests {
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
         // A command argument with a global's id would shadow that global after the command.
-        let globals = ["endpoint", "timeout", "json", "prettify", "node"];
+        let globals = ["endpoint", "timeout", "json", "prettify", "node", "batch", "wait", "keep_going"];
         for sub in Cli::command().get_subcommands() {
             for arg in sub.get_arguments() {
                 assert!(!globals.contains(&arg.get_id().as_str()), "{} {}", sub.get_name(), arg.get_id());
             }
+        }
+    }
+
+    #[test]
+    fn rolling_options_are_accepted_anywhere() {
+        let parsed = parse_line("--node all!second restart dummy --batch 1 --wait").unwrap();
+        let global = &parsed.cli.global;
+        assert_eq!((global.node.as_deref(), global.batch, global.wait), (Some("all!second"), Some(1), true));
+        let parsed = parse_line("--batch 2 --keep-going restart dummy --node web*").unwrap();
+        assert!(parsed.cli.global.keep_going && parsed.cli.global.batch == Some(2));
+        assert_eq!(parse_line("restart dummy --batch 0").unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn run_takes_its_command_after_a_double_dash() {
+        let line = ["clusterctl", "--node", "all", "run", "reset", "--env", "A=1", "--env", "B=x=y", "--cwd", "/tmp"];
+        let tail = ["--job-timeout", "5m", "--", "sh", "-c", "rm -rf /tmp/exp-data", "--batch", "1"];
+        let parsed = parse(line.iter().chain(&tail)).unwrap();
+        let Command::Run(run) = &parsed.cli.command else { panic!("{:?}", parsed.cli.command) };
+        assert_eq!(run.name, "reset");
+        assert_eq!(run.command, ["sh", "-c", "rm -rf /tmp/exp-data", "--batch", "1"]);
+        assert_eq!(run.env, [("A".to_string(), "1".to_string()), ("B".to_string(), "x=y".to_string())]);
+        assert_eq!(run.cwd.as_deref(), Some("/tmp"));
+        assert_eq!(run.job_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(parsed.cli.global.batch, None, "options after -- belong to the job");
+        for bad in ["run reset", "run reset sh", "run a.b -- true", "run x --env novalue -- true"] {
+            assert_eq!(parse_line(bad).unwrap_err().exit_code(), 2, "{bad}");
         }
     }
 

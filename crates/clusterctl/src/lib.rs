@@ -9,6 +9,9 @@
 //! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply).
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
+//! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
+//!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
+//!   [`job`] (`run`, one-shot jobs).
 //!
 //! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
 //! that tests can drive it in-process.
@@ -16,7 +19,13 @@
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod fold;
+pub mod gather;
+mod help;
+pub mod job;
+pub mod master;
 pub mod pystr;
+pub mod rolling;
 pub mod top;
 
 use std::ffi::OsString;
@@ -29,6 +38,8 @@ use serde_json::Value;
 use crate::cli::{GlobalArgs, ENDPOINT_ENV};
 use crate::commands::{join, listen, Plan, Render};
 use crate::error::{exit, CtlError};
+use crate::gather::Gathered;
+use crate::master::resolve_or_report;
 
 /// circusctl's help text after `Timed out.`.
 const TIMEOUT_HINT: &str = "
@@ -86,15 +97,25 @@ where
 {
     let parsed = cli::parse(args).map_err(CtlError::Usage)?;
     let global = &parsed.cli.global;
-    let plan = commands::plan(&parsed.cli.command)
-        .map_err(|usage| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0)))?;
-    match plan {
-        Plan::Listen(topics) => {
+    let usage = |usage: commands::UsageError| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0));
+    let plan = commands::plan(&parsed.cli.command).map_err(usage)?;
+    let roll = rolling::settings(global, &plan).map_err(usage)?;
+    let endpoint = global.endpoint.clone().or(env_endpoint.clone()).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into());
+    match (plan, roll) {
+        (Plan::Call { request, render }, Some(roll)) => {
+            let client = Client::connect(&endpoint, global.timeout)?;
+            let Some(nodes) = resolve_or_report(&client, global.node.as_deref().unwrap_or("all"), err)? else {
+                return Ok(exit::ERROR_REPLY);
+            };
+            let mut output = rolling::Output { render, json: global.json, out, err };
+            Ok(rolling::roll(&client, &request, &nodes, &roll, &mut output)?.exit_code())
+        }
+        (Plan::Listen(topics), _) => {
             let endpoint = global.endpoint.as_deref().unwrap_or(listen::DEFAULT_LISTEN_ENDPOINT);
             listen::run(endpoint, &topics, global.json, out)?;
             Ok(exit::OK)
         }
-        Plan::Top(args) => {
+        (Plan::Top(args), _) => {
             let config = top::Config {
                 stats: global.endpoint.clone().unwrap_or_else(|| top::DEFAULT_STATS_ENDPOINT.into()),
                 master: Some(args.master.or(env_endpoint).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into())),
@@ -103,21 +124,27 @@ where
             top::run(&config)?;
             Ok(exit::OK)
         }
-        Plan::Join(args) => match join::run(&args, err) {
+        (Plan::Join(args), _) => match join::run(&args, err) {
             Ok(()) => Ok(exit::OK),
             Err(config) => {
                 writeln!(err, "error: {config}")?;
                 Ok(exit::USAGE)
             }
         },
-        Plan::Call { mut request, render } => {
+        (Plan::Run(args), _) => {
+            let client = Client::connect(&endpoint, global.timeout)?;
+            job::run(&client, global.node.as_deref().unwrap_or("all"), &args, global.json, out, err)
+        }
+        (Plan::Call { mut request, render }, None) => {
             if let Some(node) = &global.node {
                 request.properties.insert("node".into(), Value::String(node.clone()));
             }
-            let endpoint = global.endpoint.clone().or(env_endpoint).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into());
             let client = Client::connect(&endpoint, global.timeout)?;
             let reply = client.call(&request)?;
-            print_reply(&reply, render, global, out, err)
+            match Gathered::from_reply(&reply) {
+                Some(gathered) => gather::print(&reply, &gathered, render, global.json, global.prettify, out, err),
+                None => print_reply(&reply, render, global, out, err),
+            }
         }
     }
 }

@@ -144,7 +144,7 @@ fn usage_errors_exit_2_and_help_exits_0() {
     assert!(err.starts_with("error: unknown key 'bogus'\n\nUsage: clusterctl set"), "{err}");
     let (code, out, err) = run(&["--help"]);
     assert_eq!((code, err.as_str()), (0, ""));
-    assert!(out.contains("register_node") && out.contains("--node <NAME>"), "{out}");
+    assert!(out.contains("register_node") && out.contains("--node <EXPR>"), "{out}");
 }
 
 #[test]

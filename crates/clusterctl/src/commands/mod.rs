@@ -10,6 +10,7 @@ pub mod nodes;
 pub mod options;
 pub mod procs;
 pub mod query;
+pub mod run;
 pub mod set;
 pub mod signum;
 pub mod stats;
@@ -42,6 +43,8 @@ pub enum Plan {
     Top(crate::top::TopArgs),
     /// Register a worker and keep it registered.
     Join(join::JoinArgs),
+    /// Run a one-shot job on a node set.
+    Run(run::RunArgs),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -105,6 +108,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Nodes => call(empty("nodes"), nodes::render_nodes),
         C::Nodelist => call(empty("nodelist"), nodes::render_nodelist),
         C::Join(args) => Ok(Plan::Join(args.clone())),
+        C::Run(args) => Ok(Plan::Run(args.clone())),
     }
 }
 

@@ -16,6 +16,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Listen(topics)) => format!("listen {topics:?}"),
         Ok(Plan::Top(args)) => format!("top {args:?}"),
         Ok(Plan::Join(args)) => format!("join {}", args.ini.display()),
+        Ok(Plan::Run(args)) => format!("run {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }

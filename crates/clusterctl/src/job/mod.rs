@@ -1,0 +1,157 @@
+//! `clusterctl --node EXPR run NAME ... -- CMD ARGS...`: a one-shot job on every node of a set.
+//!
+//! Sequence:
+//! 1. `nodeset {"expr"}` resolves the set; `globaloptions` gives the master's event stream,
+//!    subscribed to `watcher.<node>:<watcher>.` for every node before anything starts;
+//! 2. `add` (gathered over the set) creates and starts the temporary watcher
+//!    ([`crate::commands::run::add_request`]);
+//! 3. events (`spawn`, `reap`, `stop`) and a `list <watcher>` poll every second settle each node
+//!    ([`state`]), until none is running, the job timeout passes, or Ctrl-C / SIGTERM;
+//! 4. `rm` (stopping what still runs) on every node, whatever happened;
+//! 5. the outcomes, grouped ([`report`]).
+
+pub mod report;
+pub mod state;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use clusterd_protocol::connection::Subscriber;
+
+use crate::commands::run::{add_request, list_request, rm_request, sh_quote, watcher_name, RunArgs};
+use crate::error::{exit, CtlError};
+use crate::fold::fold;
+use crate::master::{call_nodes, pubsub_endpoint, resolve_or_report, Master};
+use state::Job;
+
+/// Time for the subscription to reach the master before the job starts (ZeroMQ subscriptions
+/// are asynchronous); events missed anyway are made up for by polling.
+const SUBSCRIBE_GRACE: Duration = Duration::from_millis(300);
+/// Longest wait for an event before checking the clock and the signals.
+const SLICE: Duration = Duration::from_millis(200);
+/// Interval of the `list` polls.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs the job on the nodes `expr` selects and prints the outcomes; returns the exit status.
+///
+/// # Errors
+/// The master could not be reached to resolve the set ([`CtlError::Transport`]), the event
+/// stream endpoint is unusable, or writing failed. Failures on nodes are outcomes, not errors.
+pub fn run(
+    master: &dyn Master,
+    expr: &str,
+    args: &RunArgs,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CtlError> {
+    let Some(nodes) = resolve_or_report(master, expr, err)? else {
+        return Ok(exit::ERROR_REPLY);
+    };
+    let watcher = watcher_name(&args.name);
+    let topics: Vec<String> = nodes.iter().map(|node| format!("watcher.{node}:{watcher}.")).collect();
+    let events = Subscriber::connect(&pubsub_endpoint(master), &topics)?;
+    sleep(SUBSCRIBE_GRACE);
+    let stop = Arc::new(AtomicBool::new(false));
+    // The first signal asks for a clean stop, a second one during the clean-up exits at once.
+    // If a handler cannot be installed, that signal simply kills us as before.
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, report::INTERRUPTED, Arc::clone(&stop));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+    }
+    if !json {
+        let command: Vec<String> = args.command.iter().map(|part| sh_quote(part)).collect();
+        writeln!(out, "== {watcher} on {} ({}): {}", fold(&nodes), nodes.len(), command.join(" "))?;
+        out.flush()?;
+    }
+    let mut job = Job::new(&watcher, &nodes);
+    job.on_added(&call_nodes(master, &add_request(&watcher, args), &nodes), Instant::now());
+    let interrupted = follow(master, &mut job, &events, args.job_timeout, &stop, err)?;
+    remove(master, &job, &nodes, err)?;
+    let outcomes = job.outcomes();
+    let lines = if json { report::json_lines(&outcomes) } else { report::summary_lines(&outcomes) };
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    Ok(report::exit_code(&outcomes, interrupted))
+}
+
+/// Follows events and polls until no node is running, the timeout, or a signal (returns true
+/// for the signal).
+fn follow(
+    master: &dyn Master,
+    job: &mut Job,
+    events: &Subscriber,
+    timeout: Option<Duration>,
+    stop: &AtomicBool,
+    err: &mut dyn Write,
+) -> Result<bool, CtlError> {
+    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    let mut listening = true;
+    let mut last_poll = Instant::now();
+    while !job.running().is_empty() {
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) {
+            job.stop_running(now, false);
+            return Ok(true);
+        }
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            job.stop_running(now, true);
+            break;
+        }
+        if listening {
+            match events.recv_timeout(SLICE) {
+                Ok(Some(frames)) => {
+                    let mut frames = frames.into_iter();
+                    let topic = String::from_utf8_lossy(&frames.next().unwrap_or_default()).into_owned();
+                    let payload: Vec<u8> = frames.flatten().collect();
+                    job.on_event(&topic, &String::from_utf8_lossy(&payload), Instant::now());
+                }
+                Ok(None) => {}
+                Err(failure) => {
+                    writeln!(err, "warning: event stream failed ({failure}); exit codes will be unknown")?;
+                    listening = false;
+                }
+            }
+        } else {
+            sleep(SLICE);
+        }
+        if last_poll.elapsed() >= POLL_EVERY {
+            let running = job.running();
+            if !running.is_empty() {
+                job.on_poll(&call_nodes(master, &list_request(job.watcher()), &running), Instant::now());
+            }
+            last_poll = Instant::now();
+        }
+    }
+    Ok(false)
+}
+
+/// Removes the watcher on every node (stopping a process still running) and warns where that
+/// failed. Nodes that refused the `add` are left out, except those where it timed out: a node
+/// that was only slow may still add the watcher later, so the warning says how to remove it.
+fn remove(master: &dyn Master, job: &Job, nodes: &[String], err: &mut dyn Write) -> Result<(), CtlError> {
+    let removed = call_nodes(master, &rm_request(job.watcher()), nodes);
+    let outcomes = job.outcomes();
+    let add_refused = |node: &str| {
+        outcomes.iter().any(|(n, outcome)| {
+            n == node
+                && matches!(outcome, state::Outcome::FailedToStart { reason }
+                    if !reason.contains("timed out") && !reason.starts_with("no reply"))
+        })
+    };
+    let watcher = job.watcher();
+    for reply in removed.replies.iter().filter(|reply| reply.failed() && !add_refused(&reply.node)) {
+        let node = &reply.node;
+        writeln!(
+            err,
+            "warning: could not remove watcher {watcher} on {node} ({}); if it is there, remove it with: \
+             clusterctl --node {node} rm {watcher}",
+            reply.reason()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Node sets end to end against a scripted master (a ROUTER answering by command, and a PUB for
+//! events): gathered output, a rolling restart and a one-shot job, with what goes on the wire.
+
+use std::net::TcpListener;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use clusterd_protocol::connection::stream::StreamSender;
+use clusterd_protocol::connection::{CommandServer, Context};
+use serde_json::{json, Value};
+
+/// A free loopback endpoint.
+fn free_endpoint() -> String {
+    format!("tcp://127.0.0.1:{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
+}
+
+/// What the scripted master does for one request: the reply, and events to publish after it.
+type Respond = Box<dyn FnMut(&str, &Value) -> (Value, Vec<(String, Value)>) + Send>;
+
+/// A master on a free port answering `count` requests with `respond(command, properties)`;
+/// events go out on a PUB bound at `pubsub`. Returns the requests as (command, properties).
+fn master(count: usize, pubsub: Option<String>, mut respond: Respond) -> (String, JoinHandle<Vec<(String, Value)>>) {
+    let endpoint = free_endpoint();
+    let bind = endpoint.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let ctx = Context::new();
+        let publisher = pubsub.map(|pubsub| StreamSender::bind(&ctx, &pubsub, 1000).unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let mut router = CommandServer::bind(&ctx, &bind).unwrap();
+            ready_tx.send(()).unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..count {
+                let wait = tokio::time::timeout(Duration::from_secs(20), router.recv()).await;
+                let frames = wait.expect("the client sent fewer requests than scripted").unwrap();
+                let request: Value = serde_json::from_slice(&frames[1]).unwrap();
+                let (command, props) =
+                    (request["command"].as_str().unwrap().to_string(), request["properties"].clone());
+                let (mut reply, events) = respond(&command, &props);
+                reply["id"] = request["id"].clone();
+                router.send(&[&frames[0], reply.to_string().as_bytes()]).unwrap();
+                for (topic, payload) in events {
+                    publisher.as_ref().unwrap().send(topic.as_bytes(), payload.to_string().as_bytes()).unwrap();
+                }
+                seen.push((command, props));
+            }
+            seen
+        })
+    });
+    ready_rx.recv().unwrap();
+    (endpoint, handle)
+}
+
+/// Runs clusterctl in-process; returns (status, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let argv = std::iter::once("clusterctl").chain(args.iter().copied());
+    let code = clusterctl::run_with(argv, None, &mut out, &mut err);
+    (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+}
+
+#[test]
+fn a_gathered_reply_is_grouped_like_clush() {
+    let reply = json!({"status": "error", "reason": "1 of 3 nodes failed", "tb": null, "time": 1.0, "errno": 5,
+        "replies": {"first": {"status": "active", "time": 1.0}, "third": {"status": "active", "time": 1.0},
+                    "second": {"status": "error", "reason": "node second timed out after 4s", "errno": 5}}});
+    let (endpoint, handle) = master(2, None, Box::new(move |_, _| (reply.clone(), vec![])));
+    let (code, out, err) = run(&["--endpoint", &endpoint, "--node", "all", "status", "dummy"]);
+    assert_eq!(code, 3);
+    assert_eq!(out, "---------------\nfirst,third (2)\n---------------\nactive\n");
+    assert_eq!(err, "---------------\nsecond (1): node second timed out after 4s\n");
+    let (code, out, _) = run(&["--endpoint", &endpoint, "--node", "all", "status", "dummy", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().nth(1),
+        Some(
+            r#"{"node": "second", "reply": {"status": "error", "reason": "node second timed out after 4s", "errno": 5}}"#
+        )
+    );
+    let seen = handle.join().unwrap();
+    assert_eq!(seen[0].1, json!({"name": "dummy", "node": "all"}));
+}
+
+#[test]
+fn the_issue_rolling_restart() {
+    let respond = |command: &str, _: &Value| match command {
+        "nodeset" => (json!({"status": "ok", "time": 1.0, "nodes": ["first", "third"]}), vec![]),
+        "restart" => (json!({"status": "ok", "time": 1.0}), vec![]),
+        _ => (json!({"status": "active", "time": 1.0}), vec![]),
+    };
+    let (endpoint, handle) = master(5, None, Box::new(respond));
+    let (code, out, err) =
+        run(&["--endpoint", &endpoint, "--node", "all!second", "restart", "dummy", "--batch", "1", "--wait"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.ends_with("== summary\ndone: first,third (2)\n"), "{out}");
+    let seen = handle.join().unwrap();
+    let sent: Vec<(String, String)> = seen
+        .iter()
+        .map(|(command, props)| (command.clone(), props["node"].as_str().unwrap_or("").to_string()))
+        .collect();
+    let expected =
+        [("nodeset", ""), ("restart", "first"), ("status", "first"), ("restart", "third"), ("status", "third")];
+    assert_eq!(sent, expected.map(|(c, n)| (c.to_string(), n.to_string())));
+    assert_eq!(seen[0].1, json!({"expr": "all!second"}));
+}
+
+#[test]
+fn the_issue_one_shot_job() {
+    let pubsub = free_endpoint();
+    let advertised = pubsub.clone();
+    let respond = move |command: &str, props: &Value| match command {
+        "nodeset" => (json!({"status": "ok", "nodes": ["a", "b"]}), vec![]),
+        "globaloptions" => (json!({"status": "ok", "options": {"pubsub_endpoint": advertised}}), vec![]),
+        "add" => {
+            let watcher = props["name"].as_str().unwrap().to_string();
+            let topic = |node: &str, event: &str| format!("watcher.{node}:{watcher}.{event}");
+            let events = vec![
+                (topic("a", "spawn"), json!({"process_pid": 10, "time": 1.0, "node": "a"})),
+                (topic("a", "reap"), json!({"process_pid": 10, "time": 1.5, "exit_code": 0, "node": "a"})),
+                (topic("b", "spawn"), json!({"process_pid": 11, "time": 2.0, "node": "b"})),
+                (topic("b", "reap"), json!({"process_pid": 11, "time": 2.25, "exit_code": 2, "node": "b"})),
+            ];
+            let added = json!({"a": {"status": "ok", "started": [10], "kept": []}, "b": {"status": "ok", "started": [11], "kept": []}});
+            (json!({"status": "ok", "replies": added}), events)
+        }
+        _ => (json!({"status": "ok", "replies": {"a": {"status": "ok"}, "b": {"status": "ok"}}}), vec![]),
+    };
+    let (endpoint, handle) = master(4, Some(pubsub), Box::new(respond));
+    let (code, out, err) = run(&["--endpoint", &endpoint, "--node", "all", "run", "reset", "--", "sh", "-c", "exit 0"]);
+    assert_eq!(err, "");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("== run-reset-") && lines[0].ends_with(" on a,b (2): sh -c 'exit 0'"), "{out}");
+    assert_eq!(lines[1..], ["exit 0 (1): a [0.50s]", "exit 2 (1): b [0.25s]"]);
+    assert_eq!(code, 3);
+    let seen = handle.join().unwrap();
+    let commands: Vec<&str> = seen.iter().map(|(command, _)| command.as_str()).collect();
+    assert_eq!(commands, ["nodeset", "globaloptions", "add", "rm"]);
+    let (add, rm) = (&seen[2].1, &seen[3].1);
+    assert_eq!(add["node"], "a,b");
+    assert_eq!((&add["cmd"], &add["args"], &add["start"]), (&json!("sh"), &json!(["-c", "exit 0"]), &json!(true)));
+    assert_eq!(add["options"]["respawn"], false);
+    assert_eq!(rm, &json!({"name": add["name"], "nostop": false, "waiting": false, "node": "a,b"}));
+}
