@@ -25,5 +25,6 @@ mod persistence;
 mod python_client;
 mod registry;
 mod reload;
+mod rolling;
 mod routing;
 mod streams;

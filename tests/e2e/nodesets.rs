@@ -4,21 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use cluster_e2e::master::{node_section, CLUSTER_SECTION};
-use cluster_e2e::{json, ok, CircusNode, Master, Value};
-
-/// Three nodes, `node1` and `node2` tagged `eu` (node2 also `canary`), `node3` untagged.
-fn three_nodes() -> (Vec<CircusNode>, Master) {
-    let nodes: Vec<CircusNode> =
-        ["node1", "node2", "node3"].iter().map(|n| CircusNode::start(n, &[("dummy", 1)])).collect();
-    let mut config = CLUSTER_SECTION.to_string();
-    for (node, tags) in nodes.iter().zip([r#"["eu"]"#, r#"["eu", "canary"]"#, "[]"]) {
-        config.push_str(&node_section(node));
-        config.push_str(&format!("tags = {tags}\n"));
-    }
-    let master = Master::start_with_config(&config);
-    (nodes, master)
-}
+use cluster_e2e::cluster::tagged_trio;
+use cluster_e2e::{json, ok, Master, Value};
 
 fn resolved(master: &Master, expr: &str) -> Value {
     master.call("nodeset", json!({"expr": expr}))
@@ -26,7 +13,7 @@ fn resolved(master: &Master, expr: &str) -> Value {
 
 #[test]
 fn expressions_select_the_right_nodes() {
-    let (_nodes, master) = three_nodes();
+    let (_nodes, master) = tagged_trio();
     let cases = [
         ("node1", json!(["node1"])),
         ("node1,node3", json!(["node1", "node3"])),
@@ -52,7 +39,7 @@ fn expressions_select_the_right_nodes() {
 
 #[test]
 fn a_node_set_gathers_every_reply() {
-    let (_nodes, master) = three_nodes();
+    let (_nodes, master) = tagged_trio();
     let reply = ok(master.call("status", json!({"node": "@eu", "name": "dummy"})));
     let replies = reply["replies"].as_object().unwrap_or_else(|| panic!("no replies: {reply}"));
     assert_eq!(replies.keys().collect::<Vec<_>>(), ["node1", "node2"], "{reply}");
@@ -77,7 +64,7 @@ fn a_node_set_gathers_every_reply() {
 
 #[test]
 fn a_dead_node_fails_without_delaying_the_others() {
-    let (mut nodes, master) = three_nodes();
+    let (mut nodes, master) = tagged_trio();
     nodes[1].kill9();
     let started = Instant::now();
     let reply = master.call("status", json!({"node": "all", "name": "dummy"}));

@@ -1,7 +1,22 @@
 //! The standard two-node cluster of the Circus cluster docs: node `first` with watcher `dummy`
 //! (1 process), node `second` with `dummy2` (2 processes), and a master over both.
 
+use crate::master::{node_section, CLUSTER_SECTION};
 use crate::{CircusNode, Master};
+
+/// Three nodes with watcher `dummy` (1 process): `node1` tagged `eu`, `node2` tagged `eu` and
+/// `canary`, `node3` untagged, behind a master that declares them.
+pub fn tagged_trio() -> (Vec<CircusNode>, Master) {
+    let nodes: Vec<CircusNode> =
+        ["node1", "node2", "node3"].iter().map(|n| CircusNode::start(n, &[("dummy", 1)])).collect();
+    let mut config = CLUSTER_SECTION.to_string();
+    for (node, tags) in nodes.iter().zip([r#"["eu"]"#, r#"["eu", "canary"]"#, "[]"]) {
+        config.push_str(&node_section(node));
+        config.push_str(&format!("tags = {tags}\n"));
+    }
+    let master = Master::start_with_config(&config);
+    (nodes, master)
+}
 
 /// Two real circusd nodes behind a real clusterd. Fields drop in order: master first.
 pub struct Cluster {

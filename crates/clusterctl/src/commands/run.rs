@@ -112,8 +112,15 @@ pub fn add_request(watcher: &str, args: &RunArgs) -> Request {
     }
     request(
         "add",
-        json!({ "name": watcher, "cmd": sh_quote(program), "args": rest, "start": true, "options": options }),
+        // Not started yet: the job starts once the event stream is known to deliver
+        // (see crate::job).
+        json!({ "name": watcher, "cmd": sh_quote(program), "args": rest, "start": false, "options": options }),
     )
+}
+
+/// `start <watcher>`: starts the job's process once the watcher exists everywhere.
+pub fn start_request(watcher: &str) -> Request {
+    request("start", json!({ "name": watcher, "waiting": false, "match": "simple" }))
 }
 
 /// `rm` that stops the job's process if it still runs.
@@ -157,7 +164,7 @@ mod tests {
         assert_eq!(request.command, "add");
         assert_eq!(
             Value::Object(request.properties).to_string(),
-            r#"{"name":"run-reset-ab12","cmd":"sh","args":["-c","rm -rf /tmp/exp-data"],"start":true,"options":{"respawn":false,"numprocesses":1,"singleton":true,"max_retry":1,"copy_env":true}}"#
+            r#"{"name":"run-reset-ab12","cmd":"sh","args":["-c","rm -rf /tmp/exp-data"],"start":false,"options":{"respawn":false,"numprocesses":1,"singleton":true,"max_retry":1,"copy_env":true}}"#
         );
         let mut full = args(&["/opt/my tool"]);
         full.cwd = Some("/tmp".into());

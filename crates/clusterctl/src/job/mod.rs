@@ -3,8 +3,11 @@
 //! Sequence:
 //! 1. `nodeset {"expr"}` resolves the set; `globaloptions` gives the master's event stream,
 //!    subscribed to `watcher.<node>:<watcher>.` for every node before anything starts;
-//! 2. `add` (gathered over the set) creates and starts the temporary watcher
-//!    ([`crate::commands::run::add_request`]);
+//! 2. `add` (gathered over the set) creates the temporary watcher, not started
+//!    ([`crate::commands::run::add_request`]); its `add` events coming back on the stream prove
+//!    that the subscription is live (a ZeroMQ subscription takes effect some time after
+//!    `connect`, and a job that exits at once would otherwise have its `reap` missed); then
+//!    `start` starts it on every node;
 //! 3. events (`spawn`, `reap`, `stop`) and a `list <watcher>` poll every second settle each node
 //!    ([`state`]), until none is running, the job timeout passes, or Ctrl-C / SIGTERM;
 //! 4. `rm` (stopping what still runs) on every node, whatever happened;
@@ -21,15 +24,15 @@ use std::time::{Duration, Instant};
 
 use clusterd_protocol::connection::Subscriber;
 
-use crate::commands::run::{add_request, list_request, rm_request, sh_quote, watcher_name, RunArgs};
+use crate::commands::run::{add_request, list_request, rm_request, sh_quote, start_request, watcher_name, RunArgs};
 use crate::error::{exit, CtlError};
 use crate::fold::fold;
 use crate::master::{call_nodes, pubsub_endpoint, resolve_or_report, Master};
 use state::Job;
 
-/// Time for the subscription to reach the master before the job starts (ZeroMQ subscriptions
-/// are asynchronous); events missed anyway are made up for by polling.
-const SUBSCRIBE_GRACE: Duration = Duration::from_millis(300);
+/// Longest wait for the `add` events that prove the subscription live; past it the job starts
+/// anyway, and events missed are made up for by polling (exit codes then unknown).
+const SUBSCRIBE_PROOF: Duration = Duration::from_secs(3);
 /// Longest wait for an event before checking the clock and the signals.
 const SLICE: Duration = Duration::from_millis(200);
 /// Interval of the `list` polls.
@@ -54,7 +57,6 @@ pub fn run(
     let watcher = watcher_name(&args.name);
     let topics: Vec<String> = nodes.iter().map(|node| format!("watcher.{node}:{watcher}.")).collect();
     let events = Subscriber::connect(&pubsub_endpoint(master), &topics)?;
-    sleep(SUBSCRIBE_GRACE);
     let stop = Arc::new(AtomicBool::new(false));
     // The first signal asks for a clean stop, a second one during the clean-up exits at once.
     // If a handler cannot be installed, that signal simply kills us as before.
@@ -69,6 +71,11 @@ pub fn run(
     }
     let mut job = Job::new(&watcher, &nodes);
     job.on_added(&call_nodes(master, &add_request(&watcher, args), &nodes), Instant::now());
+    await_add_events(&mut job, &events, &watcher)?;
+    let running = job.running();
+    if !running.is_empty() {
+        job.on_added(&call_nodes(master, &start_request(&watcher), &running), Instant::now());
+    }
     let interrupted = follow(master, &mut job, &events, args.job_timeout, &stop, err)?;
     remove(master, &job, &nodes, err)?;
     let outcomes = job.outcomes();
@@ -77,6 +84,19 @@ pub fn run(
         writeln!(out, "{line}")?;
     }
     Ok(report::exit_code(&outcomes, interrupted))
+}
+
+/// Reads the stream until every node where the watcher was added has sent its `add` event
+/// (the subscription is then live), or [`SUBSCRIBE_PROOF`] has passed.
+fn await_add_events(job: &mut Job, events: &Subscriber, watcher: &str) -> Result<(), CtlError> {
+    let mut waiting: Vec<String> = job.running().iter().map(|node| format!("watcher.{node}:{watcher}.add")).collect();
+    let deadline = Instant::now() + SUBSCRIBE_PROOF;
+    while !waiting.is_empty() && Instant::now() < deadline {
+        let Some(frames) = events.recv_timeout(SLICE)? else { continue };
+        let topic = String::from_utf8_lossy(frames.first().map_or(&[][..], Vec::as_slice)).into_owned();
+        waiting.retain(|expected| *expected != topic);
+    }
+    Ok(())
 }
 
 /// Follows events and polls until no node is running, the timeout, or a signal (returns true

@@ -17,6 +17,11 @@ use crate::gather::Gathered;
 
 /// Polls without a pid before the job counts as exited.
 const QUIET_POLLS: u32 = 2;
+/// How long after its process is gone a job waits for the `reap` event that carries the exit
+/// code: circusd reaps exited processes every `check_delay` (5 s by default), not at once.
+/// Only when the stream delivered the job's `spawn`, so a stream that delivers nothing costs
+/// [`QUIET_POLLS`] polls, not this.
+pub const REAP_GRACE: Duration = Duration::from_secs(15);
 /// Failed polls in a row before a node counts as lost.
 const FAILED_POLLS: u32 = 3;
 
@@ -169,7 +174,8 @@ impl Job {
             }
             job.quiet_polls += 1;
             let quiet_since = *job.quiet_since.get_or_insert(now);
-            if job.quiet_polls >= QUIET_POLLS {
+            let awaiting_reap = job.spawn_time.is_some() && now.saturating_duration_since(quiet_since) < REAP_GRACE;
+            if job.quiet_polls >= QUIET_POLLS && !awaiting_reap {
                 job.outcome = Some(job.gone(quiet_since));
             }
         }

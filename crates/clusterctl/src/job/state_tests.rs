@@ -108,3 +108,25 @@ fn timeout_and_interruption_stop_what_runs() {
     job.on_event(&format!("watcher.a:{W}.reap"), r#"{"process_pid": 10, "exit_code": 0}"#, t0);
     assert!(matches!(job.outcomes()[0].1, Outcome::Interrupted { .. }));
 }
+
+#[test]
+fn a_spawned_job_waits_for_its_late_reap() {
+    // circusd reaps every check_delay: the process is gone from `list` before its reap event.
+    let t0 = Instant::now();
+    let mut job = started(t0);
+    job.on_event(&format!("watcher.a:{W}.spawn"), r#"{"process_pid": 10, "time": 100.0}"#, t0);
+    let empty =
+        r#"{"status": "ok", "replies": {"a": {"status": "ok", "pids": []}, "b": {"status": "ok", "pids": [11]}}}"#;
+    for second in 1..=3 {
+        job.on_poll(&gathered(empty), t0 + Duration::from_secs(second));
+    }
+    assert!(job.running().contains(&"a".to_string()), "still waiting for the reap");
+    job.on_event(&format!("watcher.a:{W}.reap"), r#"{"process_pid": 10, "time": 103.0, "exit_code": 2}"#, t0);
+    assert_eq!(job.outcomes()[0].1, Outcome::Exited { code: Some(2), duration: Duration::from_secs(3) });
+    // Without the reap, the grace runs out and the code is unknown.
+    let mut lost = started(t0);
+    lost.on_event(&format!("watcher.a:{W}.spawn"), r#"{"process_pid": 10, "time": 100.0}"#, t0);
+    lost.on_poll(&gathered(empty), t0 + Duration::from_secs(1));
+    lost.on_poll(&gathered(empty), t0 + Duration::from_secs(1) + REAP_GRACE);
+    assert!(matches!(lost.outcomes()[0].1, Outcome::Exited { code: None, .. }), "{:?}", lost.outcomes()[0]);
+}
