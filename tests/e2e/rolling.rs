@@ -58,32 +58,21 @@ fn batch_one_with_wait_restarts_node_by_node_in_order() {
 #[test]
 fn run_executes_everywhere_reports_exit_codes_and_cleans_up() {
     let (nodes, master) = tagged_trio();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let marker = dir.path().join("ran");
-    // Each node writes its own file; node2 then fails on purpose.
-    let script =
-        format!("echo ok > {marker}-$NODE; if [ \"$NODE\" = node2 ]; then exit 3; fi", marker = marker.display());
-    let mut handles = Vec::new();
+    // Each job runs in its node's own folder (circusd's working directory): it leaves a file
+    // there, and the job on node2 then fails on purpose.
+    let script = "echo ran > job-output; case \"$PWD\" in *node2*) exit 3;; esac";
+    let out = ctl(&master, &["--node", "all", "run", "mark", "--", "sh", "-c", script]);
+    assert_eq!(out.code, 3, "one job failed: {out:?}");
+    assert!(out.stdout.contains("exit 0 (2): node[1,3]"), "{out:?}");
+    assert!(out.stdout.contains("exit 3 (1): node2"), "{out:?}");
     for node in &nodes {
-        // The node name reaches the job through --env per node: run the job once per node set.
-        let out = ctl(
-            &master,
-            &["--node", &node.name, "run", "mark", "--env", &format!("NODE={}", node.name), "--", "sh", "-c", &script],
-        );
-        handles.push((node.name.clone(), out));
-    }
-    for (name, out) in &handles {
-        let expected = if name == "node2" { 3 } else { 0 };
-        assert_eq!(out.code, if expected == 0 { 0 } else { 3 }, "{name}: {out:?}");
-        assert!(out.stdout.contains(&format!("exit {expected} (1): {name}")), "{name}: {out:?}");
-        assert!(std::path::Path::new(&format!("{}-{name}", marker.display())).exists(), "{name} ran the script");
-    }
-    // One run over all nodes: the gathered summary, and no watcher left anywhere.
-    let out = ctl(&master, &["--node", "all", "run", "reset", "--", "sh", "-c", "rm -rf /nonexistent-exp-data"]);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("exit 0 (3): node[1-3]"), "{out:?}");
-    for node in &nodes {
+        let written = std::fs::read_to_string(node.dir().join("job-output")).unwrap_or_default();
+        assert_eq!(written.trim(), "ran", "{} ran the script", node.name);
         let names = node.watcher_names();
         assert!(!names.iter().any(|w| w.starts_with("run-")), "{}: {names:?}", node.name);
     }
+    // The issue's own example, on every node.
+    let out = ctl(&master, &["--node", "all", "run", "reset", "--", "sh", "-c", "rm -rf /tmp/exp-data-e2e"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("exit 0 (3): node[1-3]"), "{out:?}");
 }

@@ -75,6 +75,11 @@ impl CircusNode {
         node
     }
 
+    /// The node's folder: circusd's working directory, where its watchers run by default.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
     fn ini(&self) -> PathBuf {
         self.dir.path().join("circusd.ini")
     }
