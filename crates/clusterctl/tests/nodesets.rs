@@ -112,7 +112,16 @@ fn the_issue_one_shot_job() {
     let respond = move |command: &str, props: &Value| match command {
         "nodeset" => (json!({"status": "ok", "nodes": ["a", "b"]}), vec![]),
         "globaloptions" => (json!({"status": "ok", "options": {"pubsub_endpoint": advertised}}), vec![]),
+        // circusd publishes `add` for a new watcher: the job waits for those before `start`.
         "add" => {
+            let watcher = props["name"].as_str().unwrap().to_string();
+            let topic = |node: &str| format!("watcher.{node}:{watcher}.add");
+            let events =
+                vec![(topic("a"), json!({"time": 0.5, "node": "a"})), (topic("b"), json!({"time": 0.5, "node": "b"}))];
+            let added = json!({"a": {"status": "ok"}, "b": {"status": "ok"}});
+            (json!({"status": "ok", "replies": added}), events)
+        }
+        "start" => {
             let watcher = props["name"].as_str().unwrap().to_string();
             let topic = |node: &str, event: &str| format!("watcher.{node}:{watcher}.{event}");
             let events = vec![
@@ -121,12 +130,11 @@ fn the_issue_one_shot_job() {
                 (topic("b", "spawn"), json!({"process_pid": 11, "time": 2.0, "node": "b"})),
                 (topic("b", "reap"), json!({"process_pid": 11, "time": 2.25, "exit_code": 2, "node": "b"})),
             ];
-            let added = json!({"a": {"status": "ok", "started": [10], "kept": []}, "b": {"status": "ok", "started": [11], "kept": []}});
-            (json!({"status": "ok", "replies": added}), events)
+            (json!({"status": "ok", "replies": {"a": {"status": "ok"}, "b": {"status": "ok"}}}), events)
         }
         _ => (json!({"status": "ok", "replies": {"a": {"status": "ok"}, "b": {"status": "ok"}}}), vec![]),
     };
-    let (endpoint, handle) = master(4, Some(pubsub), Box::new(respond));
+    let (endpoint, handle) = master(5, Some(pubsub), Box::new(respond));
     let (code, out, err) = run(&["--endpoint", &endpoint, "--node", "all", "run", "reset", "--", "sh", "-c", "exit 0"]);
     assert_eq!(err, "");
     let lines: Vec<&str> = out.lines().collect();
@@ -135,10 +143,12 @@ fn the_issue_one_shot_job() {
     assert_eq!(code, 3);
     let seen = handle.join().unwrap();
     let commands: Vec<&str> = seen.iter().map(|(command, _)| command.as_str()).collect();
-    assert_eq!(commands, ["nodeset", "globaloptions", "add", "rm"]);
-    let (add, rm) = (&seen[2].1, &seen[3].1);
+    assert_eq!(commands, ["nodeset", "globaloptions", "add", "start", "rm"]);
+    let (add, rm) = (&seen[2].1, &seen[4].1);
     assert_eq!(add["node"], "a,b");
-    assert_eq!((&add["cmd"], &add["args"], &add["start"]), (&json!("sh"), &json!(["-c", "exit 0"]), &json!(true)));
+    // Added unstarted; started once the add events came back.
+    assert_eq!((&add["cmd"], &add["args"], &add["start"]), (&json!("sh"), &json!(["-c", "exit 0"]), &json!(false)));
+    assert_eq!(seen[3].1, json!({"name": add["name"], "waiting": false, "match": "simple", "node": "a,b"}));
     assert_eq!(add["options"]["respawn"], false);
     assert_eq!(rm, &json!({"name": add["name"], "nostop": false, "waiting": false, "node": "a,b"}));
 }
