@@ -3,9 +3,9 @@
 //! unicast responder on loopback (circusd's own `multicast_endpoint` stays off in every test).
 
 use cluster_e2e::cli::circusctl;
-use cluster_e2e::master::{node_section, CLUSTER_SECTION};
+use cluster_e2e::master::{assert_entry, node_section, CLUSTER_SECTION};
 use cluster_e2e::udp::FakeResponder;
-use cluster_e2e::{json, ports, wait_for, CircusNode, Master, Value};
+use cluster_e2e::{json, ports, wait_for, CircusNode, Master};
 
 /// The port of a `tcp://host:port` endpoint.
 fn port(endpoint: &str) -> u16 {
@@ -35,24 +35,6 @@ fn discovering_master(targets: &[String], extra: &str) -> Master {
     let list: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
     let text = format!("{CLUSTER_SECTION}discover = [{}]\ndiscover_interval = \"1s\"\n{extra}", list.join(", "));
     Master::start_unsettled(&text)
-}
-
-/// Waits until `node` is in `nodes` as discovered and alive, and returns its entry.
-fn wait_discovered(master: &Master, node: &CircusNode) -> Value {
-    let name = discovered_name(node);
-    wait_for(&format!("{name} to be discovered and alive"), || match master.node_entry(&name) {
-        Some(entry) if entry["state"] == "alive" => Ok(entry),
-        other => Err(format!("{other:?}")),
-    })
-}
-
-/// Asserts what discovery learnt of `node`.
-#[track_caller]
-fn assert_learnt(entry: &Value, node: &CircusNode) {
-    assert_eq!(entry["source"], "discovered", "{entry}");
-    assert_eq!(entry["endpoint"], node.endpoint.as_str(), "{entry}");
-    assert_eq!(entry["stats_endpoint"], node.stats_endpoint.as_str(), "{entry}");
-    assert_eq!(entry["pubsub_endpoint"], node.pubsub_endpoint.as_str(), "{entry}");
 }
 
 /// Waits until the master's merged `list` holds `watcher`.
@@ -103,8 +85,8 @@ fn a_scan_finds_plain_circusd_nodes() {
     let master = discovering_master(&targets, "");
 
     for node in [&a, &b] {
-        let entry = wait_discovered(&master, node);
-        assert_learnt(&entry, node);
+        let entry = master.wait_alive(&discovered_name(node));
+        assert_entry(&entry, node, "discovered");
         wait_listed(&master, &format!("{}:dummy", discovered_name(node)));
     }
     // Stock circusctl reaches a discovered node through the master.
@@ -127,8 +109,8 @@ fn a_udp_target_finds_the_node_its_responder_names() {
     let responder = FakeResponder::start(&node.endpoint);
     let master = discovering_master(&[format!("udp://127.0.0.1:{}", responder.port)], "");
 
-    let entry = wait_discovered(&master, &node);
-    assert_learnt(&entry, &node);
+    let entry = master.wait_alive(&discovered_name(&node));
+    assert_entry(&entry, &node, "discovered");
     assert!(responder.queries() >= 1);
     wait_listed(&master, &format!("{}:dummy", discovered_name(&node)));
 }
@@ -142,8 +124,8 @@ fn known_nodes_and_the_master_itself_are_not_rediscovered() {
     targets.extend(["{endpoint}", "{stats_endpoint}", "{pubsub_endpoint}"].map(String::from));
     let master = discovering_master(&targets, &node_section(&first));
 
-    let entry = wait_discovered(&master, &plain);
-    assert_learnt(&entry, &plain);
+    let entry = master.wait_alive(&discovered_name(&plain));
+    assert_entry(&entry, &plain, "discovered");
     let seen = rounds(&master);
     wait_rounds(&master, seen, 2);
 
@@ -166,7 +148,7 @@ fn a_node_that_starts_later_is_found_by_a_later_round() {
     assert!(master.node_entry(&discovered_name(&late)).is_none(), "nothing listens yet");
 
     late.restart();
-    let entry = wait_discovered(&master, &late);
-    assert_learnt(&entry, &late);
+    let entry = master.wait_alive(&discovered_name(&late));
+    assert_entry(&entry, &late, "discovered");
     wait_listed(&master, &format!("{}:dummy", discovered_name(&late)));
 }

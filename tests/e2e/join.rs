@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cluster_e2e::cli::{circusctl, clusterctl};
-use cluster_e2e::master::CLUSTER_SECTION;
-use cluster_e2e::{json, paths, ports, procs, wait_for, CircusNode, Master, Value};
+use cluster_e2e::master::{assert_entry, CLUSTER_SECTION};
+use cluster_e2e::{json, paths, ports, procs, wait_for, CircusNode, Master};
 
 /// A worker ini: `[circus]` with `node`/`master`, one `sleep` watcher and the join watcher,
 /// which runs the built clusterctl on this very ini.
@@ -31,23 +31,6 @@ fn start_worker(name: &str, master: &str) -> CircusNode {
 /// every registration.
 fn master_config() -> String {
     format!("{CLUSTER_SECTION}state_file = \"\"\n")
-}
-
-/// Waits until the master lists `node` as an alive registered node with the worker's endpoints.
-fn wait_registered(master: &Master, node: &CircusNode) -> Value {
-    wait_for(&format!("{} to be registered and alive", node.name), || match master.node_entry(&node.name) {
-        Some(entry) if entry["state"] == "alive" => Ok(entry),
-        other => Err(format!("{other:?}")),
-    })
-}
-
-/// Asserts what `nodes` says about a joined worker.
-#[track_caller]
-fn assert_entry(entry: &Value, node: &CircusNode) {
-    assert_eq!(entry["source"], "registered", "{entry}");
-    assert_eq!(entry["endpoint"], node.endpoint.as_str(), "{entry}");
-    assert_eq!(entry["pubsub_endpoint"], node.pubsub_endpoint.as_str(), "{entry}");
-    assert_eq!(entry["stats_endpoint"], node.stats_endpoint.as_str(), "{entry}");
 }
 
 /// Waits until the master no longer lists `name` at all (unregistered, not merely down).
@@ -98,9 +81,9 @@ fn a_worker_joins_a_running_master_and_leaves_on_quit() {
     let master = Master::start_with_config(&master_config());
     let started = Instant::now();
     let worker = start_worker("w1", &master.endpoint);
-    let entry = wait_registered(&master, &worker);
+    let entry = master.wait_alive(&worker.name);
     let took = started.elapsed();
-    assert_entry(&entry, &worker);
+    assert_entry(&entry, &worker, "registered");
     assert!(took < Duration::from_secs(10), "joined {took:?} after circusd was started");
     eprintln!("w1 joined {took:?} after circusd was started");
     // The whole cluster sees it: its watchers through the master, `clusterctl nodes` too.
@@ -124,9 +107,9 @@ fn a_worker_started_before_its_master_joins_when_it_comes_up_and_leaves_on_sigte
     wait_log(&worker, &format!("clusterctl join: master {endpoint} unreachable"));
     let started = Instant::now();
     let master = Master::start_at(&endpoint, &master_config());
-    let entry = wait_registered(&master, &worker);
+    let entry = master.wait_alive(&worker.name);
     let took = started.elapsed();
-    assert_entry(&entry, &worker);
+    assert_entry(&entry, &worker, "registered");
     // Worst case: a 2 s call that just missed the master, then the 5 s backoff cap.
     assert!(took < Duration::from_secs(12), "joined {took:?} after the master started");
     eprintln!("w2 joined {took:?} after the master was started");
@@ -141,14 +124,14 @@ fn a_worker_started_before_its_master_joins_when_it_comes_up_and_leaves_on_sigte
 fn a_master_restarted_without_state_or_told_to_forget_gets_the_worker_back() {
     let mut master = Master::start_with_config(&master_config());
     let worker = start_worker("w3", &master.endpoint);
-    wait_registered(&master, &worker);
+    master.wait_alive(&worker.name);
 
     master.kill9();
     master.restart();
     let restarted = Instant::now();
-    let entry = wait_registered(&master, &worker);
+    let entry = master.wait_alive(&worker.name);
     let took = restarted.elapsed();
-    assert_entry(&entry, &worker);
+    assert_entry(&entry, &worker, "registered");
     assert!(took < Duration::from_secs(8), "registered again {took:?} after the restart");
     eprintln!("w3 registered again {took:?} after the master restart");
     wait_log(&worker, "clusterctl join: re-registered node w3");
@@ -157,8 +140,8 @@ fn a_master_restarted_without_state_or_told_to_forget_gets_the_worker_back() {
     let reply = master.call("unregister_node", json!({"name": "w3"}));
     assert_eq!(reply["removed"], "w3", "{reply}");
     let removed = Instant::now();
-    let entry = wait_registered(&master, &worker);
-    assert_entry(&entry, &worker);
+    let entry = master.wait_alive(&worker.name);
+    assert_entry(&entry, &worker, "registered");
     assert!(removed.elapsed() < Duration::from_secs(6), "back {:?} after unregister_node", removed.elapsed());
 }
 
@@ -166,7 +149,7 @@ fn a_master_restarted_without_state_or_told_to_forget_gets_the_worker_back() {
 fn a_joiner_whose_circusd_died_exits_without_unregistering() {
     let master = Master::start_with_config(&master_config());
     let worker = start_worker("w4", &master.endpoint);
-    wait_registered(&master, &worker);
+    master.wait_alive(&worker.name);
     let joiner = joiner_pid(&worker);
 
     procs::signal(worker.pid().expect("circusd runs"), libc::SIGKILL);
@@ -194,8 +177,8 @@ fn the_shipped_worker_example_joins() {
         );
     assert!(template.contains("join {ini}"), "the join watcher's cmd changed:\n{text}");
     let worker = CircusNode::start_from_template("third", &template, &[("dummy3", 1)]);
-    let entry = wait_registered(&master, &worker);
-    assert_entry(&entry, &worker);
+    let entry = master.wait_alive(&worker.name);
+    assert_entry(&entry, &worker, "registered");
     assert_eq!(circusctl(&master.endpoint, &["numprocesses", "third:dummy3"]).ok().trim(), "1");
 }
 

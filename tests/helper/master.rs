@@ -186,6 +186,14 @@ impl Master {
         reply["nodes"].as_array()?.iter().find(|n| n["name"] == name).cloned()
     }
 
+    /// Polls `nodes` until node `name` is there and `alive`, and returns its entry.
+    pub fn wait_alive(&self, name: &str) -> Value {
+        wait_for(&format!("node {name} to be listed and alive"), || match self.node_entry(name) {
+            Some(entry) if entry["state"] == "alive" => Ok(entry),
+            other => Err(format!("{other:?}")),
+        })
+    }
+
     /// Polls `nodes` until node `name` has `state`.
     pub fn wait_node_state(&self, name: &str, state: &str) {
         wait_for(&format!("node {name} to be {state}"), || match self.node_entry(name) {
@@ -223,6 +231,15 @@ impl Drop for Master {
             eprintln!("---- clusterd stderr ({}) ----\n{}", self.stderr_path().display(), self.stderr());
         }
     }
+}
+
+/// Asserts that a `nodes` entry has `source` and `node`'s three endpoints.
+#[track_caller]
+pub fn assert_entry(entry: &Value, node: &CircusNode, source: &str) {
+    assert_eq!(entry["source"], source, "{entry}");
+    assert_eq!(entry["endpoint"], node.endpoint.as_str(), "{entry}");
+    assert_eq!(entry["stats_endpoint"], node.stats_endpoint.as_str(), "{entry}");
+    assert_eq!(entry["pubsub_endpoint"], node.pubsub_endpoint.as_str(), "{entry}");
 }
 
 /// Runs clusterd on `config` and waits for it to exit (for configs it must refuse).

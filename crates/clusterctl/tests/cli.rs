@@ -2,6 +2,10 @@
 //! canned replies): what goes on the wire, what is printed where, and the exit statuses. Tests
 //! against a real circusd live in the workspace's e2e suite.
 
+mod common;
+
+use common::run;
+
 use std::net::TcpListener;
 use std::process::Command;
 use std::thread::JoinHandle;
@@ -36,14 +40,6 @@ fn server(replies: Vec<Value>) -> (String, JoinHandle<Vec<String>>) {
     });
     ready_rx.recv().unwrap();
     (endpoint, handle)
-}
-
-/// Runs clusterctl in-process; returns (status, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let argv = std::iter::once("clusterctl").chain(args.iter().copied());
-    let code = clusterctl::run_with(argv, None, &mut out, &mut err);
-    (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
 }
 
 /// The raw request with its random id replaced by `ID`.

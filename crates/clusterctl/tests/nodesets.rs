@@ -1,6 +1,10 @@
 //! Node sets end to end against a scripted master (a ROUTER answering by command, and a PUB for
 //! events): gathered output, a rolling restart and a one-shot job, with what goes on the wire.
 
+mod common;
+
+use common::run;
+
 use std::net::TcpListener;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -50,14 +54,6 @@ fn master(count: usize, pubsub: Option<String>, mut respond: Respond) -> (String
     });
     ready_rx.recv().unwrap();
     (endpoint, handle)
-}
-
-/// Runs clusterctl in-process; returns (status, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let argv = std::iter::once("clusterctl").chain(args.iter().copied());
-    let code = clusterctl::run_with(argv, None, &mut out, &mut err);
-    (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
 }
 
 #[test]
