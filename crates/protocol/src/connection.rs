@@ -14,7 +14,7 @@
 //!   Circus's `CircusClient`.
 //! * [`stream`]: the master's stats and event streams (SUB from nodes, PUB to clients).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -22,7 +22,10 @@ use tmq::AsZmqSocket;
 
 use crate::message::{Reply, Request};
 
+mod blocking;
 pub mod stream;
+
+pub use blocking::{Client, Subscriber};
 
 /// Failures of the transport, as opposed to error replies.
 #[derive(Debug, thiserror::Error)]
@@ -227,148 +230,6 @@ pub async fn probe(
     tokio::time::timeout(timeout, exchange).await.map_err(|_| ConnectionError::Timeout)?
 }
 
-/// A blocking command client, as Circus's `CircusClient`: one DEALER with a random identity,
-/// one `id` per call, replies with another `id` skipped.
-pub struct Client {
-    socket: zmq::Socket,
-    endpoint: String,
-    timeout: Duration,
-}
-
-impl Client {
-    /// Connects to `endpoint`; `timeout` bounds each call.
-    ///
-    /// # Errors
-    /// The endpoint is malformed.
-    pub fn connect(endpoint: &str, timeout: Duration) -> Result<Self, ConnectionError> {
-        let ctx = zmq::Context::new();
-        let socket = ctx.socket(zmq::DEALER).map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
-        let identity = uuid::Uuid::new_v4().simple().to_string();
-        socket.set_identity(identity.as_bytes()).map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
-        socket.set_linger(0).map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
-        socket.connect(endpoint).map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
-        Ok(Client { socket, endpoint: endpoint.to_string(), timeout })
-    }
-
-    /// Sends `request` with a fresh id and waits for the reply carrying that id.
-    ///
-    /// # Errors
-    /// [`ConnectionError::Timeout`] when no reply comes within the timeout.
-    pub fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
-        let id = Value::String(uuid::Uuid::new_v4().simple().to_string());
-        self.send_raw(&request.encode_with_id(&id))?;
-        let deadline = Instant::now() + self.timeout;
-        loop {
-            let bytes = self.recv_raw(deadline)?;
-            let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
-            if reply.0.get("id") == Some(&id) {
-                return Ok(reply);
-            }
-        }
-    }
-
-    /// Sends raw bytes as one frame (tests use it for malformed input).
-    ///
-    /// # Errors
-    /// A libzmq failure.
-    pub fn send_raw(&self, frame: &[u8]) -> Result<(), ConnectionError> {
-        self.send_frames(&[frame])
-    }
-
-    /// Sends several frames as one message.
-    ///
-    /// # Errors
-    /// A libzmq failure.
-    pub fn send_frames(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
-        for (i, frame) in frames.iter().enumerate() {
-            let more = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 };
-            self.socket.send(*frame, more).map_err(|e| ConnectionError::zmq("send", &self.endpoint, e))?;
-        }
-        Ok(())
-    }
-
-    /// Receives the next message (frames joined) before `deadline`.
-    ///
-    /// # Errors
-    /// [`ConnectionError::Timeout`] at the deadline.
-    pub fn recv_raw(&self, deadline: Instant) -> Result<Vec<u8>, ConnectionError> {
-        Ok(self.recv_frames(deadline)?.concat())
-    }
-
-    /// Receives the next message as frames before `deadline`.
-    ///
-    /// # Errors
-    /// [`ConnectionError::Timeout`] at the deadline.
-    pub fn recv_frames(&self, deadline: Instant) -> Result<Vec<Vec<u8>>, ConnectionError> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ready = self
-            .socket
-            .poll(zmq::POLLIN, left.as_millis().try_into().unwrap_or(i64::MAX))
-            .map_err(|e| ConnectionError::zmq("poll", &self.endpoint, e))?;
-        if ready == 0 {
-            return Err(ConnectionError::Timeout);
-        }
-        self.socket.recv_multipart(0).map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))
-    }
-}
-
-/// A blocking SUB socket for `clusterctl listen`: connects to a PUB endpoint (circusd's or the
-/// master's event stream) and yields `(topic, payload)` pairs, as circusctl's `CircusConsumer`.
-pub struct Subscriber {
-    socket: zmq::Socket,
-    endpoint: String,
-}
-
-impl Subscriber {
-    /// Connects to `endpoint` and subscribes to each topic prefix (`""` means everything).
-    ///
-    /// # Errors
-    /// The endpoint is malformed.
-    pub fn connect(endpoint: &str, topics: &[String]) -> Result<Self, ConnectionError> {
-        let err = |op| move |e| ConnectionError::zmq(op, endpoint, e);
-        let socket = zmq::Context::new().socket(zmq::SUB).map_err(err("socket"))?;
-        socket.set_linger(0).map_err(err("socket"))?;
-        socket.set_maxmsgsize(WIRE_LIMIT).map_err(err("socket"))?;
-        for topic in topics {
-            socket.set_subscribe(topic.as_bytes()).map_err(err("subscribe"))?;
-        }
-        socket.connect(endpoint).map_err(err("connect"))?;
-        Ok(Subscriber { socket, endpoint: endpoint.to_string() })
-    }
-
-    /// Blocks for the next publication: the first frame is the topic, the other frames are joined
-    /// into the payload (Circus always publishes exactly two frames).
-    ///
-    /// # Errors
-    /// A libzmq failure on the socket.
-    pub fn recv(&self) -> Result<(Vec<u8>, Vec<u8>), ConnectionError> {
-        let mut frames =
-            self.socket.recv_multipart(0).map_err(|e| ConnectionError::zmq("recv", &self.endpoint, e))?.into_iter();
-        let topic = frames.next().unwrap_or_default();
-        Ok((topic, frames.flatten().collect()))
-    }
-
-    /// Waits at most `timeout` for the next publication and returns all its frames. `None` means
-    /// nothing came in time or a signal interrupted the wait, so the caller can check its flags
-    /// (quit requested, receiver gone) between waits.
-    ///
-    /// # Errors
-    /// A libzmq failure on the socket.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Vec<Vec<u8>>>, ConnectionError> {
-        let millis = timeout.as_millis().try_into().unwrap_or(i64::MAX);
-        match self.socket.poll(zmq::POLLIN, millis) {
-            Ok(0) | Err(zmq::Error::EINTR) => return Ok(None),
-            Ok(_) => {}
-            Err(err) => return Err(ConnectionError::zmq("poll", &self.endpoint, err)),
-        }
-        match self.socket.recv_multipart(zmq::DONTWAIT) {
-            Ok(frames) => Ok(Some(frames)),
-            Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => Ok(None),
-            Err(err) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::Map;
@@ -402,7 +263,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("tcp://{}", listener.local_addr().expect("address"));
         let request = Request::new("globaloptions", Map::new());
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let result = probe(&Context::new(), &endpoint, &request, Duration::from_millis(300)).await;
         assert!(matches!(result, Err(ConnectionError::Timeout)), "{result:?}");
         assert!(started.elapsed() < Duration::from_secs(3));
