@@ -30,10 +30,7 @@ const QUEUE: usize = 1024;
 const CONNECT_GRACE: Duration = Duration::from_millis(500);
 
 /// How often parked requests retry their send.
-const RETRY: Duration = Duration::from_millis(10);
-
-/// How often parked requests retry their send.
-pub(crate) const RETRY_EVERY: Duration = RETRY;
+const RETRY_EVERY: Duration = Duration::from_millis(10);
 
 /// Liveness of a node as the master sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
