@@ -53,6 +53,7 @@ fn main() -> ExitCode {
             }
         }
     }
+    raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -70,6 +71,16 @@ fn main() -> ExitCode {
             eprintln!("clusterd: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Each node costs the master a few descriptors (three ZeroMQ sockets, each with its TCP
+/// connection and its mailbox), so thousands of nodes need far more than the usual soft limit
+/// of 1,024: raise it to the hard limit, as servers do.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(err) => tracing::warn!(cause = %err, "cannot raise the open files limit"),
     }
 }
 

@@ -14,6 +14,7 @@
 //!   Circus's `CircusClient`.
 //! * [`stream`]: the master's stats and event streams (SUB from nodes, PUB to clients).
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -58,7 +59,7 @@ impl ConnectionError {
 }
 
 /// Adapter so that both `zmq::Error` and `tmq::TmqError` map into [`ConnectionError::Zmq`].
-struct ZmqErr(zmq::Error);
+pub(crate) struct ZmqErr(zmq::Error);
 
 impl From<zmq::Error> for ZmqErr {
     fn from(err: zmq::Error) -> Self {
@@ -75,14 +76,46 @@ impl From<tmq::TmqError> for ZmqErr {
     }
 }
 
-/// A ZeroMQ context; one per process is enough.
+/// The process's ZeroMQ contexts.
+///
+/// libzmq caps one context at 1,023 sockets (`ZMQ_MAX_SOCKETS`, which the `zmq` crate cannot
+/// raise), and the master holds three per node: one context would stop at about 340 nodes. So
+/// sockets are opened in the first context that has room, and a new context is started when
+/// all are full (libzmq answers `EMFILE`). Each context brings its own I/O thread, which also
+/// spreads the network work of thousands of nodes.
 #[derive(Clone, Default)]
-pub struct Context(zmq::Context);
+pub struct Context(Arc<Mutex<Vec<zmq::Context>>>);
+
+/// At most this many contexts (about 65,000 sockets): past it, `EMFILE` is a real limit.
+const MAX_CONTEXTS: usize = 64;
 
 impl Context {
-    /// A new context.
+    /// A new set of contexts (the first one is started with the first socket).
     pub fn new() -> Self {
-        Context(zmq::Context::new())
+        Context::default()
+    }
+
+    /// Runs `open` (which creates one socket) in the first context with room for it.
+    fn open<T>(&self, mut open: impl FnMut(&zmq::Context) -> Result<T, ZmqErr>) -> Result<T, ZmqErr> {
+        let mut contexts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for context in contexts.iter() {
+            match open(context) {
+                Err(ZmqErr(zmq::Error::EMFILE)) => continue,
+                done => return done,
+            }
+        }
+        if contexts.len() >= MAX_CONTEXTS {
+            return Err(ZmqErr(zmq::Error::EMFILE));
+        }
+        let fresh = zmq::Context::new();
+        let done = open(&fresh);
+        contexts.push(fresh);
+        done
+    }
+
+    /// How many libzmq contexts are open (each with its I/O thread).
+    pub fn contexts(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
@@ -102,10 +135,8 @@ impl CommandServer {
     /// # Errors
     /// The endpoint is malformed or already in use.
     pub fn bind(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
-        let socket = tmq::router(&ctx.0)
-            .set_linger(0)
-            .set_maxmsgsize(WIRE_LIMIT)
-            .bind(endpoint)
+        let socket = ctx
+            .open(|context| Ok(tmq::router(context).set_linger(0).set_maxmsgsize(WIRE_LIMIT).bind(endpoint)?))
             .map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
         Ok(CommandServer { socket, endpoint: endpoint.to_string() })
     }
@@ -143,13 +174,16 @@ impl NodeSocket {
     /// # Errors
     /// The endpoint is malformed.
     pub fn connect(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
-        let socket = tmq::dealer(&ctx.0)
-            .set_linger(0)
-            .set_immediate(true)
-            .set_maxmsgsize(WIRE_LIMIT)
-            .set_reconnect_ivl(100)
-            .set_reconnect_ivl_max(1000)
-            .connect(endpoint)
+        let socket = ctx
+            .open(|context| {
+                Ok(tmq::dealer(context)
+                    .set_linger(0)
+                    .set_immediate(true)
+                    .set_maxmsgsize(WIRE_LIMIT)
+                    .set_reconnect_ivl(100)
+                    .set_reconnect_ivl_max(1000)
+                    .connect(endpoint)?)
+            })
             .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
         Ok(NodeSocket { socket, endpoint: endpoint.to_string() })
     }
@@ -206,10 +240,8 @@ pub async fn probe(
     request: &Request,
     timeout: Duration,
 ) -> Result<Reply, ConnectionError> {
-    let mut socket = tmq::dealer(&ctx.0)
-        .set_linger(0)
-        .set_maxmsgsize(WIRE_LIMIT)
-        .connect(endpoint)
+    let mut socket = ctx
+        .open(|context| Ok(tmq::dealer(context).set_linger(0).set_maxmsgsize(WIRE_LIMIT).connect(endpoint)?))
         .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
     let id = Value::String(uuid::Uuid::new_v4().simple().to_string());
     // Without IMMEDIATE the pipe exists as soon as `connect` returns: the message is queued.
@@ -255,6 +287,17 @@ mod tests {
         let (reply, command) = tokio::join!(probe(&ctx, &endpoint, &request, Duration::from_secs(5)), answer);
         assert_eq!(command, "globaloptions");
         assert_eq!(reply.expect("answered").0["options"], "here");
+    }
+
+    #[tokio::test]
+    async fn sockets_past_one_contexts_cap_open_in_another_context() {
+        let ctx = Context::new();
+        // 1,100 DEALERs: more than libzmq's 1,023 sockets per context.
+        let sockets: Vec<NodeSocket> =
+            (0..1100).map(|_| NodeSocket::connect(&ctx, "tcp://127.0.0.1:9").expect("a socket past the cap")).collect();
+        assert_eq!(sockets.len(), 1100);
+        assert_eq!(ctx.contexts(), 2);
+        drop(sockets);
     }
 
     #[tokio::test]

@@ -33,14 +33,17 @@ impl StreamReceiver {
     /// # Errors
     /// The endpoint is malformed.
     pub fn connect(ctx: &Context, endpoint: &str, prefix: &[u8], rcvhwm: i32) -> Result<Self, ConnectionError> {
-        let socket = tmq::subscribe(&ctx.0)
-            .set_linger(0)
-            .set_rcvhwm(rcvhwm)
-            .set_maxmsgsize(WIRE_LIMIT)
-            .set_reconnect_ivl(100)
-            .set_reconnect_ivl_max(1000)
-            .connect(endpoint)
-            .and_then(|socket| socket.subscribe(prefix))
+        let socket = ctx
+            .open(|context| {
+                Ok(tmq::subscribe(context)
+                    .set_linger(0)
+                    .set_rcvhwm(rcvhwm)
+                    .set_maxmsgsize(WIRE_LIMIT)
+                    .set_reconnect_ivl(100)
+                    .set_reconnect_ivl_max(1000)
+                    .connect(endpoint)?)
+            })
+            .and_then(|socket| Ok(socket.subscribe(prefix)?))
             .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
         Ok(StreamReceiver { socket, endpoint: endpoint.to_string() })
     }
@@ -77,7 +80,9 @@ impl StreamSender {
     /// The endpoint is malformed or in use.
     pub fn bind(ctx: &Context, endpoint: &str, sndhwm: i32) -> Result<Self, ConnectionError> {
         let err = |op| move |e| ConnectionError::zmq(op, endpoint, e);
-        let socket = ctx.0.socket(zmq::PUB).map_err(err("socket"))?;
+        let socket = ctx
+            .open(|context| Ok(context.socket(zmq::PUB)?))
+            .map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
         socket.set_linger(0).map_err(err("socket"))?;
         socket.set_sndhwm(sndhwm).map_err(err("socket"))?;
         socket.bind(endpoint).map_err(err("bind"))?;
