@@ -160,6 +160,19 @@ impl CommandServer {
     pub fn send(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
         send_now(self.socket.get_socket(), frames, &self.endpoint)
     }
+
+    /// The endpoint actually bound: with a port of `*`, the one the system picked.
+    pub fn bound_endpoint(&self) -> String {
+        bound_endpoint(self.socket.get_socket(), &self.endpoint)
+    }
+}
+
+/// libzmq's `LAST_ENDPOINT`, or `fallback` when it cannot be read.
+fn bound_endpoint(socket: &zmq::Socket, fallback: &str) -> String {
+    match socket.get_last_endpoint() {
+        Ok(Ok(endpoint)) if !endpoint.is_empty() => endpoint,
+        _ => fallback.to_string(),
+    }
 }
 
 /// A DEALER connected to one node's command endpoint.

@@ -96,4 +96,9 @@ impl StreamSender {
     pub fn send(&self, topic: &[u8], payload: &[u8]) -> Result<(), ConnectionError> {
         super::send_now(&self.socket, &[topic, payload], &self.endpoint)
     }
+
+    /// The endpoint actually bound: with a port of `*`, the one the system picked.
+    pub fn bound_endpoint(&self) -> String {
+        super::bound_endpoint(&self.socket, &self.endpoint)
+    }
 }
