@@ -9,6 +9,7 @@
 //! * [`cli`]: running `circusctl`, `clusterctl` and Python snippets;
 //! * [`stream`]: reading a PUB stream (merged stats or events) with deadlines;
 //! * [`tmux`]: a terminal program (circus-top) in a detached tmux session;
+//! * [`simnode::SimNodes`]: simulated nodes (the `simnode` binary), for scale and soak tests only;
 //! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
 //! * [`paths`]: where the binaries and the venv are.
@@ -25,6 +26,7 @@ pub mod node;
 pub mod paths;
 pub mod ports;
 pub mod procs;
+pub mod simnode;
 pub mod stream;
 pub mod tmux;
 pub mod udp;
@@ -37,6 +39,7 @@ pub use clusterd_protocol::{Reply, Request};
 pub use master::Master;
 pub use node::CircusNode;
 pub use serde_json::{json, Map, Value};
+pub use simnode::{SimNode, SimNodes};
 
 /// Global deadline for anything the fixtures wait for (a process to answer, a state to change).
 pub const TIMEOUT: Duration = Duration::from_secs(30);

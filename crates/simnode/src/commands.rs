@@ -48,7 +48,10 @@ pub fn answer(state: &mut Watchers, endpoints: &Endpoints, counters: Value, requ
         }
         "stats" => stats(state, &request),
         "simnode" => Ok(fields(counters)),
-        other => Err((Errno::UnknownCommand, format!("unknown command: '{other}' (a simnode answers {})", SIMULATED.join(", ")))),
+        other => Err((
+            Errno::UnknownCommand,
+            format!("unknown command: '{other}' (a simnode answers {})", SIMULATED.join(", ")),
+        )),
     };
     let reply = match result {
         Ok(fields) => Reply::ok(fields, id),

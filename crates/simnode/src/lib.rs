@@ -114,7 +114,8 @@ pub async fn run(options: Options, shutdown: impl std::future::Future<Output = (
     let total = nodes.len();
     let mut rng = fastrand::Rng::with_seed(options.seed);
     for (node, server) in nodes {
-        let restarts = options.restart_mean.map(|mean| node::Restarts::new(mean, options.restart_downtime, rng.u64(..)));
+        let restarts =
+            options.restart_mean.map(|mean| node::Restarts::new(mean, options.restart_downtime, rng.u64(..)));
         tokio::spawn(node::serve(node, ctx.clone(), server, restarts, counters.clone(), total));
     }
     shutdown.await;

@@ -69,7 +69,8 @@ impl Node {
             None => format!("tcp://{}:*", options.host),
         };
         let wanted = Endpoints { endpoint: at(0), pubsub_endpoint: at(1), stats_endpoint: at(2) };
-        let (server, streams) = bind_sockets(ctx, &wanted).map_err(|source| SimError::Bind { node: name.clone(), source })?;
+        let (server, streams) =
+            bind_sockets(ctx, &wanted).map_err(|source| SimError::Bind { node: name.clone(), source })?;
         let endpoints = Endpoints {
             endpoint: server.bound_endpoint(),
             pubsub_endpoint: streams.events.bound_endpoint(),
