@@ -21,6 +21,7 @@ mod publish;
 pub mod watchers;
 
 pub use node::{Node, SimError};
+pub use publish::{Control, Schedule};
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -106,17 +107,19 @@ pub async fn run(options: Options, shutdown: impl std::future::Future<Output = (
     let _ = std::io::stdout().flush();
 
     let stop = Arc::new(AtomicBool::new(false));
+    let control = Arc::new(Control::new(Schedule { interval: options.stats_interval, cycles: options.stats_cycles }));
     let publisher = {
         let nodes: Vec<Arc<Node>> = nodes.iter().map(|(node, _)| node.clone()).collect();
-        let (options, counters, stop) = (options.clone(), counters.clone(), stop.clone());
-        std::thread::spawn(move || publish::stats_loop(&nodes, &options, &counters, &stop))
+        let (delay, counters, stop, control) = (options.stats_delay, counters.clone(), stop.clone(), control.clone());
+        std::thread::spawn(move || publish::stats_loop(&nodes, &control, delay, &counters, &stop))
     };
     let total = nodes.len();
     let mut rng = fastrand::Rng::with_seed(options.seed);
     for (node, server) in nodes {
         let restarts =
             options.restart_mean.map(|mean| node::Restarts::new(mean, options.restart_downtime, rng.u64(..)));
-        tokio::spawn(node::serve(node, ctx.clone(), server, restarts, counters.clone(), total));
+        let shared = node::Shared { counters: counters.clone(), control: control.clone(), total };
+        tokio::spawn(node::serve(node, ctx.clone(), server, restarts, shared));
     }
     shutdown.await;
     stop.store(true, Ordering::Relaxed);

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::commands::{answer, Endpoints};
 use crate::info::{event, stats_cycle, Message};
+use crate::publish::{Control, Schedule};
 use crate::watchers::Watchers;
 use crate::{Counters, Options};
 
@@ -149,14 +150,23 @@ impl Restarts {
     }
 }
 
+/// What every node of the process shares.
+pub struct Shared {
+    /// Publication and request counters.
+    pub counters: Arc<Counters>,
+    /// The stats schedule, which the `simnode` command may replace.
+    pub control: Arc<Control>,
+    /// How many nodes the process hosts.
+    pub total: usize,
+}
+
 /// Answers the node's requests until the process ends, restarting it now and then.
 pub async fn serve(
     node: Arc<Node>,
     ctx: Context,
     mut server: CommandServer,
     mut restarts: Option<Restarts>,
-    counters: Arc<Counters>,
-    total: usize,
+    shared: Shared,
 ) {
     let mut next_restart = restarts.as_mut().map(|r| tokio::time::Instant::now() + r.next());
     loop {
@@ -168,20 +178,21 @@ pub async fn serve(
         };
         tokio::select! {
             frames = server.recv() => match frames {
-                Ok(frames) => handle(&node, &server, frames, &counters, total),
+                Ok(frames) => handle(&node, &server, frames, &shared),
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
             () = restart_at => {
                 let Some(schedule) = restarts.as_mut() else { continue };
                 server = restart(&node, &ctx, server, schedule.downtime).await;
-                counters.restarts.fetch_add(1, Ordering::Relaxed);
+                shared.counters.restarts.fetch_add(1, Ordering::Relaxed);
                 next_restart = Some(tokio::time::Instant::now() + schedule.next());
             }
         }
     }
 }
 
-fn handle(node: &Node, server: &CommandServer, mut frames: Vec<Vec<u8>>, counters: &Counters, total: usize) {
+fn handle(node: &Node, server: &CommandServer, mut frames: Vec<Vec<u8>>, shared: &Shared) {
+    let counters = &shared.counters;
     if frames.len() < 2 {
         return;
     }
@@ -192,7 +203,14 @@ fn handle(node: &Node, server: &CommandServer, mut frames: Vec<Vec<u8>>, counter
         Err(err) => err.reply(),
         Ok(request) => {
             let changes = matches!(request.command.as_str(), "incr" | "decr");
-            let answered = answer(&mut lock(&node.state), &node.endpoints, counters.to_json(total), request);
+            if request.command == "simnode" {
+                if let Some(schedule) = requested_schedule(&request) {
+                    shared.control.set(schedule);
+                }
+            }
+            let mut process = counters.to_json(shared.total);
+            process["schedule"] = shared.control.describe();
+            let answered = answer(&mut lock(&node.state), &node.endpoints, process, request);
             node.publish_events(&answered.events, counters);
             if changes {
                 node.changed();
@@ -206,6 +224,15 @@ fn handle(node: &Node, server: &CommandServer, mut frames: Vec<Vec<u8>>, counter
     let body = reply.encode();
     out.push(&body);
     let _ = server.send(&out);
+}
+
+/// `simnode` with `interval_ms` (number) and/or `cycles` (number, or null for forever): a new
+/// stats schedule for the whole process. Anything else leaves the schedule alone.
+fn requested_schedule(request: &Request) -> Option<Schedule> {
+    let properties = &request.properties;
+    let interval = properties.get("interval_ms")?.as_f64().filter(|ms| *ms > 0.0)?;
+    let cycles = properties.get("cycles").and_then(serde_json::Value::as_u64);
+    Some(Schedule { interval: Duration::from_secs_f64(interval / 1000.0), cycles })
 }
 
 /// Closes the node's sockets, waits `downtime`, binds them again on the same ports with a new
