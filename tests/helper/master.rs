@@ -21,6 +21,8 @@ pub struct Master {
     pub config: PathBuf,
     dir: TempDir,
     child: Option<Child>,
+    /// Started with `-v` (debug logs): every test master; benchmarks measure without it.
+    verbose: bool,
 }
 
 /// The `[node.NAME]` section for `node`.
@@ -69,11 +71,21 @@ impl Master {
         Master::start_file("cluster.toml", text, false)
     }
 
+    /// Like [`Master::start_unsettled`] but at clusterd's default log level (info), as an
+    /// operator runs it: for benchmarks, where debug logging would be measured too.
+    pub fn start_quiet(text: &str) -> Master {
+        Master::launch_with("cluster.toml", text, false, None, false)
+    }
+
     fn start_file(file_name: &str, text: &str, settle: bool) -> Master {
         Master::launch(file_name, text, settle, None)
     }
 
     fn launch(file_name: &str, text: &str, settle: bool, endpoint: Option<&str>) -> Master {
+        Master::launch_with(file_name, text, settle, endpoint, true)
+    }
+
+    fn launch_with(file_name: &str, text: &str, settle: bool, endpoint: Option<&str>, verbose: bool) -> Master {
         let dir = tempfile::Builder::new().prefix("e2e-master-").tempdir().expect("tempdir");
         let endpoint = endpoint.map_or_else(ports::free_endpoint, str::to_string);
         let (stats_endpoint, pubsub_endpoint) = (ports::free_endpoint(), ports::free_endpoint());
@@ -83,7 +95,7 @@ impl Master {
             .replace("{pubsub_endpoint}", &pubsub_endpoint);
         let config = dir.path().join(file_name);
         std::fs::write(&config, text).expect("write clusterd config");
-        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None };
+        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None, verbose };
         master.child = Some(master.spawn());
         master.wait_ready(settle);
         master
@@ -96,7 +108,7 @@ impl Master {
             std::fs::OpenOptions::new().create(true).append(true).open(self.stderr_path()).expect("stderr file");
         procs::spawn(
             Command::new(paths::workspace_bin("clusterd"))
-                .arg("-v")
+                .args(self.verbose.then_some("-v"))
                 .arg(&self.config)
                 .current_dir(self.dir.path())
                 .env(procs::TAG_VAR, procs::tag("master", self.dir.path()))

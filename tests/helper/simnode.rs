@@ -94,23 +94,7 @@ impl SimNodes {
 
     /// Registers every node with `master` (`register_node`), panicking on an error reply.
     pub fn register_all(&self, master: &Master) {
-        let client = master.client(Duration::from_secs(10));
-        for node in &self.nodes {
-            let request = crate::Request::new(
-                "register_node",
-                match json!({
-                    "name": node.name,
-                    "endpoint": node.endpoint,
-                    "pubsub_endpoint": node.pubsub_endpoint,
-                    "stats_endpoint": node.stats_endpoint,
-                }) {
-                    Value::Object(map) => map,
-                    _ => unreachable!("an object literal"),
-                },
-            );
-            let reply = client.call(&request).unwrap_or_else(|e| panic!("register_node {}: {e}", node.name));
-            assert!(!reply.is_error(), "register_node {}: {:?}", node.name, reply.0);
-        }
+        register(master, &self.nodes);
     }
 
     /// Kills the process with SIGKILL: every node it hosts goes away at once.
@@ -119,6 +103,24 @@ impl SimNodes {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Registers `nodes` with `master` (`register_node`), panicking on an error reply.
+pub fn register(master: &Master, nodes: &[SimNode]) {
+    let client = master.client(Duration::from_secs(10));
+    for node in nodes {
+        let properties = json!({
+            "name": node.name,
+            "endpoint": node.endpoint,
+            "pubsub_endpoint": node.pubsub_endpoint,
+            "stats_endpoint": node.stats_endpoint,
+        });
+        let Value::Object(properties) = properties else { unreachable!("an object literal") };
+        let reply = client
+            .call(&crate::Request::new("register_node", properties))
+            .unwrap_or_else(|e| panic!("register_node {}: {e}", node.name));
+        assert!(!reply.is_error(), "register_node {}: {:?}", node.name, reply.0);
     }
 }
 

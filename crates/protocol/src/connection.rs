@@ -26,7 +26,7 @@ use crate::message::{Reply, Request};
 mod blocking;
 pub mod stream;
 
-pub use blocking::{Client, Subscriber};
+pub use blocking::{relay, Client, Subscriber};
 
 /// Failures of the transport, as opposed to error replies.
 #[derive(Debug, thiserror::Error)]

@@ -105,9 +105,19 @@ impl Subscriber {
     /// # Errors
     /// The endpoint is malformed.
     pub fn connect(endpoint: &str, topics: &[String]) -> Result<Self, ConnectionError> {
+        Subscriber::connect_with_hwm(endpoint, topics, 1000)
+    }
+
+    /// Like [`Subscriber::connect`], queueing at most `rcvhwm` messages (0: no limit, so the
+    /// publisher never drops for this subscriber; benchmarks count every message).
+    ///
+    /// # Errors
+    /// The endpoint is malformed.
+    pub fn connect_with_hwm(endpoint: &str, topics: &[String], rcvhwm: i32) -> Result<Self, ConnectionError> {
         let err = |op| move |e| ConnectionError::zmq(op, endpoint, e);
         let socket = zmq::Context::new().socket(zmq::SUB).map_err(err("socket"))?;
         socket.set_linger(0).map_err(err("socket"))?;
+        socket.set_rcvhwm(rcvhwm).map_err(err("socket"))?;
         socket.set_maxmsgsize(WIRE_LIMIT).map_err(err("socket"))?;
         for topic in topics {
             socket.set_subscribe(topic.as_bytes()).map_err(err("subscribe"))?;
@@ -147,4 +157,24 @@ impl Subscriber {
             Err(err) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
         }
     }
+}
+
+/// A plain libzmq relay, the baseline of the stats benchmark: one SUB connected to every
+/// endpoint of `from` (subscribed to `prefix`), one PUB bound on `to`, and `zmq_proxy` between
+/// them; no decoding, no rewriting. Runs until the process ends.
+///
+/// # Errors
+/// An endpoint is refused, or the proxy fails.
+pub fn relay(from: &[String], prefix: &[u8], to: &str, rcvhwm: i32, sndhwm: i32) -> Result<(), ConnectionError> {
+    let ctx = zmq::Context::new();
+    let sub = ctx.socket(zmq::SUB).map_err(|e| ConnectionError::zmq("socket", to, e))?;
+    sub.set_rcvhwm(rcvhwm).map_err(|e| ConnectionError::zmq("socket", to, e))?;
+    for endpoint in from {
+        sub.connect(endpoint).map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
+    }
+    sub.set_subscribe(prefix).map_err(|e| ConnectionError::zmq("subscribe", to, e))?;
+    let publisher = ctx.socket(zmq::PUB).map_err(|e| ConnectionError::zmq("socket", to, e))?;
+    publisher.set_sndhwm(sndhwm).map_err(|e| ConnectionError::zmq("socket", to, e))?;
+    publisher.bind(to).map_err(|e| ConnectionError::zmq("bind", to, e))?;
+    zmq::proxy(&sub, &publisher).map_err(|e| ConnectionError::zmq("proxy", to, e))
 }
