@@ -1,0 +1,202 @@
+//! `clusterd-bench`: clusterd's benchmarks. `make bench` runs `clusterd-bench all --out
+//! docs/benchmarks.md` on a release build; each benchmark also runs alone and prints its
+//! section. Every figure is measured beside its baseline in the same run, on real processes:
+//! clusterd, simnode, and (for the proxy hop) a real circusd from the project's venv.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+mod failure;
+mod fanout;
+mod fleet;
+mod forwarding;
+mod memory;
+mod proxy;
+mod report;
+mod stats;
+mod sys;
+
+/// Benchmarks of clusterd against same-run baselines (see docs/benchmarks.md).
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Every benchmark, written as one Markdown report.
+    All {
+        /// Where to write the report.
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        out: PathBuf,
+        /// Smaller sizes and fewer rounds: checks that every benchmark runs, in a minute or two.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// `status NAME` straight to a node vs through clusterd.
+    Proxy {
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
+    /// `status` over 10, 100, 1,000 simnodes vs a sequential loop.
+    Fanout {
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 30)]
+        repeats: usize,
+        #[arg(long, default_value_t = 5)]
+        loops: usize,
+    },
+    /// Stats forwarding from 1,000 simnodes vs a plain SUB→PUB relay.
+    Forwarding {
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        #[arg(long, value_delimiter = ',', default_value = "1000,200,100,50,20,10")]
+        intervals_ms: Vec<u64>,
+        #[arg(long, default_value = "3s", value_parser = humantime_secs)]
+        burst: Duration,
+    },
+    /// clusterd's memory with 0, 1,000 and 5,000 nodes, then start-up over the state file.
+    Memory {
+        #[arg(long, value_delimiter = ',', default_value = "0,1000,5000")]
+        steps: Vec<usize>,
+        #[arg(long, default_value = "10s", value_parser = humantime_secs)]
+        settle: Duration,
+        #[arg(long, default_value_t = 3)]
+        restarts: usize,
+    },
+    /// Time from kill -9 of a node to `down`, among 10 and 1,000 nodes.
+    Failure {
+        #[arg(long, value_delimiter = ',', default_value = "10,1000")]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 5)]
+        kills: usize,
+    },
+    /// The baseline relay (a SUB on every endpoint of FILE, zmq_proxy to a PUB on --to).
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        from_file: PathBuf,
+    },
+}
+
+fn humantime_secs(text: &str) -> Result<Duration, String> {
+    text.trim_end_matches('s')
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|e| format!("{text}: {e} (write e.g. 10s)"))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    // Thousands of simulated nodes and their connections: far past the usual 1,024 descriptors.
+    sys::raise_open_files(1 << 20);
+    match cli.bench {
+        Bench::All { out, quick } => all(&out, quick),
+        Bench::Relay { to, from_file } => {
+            let text = std::fs::read_to_string(&from_file).unwrap_or_else(|e| panic!("{}: {e}", from_file.display()));
+            let from: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
+            // The same queue limits as clusterd's feeds and merged PUB.
+            if let Err(err) = clusterd_protocol::connection::relay(&from, b"stat.", &to, 10_000, 20_000) {
+                eprintln!("relay: {err}");
+                std::process::exit(1);
+            }
+        }
+        Bench::Memory { steps, settle, restarts } => {
+            let command = format!(
+                "target/release/clusterd-bench memory --steps {} --settle {}s --restarts {restarts}",
+                join(&steps),
+                settle.as_secs()
+            );
+            let plan = memory::Plan { steps, settle, restarts };
+            let (memory, startup) = memory::run(&plan, command.clone(), format!("{command} (second table)"));
+            print!("{}{}", memory.markdown(), startup.markdown());
+        }
+        other => print!("{}", single(other).markdown()),
+    }
+}
+
+fn single(bench: Bench) -> report::Section {
+    let me = "target/release/clusterd-bench";
+    match bench {
+        Bench::Proxy { rounds, requests } => {
+            proxy::run(&proxy::Plan { rounds, requests }, format!("{me} proxy --rounds {rounds} --requests {requests}"))
+        }
+        Bench::Fanout { sizes, repeats, loops } => {
+            let command = format!("{me} fanout --sizes {} --repeats {repeats} --loops {loops}", join(&sizes));
+            fanout::run(&fanout::Plan { sizes, repeats, loops }, command)
+        }
+        Bench::Forwarding { nodes, intervals_ms, burst } => {
+            let command = format!(
+                "{me} forwarding --nodes {nodes} --intervals-ms {} --burst {}s",
+                join(&intervals_ms),
+                burst.as_secs()
+            );
+            forwarding::run(&forwarding::Plan { nodes, intervals_ms, burst }, command)
+        }
+        Bench::Failure { sizes, kills } => {
+            let command = format!("{me} failure --sizes {} --kills {kills}", join(&sizes));
+            failure::run(&failure::Plan { sizes, kills }, command)
+        }
+        Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } => {
+            unreachable!("handled by the caller")
+        }
+    }
+}
+
+fn join<T: ToString>(values: &[T]) -> String {
+    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn all(out: &std::path::Path, quick: bool) {
+    let started = std::time::Instant::now();
+    let benches = if quick {
+        vec![
+            Bench::Proxy { rounds: 2, requests: 300 },
+            Bench::Fanout { sizes: vec![10, 100], repeats: 5, loops: 2 },
+            Bench::Forwarding { nodes: 100, intervals_ms: vec![1000, 100], burst: Duration::from_secs(2) },
+            Bench::Failure { sizes: vec![10], kills: 2 },
+        ]
+    } else {
+        vec![
+            Bench::Proxy { rounds: 5, requests: 2000 },
+            Bench::Fanout { sizes: vec![10, 100, 1000], repeats: 30, loops: 5 },
+            Bench::Forwarding {
+                nodes: 1000,
+                intervals_ms: vec![1000, 200, 100, 50, 20, 10],
+                burst: Duration::from_secs(3),
+            },
+            Bench::Failure { sizes: vec![10, 1000], kills: 5 },
+        ]
+    };
+    let mut sections = Vec::new();
+    for bench in benches {
+        let section = single(bench);
+        eprint!("{}", section.markdown());
+        sections.push(section);
+    }
+    let (steps, settle, restarts) = if quick {
+        (vec![0, 200], Duration::from_secs(2), 1)
+    } else {
+        (vec![0, 1000, 5000], Duration::from_secs(10), 3)
+    };
+    let me = "target/release/clusterd-bench";
+    let memory_command =
+        format!("{me} memory --steps {} --settle {}s --restarts {restarts}", join(&steps), settle.as_secs());
+    let startup_command = format!("{memory_command} (second table)");
+    let (memory, startup) = memory::run(&memory::Plan { steps, settle, restarts }, memory_command, startup_command);
+    eprint!("{}{}", memory.markdown(), startup.markdown());
+    sections.push(memory);
+    sections.push(startup);
+    let document = report::document(&sections, started.elapsed(), quick);
+    std::fs::write(out, document).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    eprintln!("wrote {} in {:.0} s", out.display(), started.elapsed().as_secs_f64());
+}

@@ -1,0 +1,133 @@
+//! Memory per node, and start-up with thousands of nodes in the state file.
+//!
+//! One clusterd, simnodes registered in steps (0, then 1,000, then 5,000), all streaming stats
+//! at 1 Hz; clusterd's resident memory at each step, the 0-node figure as baseline. Then the
+//! same clusterd is killed and started again over its state file of 5,000 nodes, against a
+//! start with an empty state file.
+
+use std::time::{Duration, Instant};
+
+use cluster_e2e::master::CLUSTER_SECTION;
+use cluster_e2e::simnode::register;
+use cluster_e2e::{Master, SimNode};
+
+use crate::fleet::{census, median_sample, simnodes, wait_alive};
+use crate::report::{verdict, Section, Table};
+use crate::stats::{millis, Spread};
+use crate::sys::{open_files, rss};
+
+/// How much to measure.
+pub struct Plan {
+    /// Registered node counts at which memory is read (the first is usually 0).
+    pub steps: Vec<usize>,
+    /// Streaming time at each step before reading memory.
+    pub settle: Duration,
+    /// Restarts over the full state file.
+    pub restarts: usize,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Runs both benchmarks; returns the memory section and the start-up section.
+pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Section, Section) {
+    let largest = plan.steps.iter().copied().max().unwrap_or(0);
+    let groups = simnodes(largest, &[]);
+    let all: Vec<SimNode> = groups.iter().flat_map(|g| g.nodes.iter().cloned()).collect();
+    let mut master = Master::start_quiet(CLUSTER_SECTION);
+    let pid = master.pid().expect("clusterd runs");
+
+    let mut table = Table::new(&["nodes registered", "clusterd RSS MiB", "per node KiB (over 0 nodes)", "open files"]);
+    let mut registered = 0;
+    let (mut base, mut per_node_at_largest) = (None, 0.0);
+    for &step in &plan.steps {
+        register(&master, &all[registered..step]);
+        registered = step;
+        wait_alive(&master, step, Duration::from_secs(300));
+        std::thread::sleep(plan.settle);
+        let bytes = median_sample(5, Duration::from_secs(1), || rss(pid).unwrap_or(0) as f64);
+        let base_bytes = *base.get_or_insert(bytes);
+        let per_node = if step > 0 { (bytes - base_bytes) / step as f64 / 1024.0 } else { 0.0 };
+        if step == largest {
+            per_node_at_largest = per_node;
+        }
+        table.row(vec![
+            step.to_string(),
+            format!("{:.1}", bytes / MIB),
+            if step > 0 { format!("{per_node:.1}") } else { "baseline".into() },
+            open_files(pid).map_or("?".into(), |n| n.to_string()),
+        ]);
+    }
+    let memory = Section {
+        title: "Memory per node".into(),
+        command: memory_command,
+        setup: format!(
+            "One clusterd (release build, default settings: heartbeat 1 s). Simnodes (2 watchers × 2 processes, \
+             stats at 1 Hz, {} per process) registered with `register_node` in steps; at each step, once all are \
+             alive, {} s of streaming, then the median of 5 readings of VmRSS 1 s apart. Each node costs clusterd \
+             three ZeroMQ sockets (command DEALER, stats SUB, events SUB) and their TCP connections.",
+            crate::fleet::PER_PROCESS,
+            plan.settle.as_secs()
+        ),
+        table,
+        verdict: vec![format!(
+            "Target: at most 64 KiB per registered node. Measured {per_node_at_largest:.1} KiB at {largest} nodes: {}.",
+            verdict(per_node_at_largest <= 64.0)
+        )],
+    };
+    let startup = startup(plan, &mut master, largest, startup_command);
+    drop(groups);
+    (memory, startup)
+}
+
+fn startup(plan: &Plan, master: &mut Master, nodes: usize, command: String) -> Section {
+    // The registrations reach the state file asynchronously: wait until it holds them all.
+    let state = master.dir().join("clusterd-state.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while saved_nodes(&state) < nodes {
+        assert!(Instant::now() < deadline, "state file holds {} of {nodes} nodes", saved_nodes(&state));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (mut answered, mut alive) = (Vec::new(), Vec::new());
+    for _ in 0..plan.restarts {
+        master.kill9();
+        let started = Instant::now();
+        master.restart();
+        answered.push(millis(started.elapsed()));
+        wait_alive(master, nodes, Duration::from_secs(300));
+        alive.push(millis(started.elapsed()));
+        assert_eq!(census(master).0, nodes);
+    }
+    let empty: Vec<f64> = (0..plan.restarts)
+        .map(|_| {
+            let started = Instant::now();
+            let fresh = Master::start_quiet(CLUSTER_SECTION);
+            let elapsed = millis(started.elapsed());
+            drop(fresh);
+            elapsed
+        })
+        .collect();
+    let mut table = Table::new(&["state file", "command endpoint answers ms", "all nodes alive ms"]);
+    table.row(vec!["empty (baseline)".into(), Spread::of(&empty).show(0), "-".into()]);
+    table.row(vec![format!("{nodes} nodes"), Spread::of(&answered).show(0), Spread::of(&alive).show(0)]);
+    Section {
+        title: "Start-up".into(),
+        command,
+        setup: format!(
+            "clusterd killed with SIGKILL and started again over its state file of {nodes} registered simnodes \
+             (all running), {} times: time from the start of the process to the first answer of `nodes`, and \
+             until all nodes are alive again. Baseline: a clusterd with an empty state file, started the same \
+             way. Cells: median (lowest–highest).",
+            plan.restarts
+        ),
+        table,
+        verdict: Vec::new(),
+    }
+}
+
+fn saved_nodes(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v["nodes"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}

@@ -1,0 +1,61 @@
+//! What the benchmarks read from the system: a process's memory, CPU time and open files, and
+//! the machine they ran on.
+
+use std::time::Duration;
+
+/// Resident memory of `pid` in bytes (`VmRSS`).
+pub fn rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// User plus system CPU time of `pid` so far.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI (sysconf(_SC_CLK_TCK)).
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Open file descriptors of `pid`.
+pub fn open_files(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// One line describing the machine: CPU model, cores, memory, kernel.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU", str::trim)
+        .to_string();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: u64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{model}, {cores} cores, {:.1} GiB memory, Linux {}", mem_kib as f64 / (1024.0 * 1024.0), kernel.trim())
+}
+
+/// Raises this process's open-files limit (inherited by the processes it starts): the soft
+/// limit to the hard one, and the hard one too when allowed (root). Returns the soft limit.
+pub fn raise_open_files(wanted: u64) -> u64 {
+    if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
+        if hard < wanted {
+            let _ = rlimit::Resource::NOFILE.set(wanted, wanted);
+        } else if soft < wanted {
+            let _ = rlimit::Resource::NOFILE.set(wanted, hard);
+        }
+    }
+    rlimit::Resource::NOFILE.get().map_or(0, |(soft, _)| soft)
+}
