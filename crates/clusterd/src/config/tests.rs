@@ -116,7 +116,8 @@ fn access_keys_in_both_forms() {
     assert!(cluster.register_secret.as_ref().is_some_and(|s| s.expose() == "s3cret"));
     assert!(!format!("{cluster:?}").contains("s3cret"), "the secret stays out of Debug");
     // Relative to the configuration file, like the state file.
-    let config = Config::parse(Path::new("/etc/clusterd/cluster.toml"), "[cluster]\naudit_log = \"audit.jsonl\"\n").unwrap();
+    let config =
+        Config::parse(Path::new("/etc/clusterd/cluster.toml"), "[cluster]\naudit_log = \"audit.jsonl\"\n").unwrap();
     assert_eq!(config.cluster.audit_log.as_deref(), Some(Path::new("/etc/clusterd/audit.jsonl")));
 
     let text = "[circus-cluster]\nendpoint = tcp://127.0.0.1:5558\nmax_message_size = 2048 ; bytes\n\
@@ -130,7 +131,10 @@ fn access_keys_in_both_forms() {
     assert_eq!(config.cluster.audit_log.as_deref(), Some(Path::new("/var/log/clusterd-audit.jsonl")));
     // Empty values mean "not set".
     let config = toml("[cluster]\nreadonly_endpoint = \"\"\nregister_secret = \"\"\naudit_log = \"\"\n").unwrap();
-    assert_eq!((config.cluster.readonly_endpoint, config.cluster.register_secret, config.cluster.audit_log), (None, None, None));
+    assert_eq!(
+        (config.cluster.readonly_endpoint, config.cluster.register_secret, config.cluster.audit_log),
+        (None, None, None)
+    );
 }
 
 #[test]
@@ -169,14 +173,21 @@ fn remote_endpoints_need_allow_remote() {
     }
     let err = Config::parse(Path::new("c.ini"), "[circus-cluster]\nendpoint = tcp://0.0.0.0:5558\n").unwrap_err();
     assert!(err.to_string().contains("circus-cluster.endpoint: tcp://0.0.0.0:5558 can be reached"), "{err}");
-    for local in ["tcp://127.0.0.1:5558", "tcp://127.1.2.3:5558", "tcp://[::1]:5558", "tcp://localhost:5558", "ipc:///tmp/c.sock"] {
+    for local in [
+        "tcp://127.0.0.1:5558",
+        "tcp://127.1.2.3:5558",
+        "tcp://[::1]:5558",
+        "tcp://localhost:5558",
+        "ipc:///tmp/c.sock",
+    ] {
         assert!(toml(&format!("[cluster]\nendpoint = \"{local}\"\n")).is_ok(), "{local}");
     }
 }
 
 #[test]
 fn a_node_cannot_be_the_readonly_endpoint() {
-    let text = "[cluster]\nreadonly_endpoint = \"tcp://127.0.0.1:5561\"\n[node.x]\nendpoint = \"tcp://localhost:5561\"\n";
+    let text =
+        "[cluster]\nreadonly_endpoint = \"tcp://127.0.0.1:5561\"\n[node.x]\nendpoint = \"tcp://localhost:5561\"\n";
     let err = toml(text).unwrap_err().to_string();
     assert!(err.contains("node.x.endpoint: tcp://localhost:5561 is the master's own readonly_endpoint"), "{err}");
 }
