@@ -7,6 +7,8 @@
 //! (`make venv`); `make test` does both. Every test has its own ports and processes, so the
 //! tests run in parallel.
 
+mod access;
+mod audit;
 mod circus_top;
 mod clusterctl;
 mod clusterctl_top;
@@ -23,6 +25,7 @@ mod named_node;
 mod nodesets;
 mod persistence;
 mod python_client;
+mod register_secret;
 mod registry;
 mod reload;
 mod rolling;

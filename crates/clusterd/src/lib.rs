@@ -9,13 +9,18 @@
 //! * `handler`: what each command does: master-local commands, forwarding to one node, and
 //!   fan-out with merged replies;
 //! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher);
+//! * `access`: what each endpoint allows (`readonly_endpoint`), `register_secret`, and the
+//!   audit trail of changing commands;
+//! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
+mod access;
 pub mod config;
 pub mod discovery;
 mod handler;
 mod lifecycle;
 pub mod link;
+pub mod logging;
 mod proc_info;
 pub mod registry;
 mod server;

@@ -102,8 +102,10 @@ fn declared_as(node: &crate::registry::Node, spec: &crate::config::NodeSpec) -> 
 }
 
 /// Reads the configuration file again and applies it: static nodes are added, changed and
-/// removed, timeouts and probe settings take effect at once. Endpoint changes need a restart
-/// and are reported as such. A bad file changes nothing.
+/// removed, timeouts, probe settings, `max_message_size` and `register_secret` take effect at
+/// once. Endpoint and `audit_log` changes need a restart and are reported as such. A bad file
+/// changes nothing, and that includes one whose endpoints `allow_remote` does not allow
+/// ([`Config::load`] checks them).
 ///
 /// # Errors
 /// Why the new configuration is refused (file, key and reason).
@@ -121,6 +123,15 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
             needs_restart.push(key.to_string());
             *fresh = old.clone();
         }
+    }
+    // Bound or opened once at start-up, like the endpoints above.
+    if running.readonly_endpoint != new.readonly_endpoint {
+        needs_restart.push("readonly_endpoint".to_string());
+        new.readonly_endpoint = running.readonly_endpoint.clone();
+    }
+    if running.audit_log != new.audit_log {
+        needs_restart.push("audit_log".to_string());
+        new.audit_log = running.audit_log.clone();
     }
     let wanted: BTreeSet<&str> = config.nodes.iter().map(|spec| spec.name.as_str()).collect();
     let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());

@@ -1,12 +1,10 @@
 //! `clusterd CONFIG`: runs the cluster master in the foreground.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use clusterd::config::Config;
-use tracing_subscriber::EnvFilter;
 
 /// Cluster master for the Circus process manager: one Circus-compatible endpoint for a pool
 /// of circusd nodes.
@@ -29,7 +27,6 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    install_tracing(cli.verbose);
     let config = match Config::load(&cli.config) {
         Ok(config) => config,
         Err(err) => {
@@ -40,6 +37,10 @@ fn main() -> ExitCode {
     if cli.check {
         println!("{}: ok ({} nodes)", cli.config.display(), config.nodes.len());
         return ExitCode::SUCCESS;
+    }
+    if let Err(err) = clusterd::logging::install(cli.verbose, config.cluster.audit_log.as_deref()) {
+        eprintln!("clusterd: {err}");
+        return ExitCode::from(2);
     }
     if cli.reset_state {
         if let Some(path) = &config.cluster.state_file {
@@ -84,14 +85,3 @@ fn raise_open_files_limit() {
     }
 }
 
-fn install_tracing(verbose: u8) {
-    let level = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    // Colours only on a terminal: log files and CI output stay plain text.
-    let ansi = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
-}

@@ -16,18 +16,19 @@ use std::future::Future;
 use std::sync::Arc;
 
 use clusterd_protocol::connection::{CommandServer, ConnectionError, Context};
-use clusterd_protocol::message::{Reply, Request, DEFAULT_MAX_MESSAGE_SIZE};
+use clusterd_protocol::message::{Reply, Request};
 use clusterd_protocol::Errno;
 use serde_json::Value;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use crate::access::{self, Door};
 use crate::config::Config;
 use crate::registry::{learn_pubsub_in_background, Registry, Source};
 use crate::state::{StateError, StateFile};
 use crate::streams::Streams;
-use crate::{handler, lifecycle, Ctx};
+use crate::{lifecycle, Ctx};
 
 /// Why the master could not run.
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +43,10 @@ pub enum ServeError {
 
 /// A reply on its way out: the envelope frames (identity, and an empty delimiter for REQ
 /// clients), the JSON body (none for a cast), and whether the master quits once it is sent.
-struct Outgoing {
-    envelope: Vec<Vec<u8>>,
-    body: Option<Vec<u8>>,
-    then_quit: bool,
+pub(crate) struct Outgoing {
+    pub(crate) envelope: Vec<Vec<u8>>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) then_quit: bool,
 }
 
 /// Runs the master until `shutdown` completes or a client sends `quit`.
@@ -70,6 +71,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));
+    let _readonly = access::readonly::start(&zmq, &ctx)?;
+    access::warn_if_remote(&settings);
     let mut hangups = signal(SignalKind::hangup()).ok();
     info!(endpoint = %settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
 
@@ -83,7 +86,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 Err(reason) => warn!(%reason, "SIGHUP: the running configuration stays in force"),
             },
             frames = server.recv() => match frames {
-                Ok(frames) => dispatch(&ctx, frames, &replies),
+                Ok(frames) => dispatch(&ctx, frames, &replies, Door::Command),
                 Err(err) => {
                     error!(cause = %err, "command endpoint receive failed");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -116,8 +119,14 @@ async fn recv_hangup(hangups: &mut Option<Signal>) -> Option<()> {
     }
 }
 
-/// Decodes one incoming message and either answers it at once or spawns its handler.
-fn dispatch(ctx: &Arc<Ctx>, mut frames: Vec<Vec<u8>>, replies: &mpsc::UnboundedSender<Outgoing>) {
+/// Decodes one incoming message that came in on `door` and either answers it at once or spawns
+/// its handler.
+pub(crate) fn dispatch(
+    ctx: &Arc<Ctx>,
+    mut frames: Vec<Vec<u8>>,
+    replies: &mpsc::UnboundedSender<Outgoing>,
+    door: Door,
+) {
     if frames.is_empty() {
         return;
     }
@@ -133,7 +142,7 @@ fn dispatch(ctx: &Arc<Ctx>, mut frames: Vec<Vec<u8>>, replies: &mpsc::UnboundedS
             return;
         }
     };
-    let request = match Request::decode(&body, DEFAULT_MAX_MESSAGE_SIZE) {
+    let request = match Request::decode(&body, ctx.settings().max_message_size) {
         Ok(request) => request,
         Err(err) => {
             debug!(reason = %err.reason, "refused a malformed request");
@@ -146,7 +155,7 @@ fn dispatch(ctx: &Arc<Ctx>, mut frames: Vec<Vec<u8>>, replies: &mpsc::UnboundedS
     tokio::spawn(async move {
         let cast = request.cast;
         debug!(command = %request.command, "request");
-        let answer = handler::handle(&ctx, request).await;
+        let answer = access::handle(&ctx, door, &envelope[0], request).await;
         let body = (!cast).then(|| answer.reply.encode());
         let _ = replies.send(Outgoing { envelope, body, then_quit: answer.quit });
     });

@@ -5,6 +5,7 @@
 //! * [`endpoint`]: parsing and checking ZeroMQ endpoints;
 //! * [`nodeset`]: node-set expressions (`all!second`, `node[1-20]`, `@eu&web*`) naming nodes;
 //! * [`pyjson`]: JSON encoded exactly as Python's `json.dumps` does;
+//! * [`secret`]: a shared secret kept out of logs and compared in constant time;
 //! * [`connection`]: every ZeroMQ socket the project opens, async (for the daemon) and blocking
 //!   (for the CLI). Nothing outside that module touches the `zmq` crate, so the engine can be
 //!   swapped in one place.
@@ -18,6 +19,7 @@ pub mod message;
 pub mod names;
 pub mod nodeset;
 pub mod pyjson;
+pub mod secret;
 
 pub use endpoint::Endpoint;
 pub use errno::Errno;

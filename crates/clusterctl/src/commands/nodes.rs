@@ -20,6 +20,8 @@ pub struct RegisterArgs {
     pub stats_endpoint: String,
     /// The node's event endpoint (circusd's pubsub_endpoint)
     pub pubsub_endpoint: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArg,
 }
 
 /// `unregister_node <name>`.
@@ -27,9 +29,31 @@ pub struct RegisterArgs {
 pub struct UnregisterArgs {
     /// Node name
     pub name: String,
+    #[command(flatten)]
+    pub secret: SecretArg,
 }
 
-/// `{"name", "endpoint", "stats_endpoint", "pubsub_endpoint"?}`.
+/// `--secret`, for a master with `register_secret`. The environment variable is the better way:
+/// a command line is visible to every user of the machine in `ps`.
+#[derive(clap::Args, Debug)]
+pub struct SecretArg {
+    /// The master's register_secret, when it has one
+    #[arg(long, value_name = "SECRET", env = SECRET_ENV, hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+/// Environment variable read when `--secret` is not given.
+pub const SECRET_ENV: &str = "CLUSTERCTL_SECRET";
+
+impl SecretArg {
+    fn add_to(&self, props: &mut Map<String, Value>) {
+        if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) {
+            props.insert("secret".into(), json!(secret));
+        }
+    }
+}
+
+/// `{"name", "endpoint", "stats_endpoint", "pubsub_endpoint"?, "secret"?}`.
 pub fn register_request(args: &RegisterArgs) -> Request {
     let mut props = Map::new();
     props.insert("name".into(), json!(args.name));
@@ -38,12 +62,16 @@ pub fn register_request(args: &RegisterArgs) -> Request {
     if let Some(pubsub) = &args.pubsub_endpoint {
         props.insert("pubsub_endpoint".into(), json!(pubsub));
     }
+    args.secret.add_to(&mut props);
     request("register_node", Value::Object(props))
 }
 
-/// `{"name"}`.
+/// `{"name", "secret"?}`.
 pub fn unregister_request(args: &UnregisterArgs) -> Request {
-    request("unregister_node", json!({ "name": args.name }))
+    let mut props = Map::new();
+    props.insert("name".into(), json!(args.name));
+    args.secret.add_to(&mut props);
+    request("unregister_node", Value::Object(props))
 }
 
 /// `registered <name> (<endpoint>)`, or `replaced ...` when a node of that name existed.

@@ -130,6 +130,14 @@ fn cluster_commands_send_their_properties() {
             r#"{"command": "register_node", "properties": {"name": "second", "endpoint": "tcp://h:1", "stats_endpoint": "tcp://h:3", "pubsub_endpoint": "tcp://h:2"}}"#,
         ),
         ("unregister_node second", r#"{"command": "unregister_node", "properties": {"name": "second"}}"#),
+        (
+            "register_node --secret s3 second tcp://h:1 tcp://h:3",
+            r#"{"command": "register_node", "properties": {"name": "second", "endpoint": "tcp://h:1", "stats_endpoint": "tcp://h:3", "secret": "s3"}}"#,
+        ),
+        (
+            "unregister_node second --secret s3",
+            r#"{"command": "unregister_node", "properties": {"name": "second", "secret": "s3"}}"#,
+        ),
         ("nodes", r#"{"command": "nodes", "properties": {}}"#),
         ("nodelist", r#"{"command": "nodelist", "properties": {}}"#),
         ("listen", r#"listen [""]"#),

@@ -4,10 +4,12 @@
 //! Every problem is reported as a [`ConfigError`] naming the file, the key and why, so that
 //! `clusterd` can print one line and exit with status 2.
 
+mod access;
 mod ini_file;
 mod settings;
 mod toml_file;
 
+pub use access::SECURITY_DOC;
 pub use settings::*;
 
 use std::fmt;
@@ -124,11 +126,15 @@ impl Config {
                 }
             }
         }
-        let mut cluster = builder.cluster;
-        // A relative state file lives next to the configuration file.
-        if let Some(state) = cluster.state_file.take() {
-            cluster.state_file = Some(path.parent().map_or(state.clone(), |dir| dir.join(&state)));
+        let master_section = if is_ini { "circus-cluster" } else { "cluster" };
+        if let Err((key, reason)) = builder.cluster.check_access() {
+            return Err(builder.error(&format!("{master_section}.{key}"), reason));
         }
+        let mut cluster = builder.cluster;
+        // A relative state file or audit log lives next to the configuration file.
+        let beside = |file: PathBuf| path.parent().map_or(file.clone(), |dir| dir.join(&file));
+        cluster.state_file = cluster.state_file.take().map(beside);
+        cluster.audit_log = cluster.audit_log.take().map(beside);
         Ok(Config { path: path.to_path_buf(), cluster, nodes: builder.nodes })
     }
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clusterd_protocol::message::DEFAULT_MAX_MESSAGE_SIZE;
+use clusterd_protocol::secret::Secret;
 use clusterd_protocol::Endpoint;
 
 use super::{parse_endpoint, Builder, ConfigError};
@@ -31,6 +33,11 @@ pub const DEFAULT_MAX_PROBES_PER_SEC: u32 = 2000;
 pub const DEFAULT_DISCOVER_INTERVAL: Duration = Duration::from_secs(30);
 /// Default state file, relative to the configuration file's folder.
 pub const DEFAULT_STATE_FILE: &str = "clusterd-state.json";
+/// Smallest `max_message_size`: below it, ordinary requests (`add` with a command line) fail.
+pub const MIN_MAX_MESSAGE_SIZE: usize = 256;
+/// Largest `max_message_size`: libzmq itself drops the connection of a peer sending more than
+/// 64 MiB (`WIRE_LIMIT` in the protocol crate), so a larger limit could never be answered.
+pub const MAX_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// The master's own settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +66,18 @@ pub struct ClusterSettings {
     pub discover_interval: Duration,
     /// Where registered and discovered nodes are kept across restarts (`None`: nowhere).
     pub state_file: Option<PathBuf>,
+    /// Requests larger than this many bytes are refused with an errno 3 reply.
+    pub max_message_size: usize,
+    /// Whether the master's endpoints may be reachable from other machines (the Circus
+    /// protocol has no authentication; docs/security.md).
+    pub allow_remote: bool,
+    /// A second command endpoint that only answers commands that change nothing.
+    pub readonly_endpoint: Option<Endpoint>,
+    /// What `register_node` and `unregister_node` must carry as `secret`, when set.
+    pub register_secret: Option<Secret>,
+    /// A file that gets one JSON line per command that changes something (`None`: the audit
+    /// events go to stderr with the rest of the log).
+    pub audit_log: Option<PathBuf>,
 }
 
 impl ClusterSettings {
@@ -73,7 +92,8 @@ impl ClusterSettings {
             ("stats_endpoint", &self.stats_endpoint),
             ("pubsub_endpoint", &self.pubsub_endpoint),
         ];
-        match own.iter().find(|(_, mine)| mine.same_place(endpoint)) {
+        let readonly = self.readonly_endpoint.as_ref().map(|ep| ("readonly_endpoint", ep));
+        match own.into_iter().chain(readonly).find(|(_, mine)| mine.same_place(endpoint)) {
             Some((key, _)) => Err(format!("{endpoint} is the master's own {key}: a node must be a circusd")),
             None => Ok(()),
         }
@@ -95,6 +115,11 @@ impl Default for ClusterSettings {
             discover: Vec::new(),
             discover_interval: DEFAULT_DISCOVER_INTERVAL,
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            allow_remote: false,
+            readonly_endpoint: None,
+            register_secret: None,
+            audit_log: None,
         }
     }
 }
@@ -113,6 +138,11 @@ const CLUSTER_KEYS: &[&str] = &[
     "discover",
     "discover_interval",
     "state_file",
+    "max_message_size",
+    "allow_remote",
+    "readonly_endpoint",
+    "register_secret",
+    "audit_log",
 ];
 
 impl Builder {
@@ -148,6 +178,19 @@ impl Builder {
                 let path = one()?.trim();
                 settings.state_file = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
             }
+            "max_message_size" => settings.max_message_size = parse_size(one()?).map_err(fail)?,
+            "allow_remote" => settings.allow_remote = parse_bool(one()?).map_err(fail)?,
+            "readonly_endpoint" => {
+                let text = one()?.trim();
+                settings.readonly_endpoint =
+                    if text.is_empty() { None } else { Some(parse_endpoint(text).map_err(fail)?) };
+            }
+            // Not trimmed: a secret is taken exactly as written (an empty one means none).
+            "register_secret" => settings.register_secret = Secret::new(one()?),
+            "audit_log" => {
+                let path = one()?.trim();
+                settings.audit_log = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
+            }
             _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
         }
         self.cluster = settings;
@@ -160,6 +203,24 @@ fn parse_count(value: &str) -> Result<u32, String> {
     match value.trim().parse::<u32>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("'{value}' is not a whole number of at least 1")),
+    }
+}
+
+/// A size in bytes, from [`MIN_MAX_MESSAGE_SIZE`] to [`MAX_MAX_MESSAGE_SIZE`].
+fn parse_size(value: &str) -> Result<usize, String> {
+    let range = format!("a number of bytes from {MIN_MAX_MESSAGE_SIZE} to {MAX_MAX_MESSAGE_SIZE}");
+    match value.trim().parse::<usize>() {
+        Ok(n) if (MIN_MAX_MESSAGE_SIZE..=MAX_MAX_MESSAGE_SIZE).contains(&n) => Ok(n),
+        _ => Err(format!("'{value}' is not {range}")),
+    }
+}
+
+/// `true` or `false` (INI files may also say yes/no, on/off, 1/0, as circus's own ini does).
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(format!("'{value}' is not true or false")),
     }
 }
 

@@ -58,11 +58,12 @@ pub(crate) fn read(text: &str, builder: &mut Builder) -> Result<(), ConfigError>
     Ok(())
 }
 
-/// A string or integer value as text; anything else is refused.
+/// A string, integer or boolean value as text; anything else is refused.
 fn scalar(builder: &Builder, key: &str, value: &Value) -> Result<String, ConfigError> {
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Integer(i) => Ok(i.to_string()),
+        Value::Boolean(b) => Ok(b.to_string()),
         other => Err(builder.error(key, format!("expected a string, got a {}", other.type_str()))),
     }
 }

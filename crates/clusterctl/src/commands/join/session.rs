@@ -209,8 +209,7 @@ impl Session<'_> {
                 .say(&format!("parent process {was} is gone (now {now}): exiting without unregistering node {name}")),
             Stop::Signal if !self.sent => self.say("stopping (nothing was registered)"),
             Stop::Signal => {
-                let request =
-                    Request::new("unregister_node", json!({"name": name}).as_object().cloned().unwrap_or_default());
+                let request = Request::new("unregister_node", self.worker.unregister_properties());
                 let line = match self.link.call(&request, self.timings.unregister_timeout) {
                     Ok(reply) if reply.is_error() => format!(
                         "master {master} did not unregister node {name}: {}",

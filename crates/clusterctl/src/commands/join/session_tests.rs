@@ -46,6 +46,7 @@ fn worker() -> Worker {
         stats_endpoint: "tcp://127.0.0.1:6557".into(),
         master: "tcp://127.0.0.1:5558".into(),
         tags: None,
+        secret: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! A worker's circusd ini, read as `clusterctl join` needs it: the `[circus]` keys `endpoint`,
 //! `pubsub_endpoint`, `stats_endpoint` (circusd's defaults when absent), `node` and `master`
-//! (required, stock circusd ignores both) and the optional `tags = a, b`.
+//! (required, stock circusd ignores both), the optional `tags = a, b`, and `secret`, the
+//! master's `register_secret` when it has one.
 //!
 //! circusd 0.19 reads the file with its own `StrictConfigParser`, and so does this module, so
 //! that the endpoints it registers are the ones circusd binds: keys are case-sensitive; the first
@@ -14,6 +15,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use clusterd_protocol::names::validate_node_name;
+use clusterd_protocol::secret::Secret;
 use clusterd_protocol::Endpoint;
 use ini::{Ini, ParseOption, Properties};
 use serde_json::{json, Map, Value};
@@ -40,6 +42,8 @@ pub struct Worker {
     pub master: String,
     /// `tags = a, b`, when present and not empty.
     pub tags: Option<Vec<String>>,
+    /// `secret`: sent with `register_node` and `unregister_node` (the master's `register_secret`).
+    pub secret: Option<Secret>,
 }
 
 /// Why the ini cannot be used; every variant names the file (exit status 2).
@@ -145,11 +149,12 @@ impl Worker {
             stats_endpoint: endpoint("stats_endpoint", DEFAULT_STATS_ENDPOINT)?,
             master,
             tags: tags.filter(|t| !t.is_empty()),
+            secret: value("secret")?.and_then(|secret| Secret::new(&secret)),
         })
     }
 
     /// The `register_node` properties: `name`, `endpoint`, `stats_endpoint`, `pubsub_endpoint`,
-    /// and `tags` when the ini has some.
+    /// and `tags` and `secret` when the ini has them.
     pub fn register_properties(&self) -> Map<String, Value> {
         let mut props = Map::new();
         props.insert("name".into(), json!(self.name));
@@ -159,7 +164,22 @@ impl Worker {
         if let Some(tags) = &self.tags {
             props.insert("tags".into(), json!(tags));
         }
+        self.add_secret(&mut props);
         props
+    }
+
+    /// The `unregister_node` properties: `name`, and `secret` when the ini has one.
+    pub fn unregister_properties(&self) -> Map<String, Value> {
+        let mut props = Map::new();
+        props.insert("name".into(), json!(self.name));
+        self.add_secret(&mut props);
+        props
+    }
+
+    fn add_secret(&self, props: &mut Map<String, Value>) {
+        if let Some(secret) = &self.secret {
+            props.insert("secret".into(), json!(secret.expose()));
+        }
     }
 }
 

@@ -24,6 +24,7 @@ fn defaults_are_circusds() {
             stats_endpoint: "tcp://127.0.0.1:5557".into(),
             master: "tcp://127.0.0.1:5558".into(),
             tags: None,
+            secret: None,
         }
     );
     let props = Value::Object(worker.register_properties());
@@ -138,4 +139,18 @@ fn substitution_leaves_everything_else_alone() {
         assert_eq!(substitute(input, &lookup).as_deref(), Ok(output), "{input}");
     }
     assert_eq!(substitute("$(circus.env.y)", &lookup), Err("environment variable 'y' is not set".into()));
+}
+
+#[test]
+fn the_secret_goes_with_register_and_unregister() {
+    let text =
+        "[circus]\nnode = a\nmaster = tcp://127.0.0.1:5558\nsecret = $(circus.env.JOIN_SECRET)  ; the master's\n";
+    let env = |name: &str| name.eq_ignore_ascii_case("join_secret").then(|| "s3cret".to_string());
+    let worker = Worker::parse(text, "w.ini", &env).unwrap();
+    assert_eq!(worker.register_properties()["secret"], json!("s3cret"));
+    assert_eq!(Value::Object(worker.unregister_properties()), json!({"name": "a", "secret": "s3cret"}));
+    assert!(!format!("{worker:?}").contains("s3cret"), "the secret stays out of Debug");
+    let without = parse("[circus]\nnode = a\nmaster = tcp://127.0.0.1:5558\nsecret =\n").unwrap();
+    assert_eq!(without.secret, None);
+    assert_eq!(Value::Object(without.unregister_properties()), json!({"name": "a"}));
 }
