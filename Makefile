@@ -4,6 +4,8 @@
 #   make build   debug build of every binary (clusterd, clusterctl)
 #   make run     demo: two circusd nodes + clusterd over them (scripts/demo.sh), Ctrl-C stops all
 #   make test    venv + binaries + every test, end-to-end ones included (what CI runs)
+#   make bench   release build, then every benchmark against its same-run baseline, written to
+#                docs/benchmarks.md (never part of make test)
 #   make lint    rustfmt and clippy, warnings as errors
 
 PYTHON ?= python3
@@ -15,7 +17,7 @@ VENV_STAMP := $(VENV)/.requirements.stamp
 # The end-to-end tests and the demo find circusd and circusctl here.
 export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: venv system-deps build run test lint
+.PHONY: venv system-deps build run test bench lint
 
 # System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test):
 # checked on every run, installed with apt-get when missing and run as root.
@@ -42,6 +44,12 @@ run: venv
 test: venv
 	$(CARGO) build --workspace --bins
 	status=0; $(CARGO) test --workspace || status=$$?; scripts/check-leaks.sh && exit $$status
+
+# The benchmarks start real processes (clusterd, simnode, a circusd from the venv) on loopback;
+# clusterd-bench raises its open-files limit for the thousands of simulated nodes.
+bench: venv
+	$(CARGO) build --release --workspace --bins
+	target/release/clusterd-bench all --out docs/benchmarks.md
 
 lint:
 	$(CARGO) fmt --all -- --check
