@@ -27,4 +27,5 @@ mod registry;
 mod reload;
 mod rolling;
 mod routing;
+mod shutdown;
 mod streams;

@@ -43,6 +43,9 @@ pub enum ConnectionError {
     /// The message could not be queued now (no connected peer, or its queue is full).
     #[error("not connected")]
     WouldBlock,
+    /// A reply's addressee is no longer connected to the ROUTER (it closed its socket).
+    #[error("the client is gone")]
+    PeerGone,
     /// No reply came in time.
     #[error("Timed out.")]
     Timeout,
@@ -107,7 +110,18 @@ impl CommandServer {
             .set_maxmsgsize(WIRE_LIMIT)
             .bind(endpoint)
             .map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
+        // Without ROUTER_MANDATORY libzmq drops a reply to a vanished client without a word;
+        // with it the send fails, and the master can count and log the drop.
+        socket.get_socket().set_router_mandatory(true).map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
         Ok(CommandServer { socket, endpoint: endpoint.to_string() })
+    }
+
+    /// Closes the endpoint, giving the replies still queued in libzmq up to `linger` to leave
+    /// (the last replies of a stopping master). Closing returns at once; libzmq sends them in
+    /// the background, and dropping the last [`Context`] waits for that, at most `linger`.
+    pub fn close(self, linger: Duration) {
+        let millis = i32::try_from(linger.as_millis()).unwrap_or(i32::MAX);
+        let _ = self.socket.get_socket().set_linger(millis);
     }
 
     /// The next message as frames; the first frame is the peer's identity.
@@ -125,7 +139,8 @@ impl CommandServer {
     /// Sends `frames` (identity first) without blocking.
     ///
     /// # Errors
-    /// [`ConnectionError::WouldBlock`] when the peer's queue is full.
+    /// [`ConnectionError::WouldBlock`] when the peer's queue is full,
+    /// [`ConnectionError::PeerGone`] when the identity is not (or no longer) connected.
     pub fn send(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
         send_now(self.socket.get_socket(), frames, &self.endpoint)
     }
@@ -182,6 +197,7 @@ fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<()
             Ok(()) => {}
             // libzmq sends multipart messages atomically: EAGAIN can only come on the first frame.
             Err(zmq::Error::EAGAIN) => return Err(ConnectionError::WouldBlock),
+            Err(zmq::Error::EHOSTUNREACH) => return Err(ConnectionError::PeerGone),
             Err(err) => return Err(ConnectionError::zmq("send", endpoint, err)),
         }
     }
