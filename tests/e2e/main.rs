@@ -15,6 +15,7 @@ mod dead_node;
 mod discovery;
 mod events;
 mod fanout;
+mod faults;
 mod join;
 mod lifecycle;
 mod liveness;

@@ -7,7 +7,8 @@
 //!   ever blocking (a reply to a peer that went away is dropped, as libzmq does).
 //! * [`NodeSocket`]: a DEALER to one circusd. `IMMEDIATE` is set so that a request to a node
 //!   with no live connection fails at once instead of being queued and run minutes later,
-//!   when the node comes back and the client has long given up.
+//!   when the node comes back and the client has long given up; a lost connection is reported
+//!   ([`NodeEvent::Disconnected`]) so that requests sent on it fail at once.
 //! * [`probe`]: a one-shot request on a DEALER of its own that waits for the connection
 //!   (discovery probes endpoints that may hold nothing).
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
@@ -23,9 +24,11 @@ use tmq::AsZmqSocket;
 use crate::message::{Reply, Request};
 
 mod blocking;
+mod node;
 pub mod stream;
 
 pub use blocking::{Client, Subscriber};
+pub use node::{NodeEvent, NodeSocket};
 
 /// Failures of the transport, as opposed to error replies.
 #[derive(Debug, thiserror::Error)]
@@ -146,51 +149,7 @@ impl CommandServer {
     }
 }
 
-/// A DEALER connected to one node's command endpoint.
-pub struct NodeSocket {
-    socket: tmq::dealer::Dealer,
-    endpoint: String,
-}
-
-impl NodeSocket {
-    /// Connects (in the background: libzmq reconnects by itself) to `endpoint`.
-    ///
-    /// # Errors
-    /// The endpoint is malformed.
-    pub fn connect(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
-        let socket = tmq::dealer(&ctx.0)
-            .set_linger(0)
-            .set_immediate(true)
-            .set_maxmsgsize(WIRE_LIMIT)
-            .set_reconnect_ivl(100)
-            .set_reconnect_ivl_max(1000)
-            .connect(endpoint)
-            .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
-        Ok(NodeSocket { socket, endpoint: endpoint.to_string() })
-    }
-
-    /// Sends one request frame without blocking.
-    ///
-    /// # Errors
-    /// [`ConnectionError::WouldBlock`] when no connection to the node is up.
-    pub fn send(&self, frame: &[u8]) -> Result<(), ConnectionError> {
-        send_now(self.socket.get_socket(), &[frame], &self.endpoint)
-    }
-
-    /// The next reply frame (multi-frame replies are joined; circusd sends one).
-    ///
-    /// # Errors
-    /// A libzmq failure on the socket.
-    pub async fn recv(&mut self) -> Result<Vec<u8>, ConnectionError> {
-        match self.socket.next().await {
-            Some(Ok(multipart)) => Ok(multipart.iter().flat_map(|m| m.to_vec()).collect()),
-            Some(Err(err)) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
-            None => Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
-        }
-    }
-}
-
-fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<(), ConnectionError> {
+pub(crate) fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<(), ConnectionError> {
     for (i, frame) in frames.iter().enumerate() {
         let more = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 };
         match socket.send(*frame, zmq::DONTWAIT | more) {
