@@ -16,6 +16,7 @@ mod discovery;
 mod events;
 mod fanout;
 mod faults;
+mod hostile;
 mod join;
 mod lifecycle;
 mod liveness;

@@ -23,7 +23,7 @@ pub mod signal;
 pub mod state;
 pub mod streams;
 
-pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, SHUTDOWN_GRACE};
+pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-pub use requests::{RequestCounters, MAX_IN_FLIGHT};
+pub use requests::{RequestCounters, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT};
 
 use crate::config::Config;
 use crate::registry::{learn_pubsub_in_background, Registry, Source};

@@ -20,17 +20,22 @@ use tracing::{debug, warn};
 
 use crate::{handler, Ctx};
 
-/// Requests handled at once. Each one holds its message (up to the size limit) and a task, so a
-/// client that floods the endpoint could otherwise grow the master without bound; beyond this
+/// Requests handled at once. Each one holds its message (up to the size limit) and a task, so
+/// clients that flood the endpoint could otherwise grow the master without bound; beyond this
 /// the master answers errno 3 at once instead of queueing.
-pub const MAX_IN_FLIGHT: usize = 1024;
+pub const MAX_IN_FLIGHT: usize = 2048;
+
+/// Requests of one client (one ZeroMQ identity) handled at once: a client that floods is
+/// refused long before the others are.
+pub const MAX_IN_FLIGHT_PER_CLIENT: usize = 256;
 
 /// What the command endpoint could not serve, reported by `dstats` under `requests`.
 #[derive(Debug, Default)]
 pub struct RequestCounters {
     /// Messages answered with errno 1 or 3 because they were not a valid request.
     pub malformed: AtomicU64,
-    /// Requests refused with errno 3 because [`MAX_IN_FLIGHT`] were being handled.
+    /// Requests refused with errno 3 because [`MAX_IN_FLIGHT`] were being handled, or
+    /// [`MAX_IN_FLIGHT_PER_CLIENT`] of the same client.
     pub busy: AtomicU64,
     /// Requests refused with errno 3 because the master was shutting down.
     pub refused_shutting_down: AtomicU64,
@@ -76,6 +81,8 @@ struct Pending {
 pub struct InFlight {
     ctx: Arc<Ctx>,
     pending: HashMap<u64, Pending>,
+    /// Requests in flight per client identity (clients with none are not listed).
+    per_client: HashMap<Vec<u8>, usize>,
     next_seq: u64,
     done: mpsc::UnboundedSender<Done>,
 }
@@ -84,7 +91,7 @@ impl InFlight {
     /// An empty table; handlers report on `done` (unbounded, but never holding more than
     /// [`MAX_IN_FLIGHT`] replies).
     pub fn new(ctx: Arc<Ctx>, done: mpsc::UnboundedSender<Done>) -> Self {
-        InFlight { ctx, pending: HashMap::new(), next_seq: 0, done }
+        InFlight { ctx, pending: HashMap::new(), per_client: HashMap::new(), next_seq: 0, done }
     }
 
     /// No request is being handled.
@@ -134,6 +141,9 @@ impl InFlight {
         } else if self.pending.len() >= MAX_IN_FLIGHT {
             counters.busy.fetch_add(1, Ordering::Relaxed);
             Some("master busy: too many requests in flight, try again")
+        } else if self.per_client.get(&envelope[0]).copied().unwrap_or(0) >= MAX_IN_FLIGHT_PER_CLIENT {
+            counters.busy.fetch_add(1, Ordering::Relaxed);
+            Some("master busy: too many requests in flight from this client, wait for replies")
         } else {
             None
         };
@@ -151,6 +161,7 @@ impl InFlight {
         let seq = self.next_seq;
         self.next_seq += 1;
         let cast = request.cast;
+        *self.per_client.entry(envelope[0].clone()).or_default() += 1;
         self.pending.insert(seq, Pending { envelope, id: request.id.clone(), cast });
         self.ctx.requests.in_flight.store(self.pending.len() as u64, Ordering::Relaxed);
         let (ctx, done) = (self.ctx.clone(), self.done.clone());
@@ -165,6 +176,12 @@ impl InFlight {
     /// Sends a handler's reply to its client.
     pub fn finish(&mut self, server: &CommandServer, done: &Done) {
         let Some(pending) = self.pending.remove(&done.seq) else { return };
+        if let Some(count) = self.per_client.get_mut(&pending.envelope[0]) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_client.remove(&pending.envelope[0]);
+            }
+        }
         self.ctx.requests.in_flight.store(self.pending.len() as u64, Ordering::Relaxed);
         if let Some(body) = &done.body {
             self.send_bytes(server, &pending.envelope, body);
@@ -173,6 +190,7 @@ impl InFlight {
 
     /// Answers every request still in flight with an errno 3 error (shutdown, grace over).
     pub fn abandon_all(&mut self, server: &CommandServer, reason: &str) {
+        self.per_client.clear();
         for (_, pending) in std::mem::take(&mut self.pending) {
             if !pending.cast {
                 self.send(server, &pending.envelope, &Reply::error(Errno::MessageError, reason, pending.id));
