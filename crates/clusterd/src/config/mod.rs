@@ -198,4 +198,6 @@ pub(crate) fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
