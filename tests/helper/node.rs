@@ -14,6 +14,17 @@ use crate::{call, must_call, paths, ports, procs, wait_for};
 /// Command every test watcher runs: harmless, long-lived, respawns fine.
 pub const WATCHER_CMD: &str = "sleep 3600";
 
+/// An ini section (for [`CircusNode::start_with`]) for watcher `name`: one process that ignores
+/// SIGTERM, so that stopping it takes `graceful_timeout` seconds before circusd kills it. A
+/// `stop` with `waiting: true` of it is a request that stays in flight that long.
+pub fn stubborn_watcher(name: &str, graceful_timeout: u32) -> String {
+    // `exec` keeps the ignored SIGTERM: one process, nothing left behind when it is killed.
+    format!(
+        "\n[watcher:{name}]\ncmd = sh -c 'trap \"\" TERM; exec sleep 3600'\nnumprocesses = 1\ncopy_env = True\n\
+         graceful_timeout = {graceful_timeout}\n"
+    )
+}
+
 /// A running circusd. Dropping it stops circusd and every process it started.
 pub struct CircusNode {
     /// The node name clusterd knows it by.

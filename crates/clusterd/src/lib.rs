@@ -28,7 +28,7 @@ pub mod signal;
 pub mod state;
 pub mod streams;
 
-pub use server::{run, ServeError};
+pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -45,12 +45,14 @@ pub struct Ctx {
     pub config_path: PathBuf,
     /// The known nodes.
     pub registry: Registry,
+    /// What the command endpoint refused or could not answer (`dstats`).
+    pub requests: RequestCounters,
 }
 
 impl Ctx {
     /// A context over `registry` with `settings` read from `config_path`.
     pub fn new(settings: ClusterSettings, config_path: PathBuf, registry: Registry) -> Self {
-        Ctx { settings: RwLock::new(Arc::new(settings)), config_path, registry }
+        Ctx { settings: RwLock::new(Arc::new(settings)), config_path, registry, requests: RequestCounters::default() }
     }
 
     /// The settings in force.

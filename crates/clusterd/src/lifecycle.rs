@@ -3,7 +3,7 @@
 //! reloading the configuration (SIGHUP, or `reloadconfig` sent to the master).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -51,12 +51,28 @@ pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
     Ok(())
 }
 
+/// Held while the state file is written: the last write of a stopping master must not meet a
+/// write of [`persist`] on the same temporary file.
+static SAVING: Mutex<()> = Mutex::new(());
+
 /// Writes the registered and discovered nodes to `state` after every change of the registry,
 /// until the master stops.
 pub async fn persist(ctx: Arc<Ctx>, state: StateFile) {
     let changed = ctx.registry.changed();
     loop {
         changed.notified().await;
+        flush(ctx.clone(), &state).await;
+    }
+}
+
+/// Writes the registered and discovered nodes to `state` now (also the last act of a stopping
+/// master, so that nothing registered just before is lost).
+pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
+    let file = state.clone();
+    let save = move || {
+        // The nodes are read under the lock too, so that an older picture is never written
+        // after a newer one.
+        let _saving = SAVING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let nodes: Vec<_> = ctx
             .registry
             .all()
@@ -64,12 +80,12 @@ pub async fn persist(ctx: Arc<Ctx>, state: StateFile) {
             .filter(|node| node.source != Source::Config)
             .map(|node| (node.spec(), node.source))
             .collect();
-        let file = state.clone();
-        match tokio::task::spawn_blocking(move || file.save(&nodes)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => warn!(cause = %err, "cannot save the state file"),
-            Err(err) => warn!(cause = %err, "state file writer failed"),
-        }
+        file.save(&nodes)
+    };
+    match tokio::task::spawn_blocking(save).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => warn!(cause = %err, "cannot save the state file"),
+        Err(err) => warn!(cause = %err, "state file writer failed"),
     }
 }
 

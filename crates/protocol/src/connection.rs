@@ -7,7 +7,8 @@
 //!   ever blocking (a reply to a peer that went away is dropped, as libzmq does).
 //! * [`NodeSocket`]: a DEALER to one circusd. `IMMEDIATE` is set so that a request to a node
 //!   with no live connection fails at once instead of being queued and run minutes later,
-//!   when the node comes back and the client has long given up.
+//!   when the node comes back and the client has long given up; a lost connection is reported
+//!   ([`NodeEvent::Disconnected`]) so that requests sent on it fail at once.
 //! * [`probe`]: a one-shot request on a DEALER of its own that waits for the connection
 //!   (discovery probes endpoints that may hold nothing).
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
@@ -24,9 +25,11 @@ use tmq::AsZmqSocket;
 use crate::message::{Reply, Request};
 
 mod blocking;
+mod node;
 pub mod stream;
 
 pub use blocking::{relay, Client, Subscriber};
+pub use node::{NodeEvent, NodeSocket};
 
 /// Failures of the transport, as opposed to error replies.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,9 @@ pub enum ConnectionError {
     /// The message could not be queued now (no connected peer, or its queue is full).
     #[error("not connected")]
     WouldBlock,
+    /// A reply's addressee is no longer connected to the ROUTER (it closed its socket).
+    #[error("the client is gone")]
+    PeerGone,
     /// No reply came in time.
     #[error("Timed out.")]
     Timeout,
@@ -138,7 +144,18 @@ impl CommandServer {
         let socket = ctx
             .open(|context| Ok(tmq::router(context).set_linger(0).set_maxmsgsize(WIRE_LIMIT).bind(endpoint)?))
             .map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
+        // Without ROUTER_MANDATORY libzmq drops a reply to a vanished client without a word;
+        // with it the send fails, and the master can count and log the drop.
+        socket.get_socket().set_router_mandatory(true).map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
         Ok(CommandServer { socket, endpoint: endpoint.to_string() })
+    }
+
+    /// Closes the endpoint, giving the replies still queued in libzmq up to `linger` to leave
+    /// (the last replies of a stopping master). Closing returns at once; libzmq sends them in
+    /// the background, and dropping the last [`Context`] waits for that, at most `linger`.
+    pub fn close(self, linger: Duration) {
+        let millis = i32::try_from(linger.as_millis()).unwrap_or(i32::MAX);
+        let _ = self.socket.get_socket().set_linger(millis);
     }
 
     /// The next message as frames; the first frame is the peer's identity.
@@ -156,7 +173,8 @@ impl CommandServer {
     /// Sends `frames` (identity first) without blocking.
     ///
     /// # Errors
-    /// [`ConnectionError::WouldBlock`] when the peer's queue is full.
+    /// [`ConnectionError::WouldBlock`] when the peer's queue is full,
+    /// [`ConnectionError::PeerGone`] when the identity is not (or no longer) connected.
     pub fn send(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
         send_now(self.socket.get_socket(), frames, &self.endpoint)
     }
@@ -175,60 +193,14 @@ fn bound_endpoint(socket: &zmq::Socket, fallback: &str) -> String {
     }
 }
 
-/// A DEALER connected to one node's command endpoint.
-pub struct NodeSocket {
-    socket: tmq::dealer::Dealer,
-    endpoint: String,
-}
-
-impl NodeSocket {
-    /// Connects (in the background: libzmq reconnects by itself) to `endpoint`.
-    ///
-    /// # Errors
-    /// The endpoint is malformed.
-    pub fn connect(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
-        let socket = ctx
-            .open(|context| {
-                Ok(tmq::dealer(context)
-                    .set_linger(0)
-                    .set_immediate(true)
-                    .set_maxmsgsize(WIRE_LIMIT)
-                    .set_reconnect_ivl(100)
-                    .set_reconnect_ivl_max(1000)
-                    .connect(endpoint)?)
-            })
-            .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
-        Ok(NodeSocket { socket, endpoint: endpoint.to_string() })
-    }
-
-    /// Sends one request frame without blocking.
-    ///
-    /// # Errors
-    /// [`ConnectionError::WouldBlock`] when no connection to the node is up.
-    pub fn send(&self, frame: &[u8]) -> Result<(), ConnectionError> {
-        send_now(self.socket.get_socket(), &[frame], &self.endpoint)
-    }
-
-    /// The next reply frame (multi-frame replies are joined; circusd sends one).
-    ///
-    /// # Errors
-    /// A libzmq failure on the socket.
-    pub async fn recv(&mut self) -> Result<Vec<u8>, ConnectionError> {
-        match self.socket.next().await {
-            Some(Ok(multipart)) => Ok(multipart.iter().flat_map(|m| m.to_vec()).collect()),
-            Some(Err(err)) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
-            None => Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
-        }
-    }
-}
-
-fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<(), ConnectionError> {
+pub(crate) fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -> Result<(), ConnectionError> {
     for (i, frame) in frames.iter().enumerate() {
         let more = if i + 1 < frames.len() { zmq::SNDMORE } else { 0 };
         match socket.send(*frame, zmq::DONTWAIT | more) {
             Ok(()) => {}
             // libzmq sends multipart messages atomically: EAGAIN can only come on the first frame.
             Err(zmq::Error::EAGAIN) => return Err(ConnectionError::WouldBlock),
+            Err(zmq::Error::EHOSTUNREACH) => return Err(ConnectionError::PeerGone),
             Err(err) => return Err(ConnectionError::zmq("send", endpoint, err)),
         }
     }
@@ -309,7 +281,8 @@ mod tests {
         let sockets: Vec<NodeSocket> =
             (0..1100).map(|_| NodeSocket::connect(&ctx, "tcp://127.0.0.1:9").expect("a socket past the cap")).collect();
         assert_eq!(sockets.len(), 1100);
-        assert_eq!(ctx.contexts(), 2);
+        // Each NodeSocket is a DEALER and its monitor's two PAIRs: 3,300 sockets.
+        assert_eq!(ctx.contexts(), 4);
         drop(sockets);
     }
 

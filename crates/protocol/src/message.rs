@@ -284,6 +284,9 @@ fn nesting_depth(text: &str) -> usize {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use serde_json::json;
 

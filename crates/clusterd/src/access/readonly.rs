@@ -12,10 +12,10 @@ use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::Door;
-use crate::server::{dispatch, Outgoing};
+use crate::server::InFlight;
 use crate::Ctx;
 
 /// Commands that change nothing, on circusd (circus-protocol.md §3, "mutates: no") or on the
@@ -80,26 +80,20 @@ pub fn start(zmq: &Context, ctx: &Arc<Ctx>) -> Result<Option<Served>, Connection
     info!(%endpoint, "read-only endpoint ready");
     let ctx = ctx.clone();
     let task = tokio::spawn(async move {
-        let (replies, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
+        let (done_tx, mut done) = mpsc::unbounded_channel();
+        // The same framing, limits and counters as the command endpoint; its own in-flight table.
+        let mut requests = InFlight::new(ctx, done_tx, Door::Readonly);
         loop {
             tokio::select! {
                 frames = server.recv() => match frames {
-                    Ok(frames) => dispatch(&ctx, frames, &replies, Door::Readonly),
+                    Ok(frames) => requests.dispatch(&server, frames, true),
                     Err(err) => {
                         error!(cause = %err, "read-only endpoint receive failed");
                         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }
                 },
-                Some(out) = outgoing.recv() => {
-                    // Never `then_quit` here: `quit` is not a read-only command.
-                    if let Some(body) = &out.body {
-                        let mut frames: Vec<&[u8]> = out.envelope.iter().map(Vec::as_slice).collect();
-                        frames.push(body);
-                        if let Err(err) = server.send(&frames) {
-                            warn!(cause = %err, "reply dropped");
-                        }
-                    }
-                }
+                // Never `quit` here: it is not a read-only command.
+                Some(finished) = done.recv() => requests.finish(&server, &finished),
             }
         }
     });

@@ -204,4 +204,6 @@ pub(crate) fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -31,13 +31,15 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
 }
 
 /// Invoked by `circusctl dstats`: the master's own process info, with every field circusctl
-/// prints, and the totals of the merged streams (`streams`).
+/// prints, the totals of the merged streams (`streams`) and of the command endpoint's refused
+/// and undeliverable requests (`requests`).
 pub fn dstats(ctx: &Ctx) -> Reply {
     match proc_info::current() {
         Ok(info) => {
             let mut fields = Map::new();
             fields.insert("info".into(), info);
             fields.insert("streams".into(), ctx.registry.streams().totals().describe());
+            fields.insert("requests".into(), ctx.requests.describe());
             ok(fields)
         }
         Err(reason) => error(Errno::OsError, &format!("cannot read the master's process info: {reason}")),

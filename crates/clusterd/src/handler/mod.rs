@@ -40,6 +40,11 @@ impl From<Reply> for Answer {
 /// Handles one decoded request.
 pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
     let id = request.id.clone();
+    if let Err(reason) = check_common(&request) {
+        let mut reply = error(Errno::MessageError, &reason);
+        reply.set_id(id);
+        return reply.into();
+    }
     let mut answer: Answer = match request.command.as_str() {
         "register_node" => cluster::register_node(ctx, &request).await.into(),
         "unregister_node" => cluster::unregister_node(ctx, &request).into(),
@@ -66,6 +71,21 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
     };
     answer.reply.set_id(id);
     answer
+}
+
+/// Checks the types of the properties the master reads for any command (the others are checked
+/// where they are read): a wrong type is refused here rather than forwarded, or worse, read
+/// as a default.
+fn check_common(request: &Request) -> Result<(), String> {
+    // `waiting` chooses the deadline (`waiting_timeout` or `node_timeout`).
+    match request.properties.get("waiting") {
+        None | Some(Value::Null | Value::Bool(_)) => {}
+        Some(other) => {
+            return Err(format!("'waiting' must be a boolean, got {}", clusterd_protocol::message::type_name(other)))
+        }
+    }
+    // `name` is routed on (node-qualified names); circusd reads it as a string too.
+    request.str_property("name").map(|_| ())
 }
 
 /// An error reply (its `id` is set by [`handle`]).

@@ -87,6 +87,12 @@ pub enum NodeError {
     Timeout(Duration),
     /// The node was unregistered or replaced while the request was in flight.
     Gone,
+    /// The connection closed (circusd stopped, crashed or restarted) after the request was
+    /// sent: its reply will never come.
+    ConnectionLost,
+    /// The node stopped answering probes (frozen, or its host unreachable) and went `down`
+    /// while the request was in flight.
+    WentDown,
 }
 
 impl NodeError {
@@ -105,6 +111,14 @@ impl NodeError {
                 format!("node {node} timed out after {}", humantime::format_duration(*after))
             }
             NodeError::Gone => format!("node {node} was unregistered while the request was in flight"),
+            NodeError::ConnectionLost => {
+                format!(
+                    "node {node} closed the connection while the request was in flight (circusd stopped or crashed)"
+                )
+            }
+            NodeError::WentDown => {
+                format!("node {node} stopped answering and went down while the request was in flight")
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clusterd_protocol::connection::{ConnectionError, NodeSocket};
+use clusterd_protocol::connection::{ConnectionError, NodeEvent, NodeSocket};
 use clusterd_protocol::message::{now, Reply, Request};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -50,7 +50,8 @@ impl Task {
                     }
                 }
                 frame = self.socket.recv() => match frame {
-                    Ok(bytes) => self.on_reply(&bytes),
+                    Ok(NodeEvent::Reply(bytes)) => self.on_reply(&bytes),
+                    Ok(NodeEvent::Disconnected) => self.fail_pending(NodeError::ConnectionLost),
                     Err(err) => {
                         warn!(node = %self.name, cause = %err, "receive failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -156,10 +157,27 @@ impl Task {
     }
 
     fn missed(&mut self) {
-        let mut health = self.health.lock().expect("health lock");
-        health.missed = health.missed.saturating_add(1);
-        let state = if health.missed >= self.tuning.down_after() { NodeState::Down } else { NodeState::Suspect };
-        self.transition(&mut health, state);
+        let went_down = {
+            let mut health = self.health.lock().expect("health lock");
+            health.missed = health.missed.saturating_add(1);
+            let state = if health.missed >= self.tuning.down_after() { NodeState::Down } else { NodeState::Suspect };
+            self.transition(&mut health, state) && state == NodeState::Down
+        };
+        // A frozen node keeps its connection open: without this, a `waiting` request would
+        // wait for `waiting_timeout` on a node known to be down.
+        if went_down {
+            self.fail_pending(NodeError::WentDown);
+        }
+    }
+
+    /// Fails every request waiting for a reply: it will not come.
+    fn fail_pending(&mut self, why: NodeError) {
+        if !self.pending.is_empty() {
+            info!(node = %self.name, requests = self.pending.len(), reason = %why.describe(&self.name), "failing requests in flight");
+        }
+        for (_, caller) in self.pending.drain() {
+            let _ = caller.send(Err(why.clone()));
+        }
     }
 
     /// Moves to `to`; true when that is a change.

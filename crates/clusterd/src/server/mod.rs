@@ -3,7 +3,7 @@
 //! Message flow:
 //! 1. a client sends `[json]` from a DEALER; the ROUTER receives `[identity, json]`;
 //! 2. the frame is decoded; a malformed one is answered at once with errno 1 or 3 (circusd
-//!    would stay silent and let the client time out);
+//!    would stay silent and let the client time out), see [`requests`];
 //! 3. a task is spawned per request ([`crate::handler::handle`]) so that slow nodes never
 //!    hold up other clients;
 //! 4. its reply comes back over a channel and is sent as `[identity, json]` from this loop,
@@ -11,17 +11,25 @@
 //!
 //! REQ clients put an empty delimiter frame before the JSON; circusd ignores them, we answer
 //! them with the delimiter restored so that they work too.
+//!
+//! Stopping (the `shutdown` future, or `quit`): new requests are refused with errno 3, those in
+//! flight get up to [`SHUTDOWN_GRACE`] to finish and are then answered with an error, the state
+//! file is written one last time, and the socket closes with a short linger so that the last
+//! replies still leave.
+
+mod requests;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clusterd_protocol::connection::{CommandServer, ConnectionError, Context};
-use clusterd_protocol::message::{Reply, Request};
-use clusterd_protocol::Errno;
-use serde_json::Value;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+pub use requests::{RequestCounters, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT};
 
 use crate::access::{self, Door};
 use crate::config::Config;
@@ -29,6 +37,14 @@ use crate::registry::{learn_pubsub_in_background, Registry, Source};
 use crate::state::{StateError, StateFile};
 use crate::streams::Streams;
 use crate::{lifecycle, Ctx};
+pub(crate) use requests::InFlight;
+
+/// How long a stopping master waits for the requests in flight. Below systemd's default stop
+/// timeout (90 s) and `waiting_timeout`: a `waiting` request still running after it is failed.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the closed command socket keeps trying to deliver the last replies.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 /// Why the master could not run.
 #[derive(Debug, thiserror::Error)]
@@ -41,15 +57,8 @@ pub enum ServeError {
     State(#[from] StateError),
 }
 
-/// A reply on its way out: the envelope frames (identity, and an empty delimiter for REQ
-/// clients), the JSON body (none for a cast), and whether the master quits once it is sent.
-pub(crate) struct Outgoing {
-    pub(crate) envelope: Vec<Vec<u8>>,
-    pub(crate) body: Option<Vec<u8>>,
-    pub(crate) then_quit: bool,
-}
-
-/// Runs the master until `shutdown` completes or a client sends `quit`.
+/// Runs the master until `shutdown` completes or a client sends `quit`, then stops gracefully
+/// (see the module docs).
 ///
 /// # Errors
 /// The command endpoint cannot be bound, or a node endpoint is refused by libzmq.
@@ -64,10 +73,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         learn_pubsub_in_background(&node, settings.node_timeout);
     }
     let ctx = Arc::new(Ctx::new(settings.clone(), config.path.clone(), registry));
-    if let Some(path) = &settings.state_file {
-        let state = StateFile::new(path);
-        lifecycle::restore(&ctx, &state)?;
-        tokio::spawn(lifecycle::persist(ctx.clone(), state));
+    let state = settings.state_file.as_deref().map(StateFile::new);
+    if let Some(state) = &state {
+        lifecycle::restore(&ctx, state)?;
+        tokio::spawn(lifecycle::persist(ctx.clone(), state.clone()));
     }
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));
@@ -76,39 +85,54 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut hangups = signal(SignalKind::hangup()).ok();
     info!(endpoint = %settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
 
-    let (replies, mut outgoing) = mpsc::unbounded_channel::<Outgoing>();
+    let (done_tx, mut done) = mpsc::unbounded_channel();
+    let mut requests = InFlight::new(ctx.clone(), done_tx, Door::Command);
+    // Set once stopping: when the requests in flight are given up on.
+    let mut deadline: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
-            Some(()) = recv_hangup(&mut hangups) => match lifecycle::reload(&ctx) {
+            _ = &mut shutdown, if deadline.is_none() => deadline = Some(stopping(&requests)),
+            Some(()) = recv_hangup(&mut hangups), if deadline.is_none() => match lifecycle::reload(&ctx) {
                 Ok(_) => {}
                 Err(reason) => warn!(%reason, "SIGHUP: the running configuration stays in force"),
             },
             frames = server.recv() => match frames {
-                Ok(frames) => dispatch(&ctx, frames, &replies, Door::Command),
+                Ok(frames) => requests.dispatch(&server, frames, deadline.is_none()),
                 Err(err) => {
                     error!(cause = %err, "command endpoint receive failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some(out) = outgoing.recv() => {
-                if let Some(body) = &out.body {
-                    let mut frames: Vec<&[u8]> = out.envelope.iter().map(Vec::as_slice).collect();
-                    frames.push(body);
-                    if let Err(err) = server.send(&frames) {
-                        warn!(cause = %err, "reply dropped");
-                    }
-                }
-                if out.then_quit {
+            Some(finished) = done.recv() => {
+                requests.finish(&server, &finished);
+                if finished.quit && deadline.is_none() {
                     info!("quit requested by a client");
-                    break;
+                    deadline = Some(stopping(&requests));
                 }
             }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                warn!(grace = ?SHUTDOWN_GRACE, "requests still in flight after the grace period: answered with an error");
+                requests.abandon_all(&server, "master shutting down: the request did not finish in time");
+                break;
+            }
+        }
+        if deadline.is_some() && requests.is_empty() {
+            break;
         }
     }
+    if let Some(state) = &state {
+        lifecycle::flush(ctx.clone(), state).await;
+    }
+    server.close(CLOSE_LINGER);
     info!("clusterd stopped");
     Ok(())
+}
+
+/// Logs the start of a graceful stop and returns when the requests in flight are given up on.
+fn stopping(requests: &InFlight) -> Instant {
+    info!(grace = ?SHUTDOWN_GRACE, in_flight = requests.len(), "stopping: new requests are refused");
+    Instant::now() + SHUTDOWN_GRACE
 }
 
 /// The next SIGHUP; never, when its handler could not be installed.
@@ -117,46 +141,4 @@ async fn recv_hangup(hangups: &mut Option<Signal>) -> Option<()> {
         Some(hangups) => hangups.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// Decodes one incoming message that came in on `door` and either answers it at once or spawns
-/// its handler.
-pub(crate) fn dispatch(
-    ctx: &Arc<Ctx>,
-    mut frames: Vec<Vec<u8>>,
-    replies: &mpsc::UnboundedSender<Outgoing>,
-    door: Door,
-) {
-    if frames.is_empty() {
-        return;
-    }
-    let identity = frames.remove(0);
-    let (envelope, body) = match frames.len() {
-        1 => (vec![identity], frames.remove(0)),
-        2 if frames[0].is_empty() => (vec![identity, Vec::new()], frames.remove(1)),
-        n => {
-            let reason = format!("message invalid: expected one frame (the JSON request), got {n}");
-            debug!(frames = n, "refused a multi-frame message");
-            let body = Reply::error(Errno::MessageError, &reason, Value::Null).encode();
-            let _ = replies.send(Outgoing { envelope: vec![identity], body: Some(body), then_quit: false });
-            return;
-        }
-    };
-    let request = match Request::decode(&body, ctx.settings().max_message_size) {
-        Ok(request) => request,
-        Err(err) => {
-            debug!(reason = %err.reason, "refused a malformed request");
-            let _ = replies.send(Outgoing { envelope, body: Some(err.reply().encode()), then_quit: false });
-            return;
-        }
-    };
-    let ctx = ctx.clone();
-    let replies = replies.clone();
-    tokio::spawn(async move {
-        let cast = request.cast;
-        debug!(command = %request.command, "request");
-        let answer = access::handle(&ctx, door, &envelope[0], request).await;
-        let body = (!cast).then(|| answer.reply.encode());
-        let _ = replies.send(Outgoing { envelope, body, then_quit: answer.quit });
-    });
 }
