@@ -19,6 +19,7 @@ mod join;
 mod lifecycle;
 mod liveness;
 mod malformed;
+mod master_crash;
 mod named_node;
 mod nodesets;
 mod persistence;

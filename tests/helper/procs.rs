@@ -132,3 +132,15 @@ pub fn sweep(pids: &[u32], tag: &str) {
         }
     }
 }
+
+/// A process's resident memory in KiB (`VmRSS` of `/proc/PID/status`); `None` once it is gone.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How many descriptors a process has open (entries of `/proc/PID/fd`); `None` once it is gone.
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
