@@ -29,4 +29,5 @@ mod reload;
 mod rolling;
 mod routing;
 mod scale;
+mod soak;
 mod streams;
