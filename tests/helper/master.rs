@@ -206,6 +206,21 @@ impl Master {
         })
     }
 
+    /// Polls `nodes` until every node of `names` is listed and `alive`.
+    pub fn wait_all_alive(&self, names: &[String]) {
+        wait_for(&format!("{} nodes listed and alive", names.len()), || {
+            let reply = self.call("nodes", json!({}));
+            let nodes = reply["nodes"].as_array().cloned().unwrap_or_default();
+            let alive = |name: &String| nodes.iter().any(|n| n["name"] == name.as_str() && n["state"] == "alive");
+            let missing: Vec<&String> = names.iter().filter(|name| !alive(name)).collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} not alive: {missing:?}", missing.len()))
+            }
+        });
+    }
+
     /// Polls `nodes` until node `name` has `state`.
     pub fn wait_node_state(&self, name: &str, state: &str) {
         wait_for(&format!("node {name} to be {state}"), || match self.node_entry(name) {

@@ -10,6 +10,7 @@
 //! * [`stream`]: reading a PUB stream (merged stats or events) with deadlines;
 //! * [`tmux`]: a terminal program (circus-top) in a detached tmux session;
 //! * [`simnode::SimNodes`]: simulated nodes (the `simnode` binary), for scale and soak tests only;
+//! * [`traffic::Traffic`]: commands flowing through the master while a test breaks something;
 //! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
 //! * [`paths`]: where the binaries and the venv are.
@@ -29,6 +30,7 @@ pub mod procs;
 pub mod simnode;
 pub mod stream;
 pub mod tmux;
+pub mod traffic;
 pub mod udp;
 
 use std::time::{Duration, Instant};

@@ -132,3 +132,17 @@ pub fn sweep(pids: &[u32], tag: &str) {
         }
     }
 }
+
+/// One memory figure of a process in KiB, such as `VmRSS` (resident) or `RssAnon` (its
+/// anonymous part: heap and stacks, not the pages of the binary), from `/proc/PID/status`;
+/// `None` once the process is gone.
+pub fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How many descriptors a process has open (entries of `/proc/PID/fd`); `None` once it is gone.
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}

@@ -49,6 +49,9 @@ pub struct Options {
     pub restart_mean: Option<Duration>,
     /// How long a restarting node stays unreachable.
     pub restart_downtime: Duration,
+    /// Restarts happen only this long after the start (`None`: for ever): a soak test ends
+    /// with a quiet fleet, so it can check that every node settles back.
+    pub restarts_for: Option<Duration>,
     /// Seed of the restart schedule.
     pub seed: u64,
 }
@@ -115,9 +118,11 @@ pub async fn run(options: Options, shutdown: impl std::future::Future<Output = (
     };
     let total = nodes.len();
     let mut rng = fastrand::Rng::with_seed(options.seed);
+    let restarts_until = options.restarts_for.map(|period| tokio::time::Instant::now() + period);
     for (node, server) in nodes {
-        let restarts =
-            options.restart_mean.map(|mean| node::Restarts::new(mean, options.restart_downtime, rng.u64(..)));
+        let restarts = options
+            .restart_mean
+            .map(|mean| node::Restarts::new(mean, options.restart_downtime, rng.u64(..), restarts_until));
         let shared = node::Shared { counters: counters.clone(), control: control.clone(), total };
         tokio::spawn(node::serve(node, ctx.clone(), server, restarts, shared));
     }

@@ -46,6 +46,9 @@ struct Cli {
     /// How long a restarting node stays unreachable.
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
     restart_downtime: Duration,
+    /// Stop restarting nodes this long after the start (default: never stop).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    restarts_for: Option<Duration>,
     /// Seed of the restart schedule.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         stats_cycles: cli.stats_cycles,
         restart_mean: cli.restart_mean,
         restart_downtime: cli.restart_downtime,
+        restarts_for: cli.restarts_for,
         seed: cli.seed,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

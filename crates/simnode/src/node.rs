@@ -131,22 +131,26 @@ fn bind_sockets(ctx: &Context, at: &Endpoints) -> Result<(CommandServer, Streams
     Ok((server, Streams { stats, events }))
 }
 
-/// When a node "restarts": exponential intervals of mean `mean`, from its own seed.
+/// When a node "restarts": exponential intervals of mean `mean`, from its own seed, none
+/// after `until`.
 pub struct Restarts {
     mean: Duration,
     downtime: Duration,
     rng: fastrand::Rng,
+    until: Option<tokio::time::Instant>,
 }
 
 impl Restarts {
     /// A schedule with its own seed.
-    pub fn new(mean: Duration, downtime: Duration, seed: u64) -> Self {
-        Restarts { mean, downtime, rng: fastrand::Rng::with_seed(seed) }
+    pub fn new(mean: Duration, downtime: Duration, seed: u64, until: Option<tokio::time::Instant>) -> Self {
+        Restarts { mean, downtime, rng: fastrand::Rng::with_seed(seed), until }
     }
 
-    fn next(&mut self) -> Duration {
+    /// When the next restart begins, if there is one.
+    fn next(&mut self) -> Option<tokio::time::Instant> {
         let u = self.rng.f64();
-        self.mean.mul_f64(-(1.0 - u).ln()).max(Duration::from_millis(10))
+        let at = tokio::time::Instant::now() + self.mean.mul_f64(-(1.0 - u).ln()).max(Duration::from_millis(10));
+        self.until.is_none_or(|until| at <= until).then_some(at)
     }
 }
 
@@ -168,7 +172,7 @@ pub async fn serve(
     mut restarts: Option<Restarts>,
     shared: Shared,
 ) {
-    let mut next_restart = restarts.as_mut().map(|r| tokio::time::Instant::now() + r.next());
+    let mut next_restart = restarts.as_mut().and_then(Restarts::next);
     loop {
         let restart_at = async {
             match next_restart {
@@ -185,7 +189,7 @@ pub async fn serve(
                 let Some(schedule) = restarts.as_mut() else { continue };
                 server = restart(&node, &ctx, server, schedule.downtime).await;
                 shared.counters.restarts.fetch_add(1, Ordering::Relaxed);
-                next_restart = Some(tokio::time::Instant::now() + schedule.next());
+                next_restart = schedule.next();
             }
         }
     }
