@@ -84,4 +84,3 @@ fn raise_open_files_limit() {
         Err(err) => tracing::warn!(cause = %err, "cannot raise the open files limit"),
     }
 }
-
