@@ -57,7 +57,7 @@ enum Bench {
     Forwarding {
         #[arg(long, default_value_t = 1000)]
         nodes: usize,
-        #[arg(long, value_delimiter = ',', default_value = "1000,200,100,50,20,10")]
+        #[arg(long, value_delimiter = ',', default_value = "1000,200,100,80,67,57,50,33,20")]
         intervals_ms: Vec<u64>,
         #[arg(long, default_value = "3s", value_parser = humantime_secs)]
         burst: Duration,
@@ -171,7 +171,7 @@ fn all(out: &std::path::Path, quick: bool) {
             Bench::Fanout { sizes: vec![10, 100, 1000], repeats: 30, loops: 5 },
             Bench::Forwarding {
                 nodes: 1000,
-                intervals_ms: vec![1000, 200, 100, 50, 20, 10],
+                intervals_ms: vec![1000, 200, 100, 80, 67, 57, 50, 33, 20],
                 burst: Duration::from_secs(3),
             },
             Bench::Failure { sizes: vec![10, 1000], kills: 5 },

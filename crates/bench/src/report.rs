@@ -104,5 +104,6 @@ pub fn document(sections: &[Section], took: std::time::Duration, quick: bool) ->
     for section in sections {
         out.push_str(&section.markdown());
     }
+    out.push_str(include_str!("../analysis.md"));
     out
 }
