@@ -86,7 +86,9 @@ pub fn run(plan: &Plan, command: String) -> Section {
          watchers × 2 processes), bursts of about {} s at each offered rate. clusterd: static nodes, topics \
          rewritten and `node` spliced in. Baseline: one SUB connected to the same {} stats endpoints and a PUB, \
          joined by `zmq_proxy` (`clusterd-bench relay`), no rewriting. The subscriber has no queue limit, so \
-         losses happen in the forwarder. CPU: user + system time of the forwarder process during the burst.",
+         losses happen in the forwarder. Offered: the rate asked of simnode (messages per cycle ÷ interval); \
+         delivered: measured at the subscriber, over the burst's nominal length or longer if it took longer. \
+         CPU: user + system time of the forwarder process during the burst.",
         plan.nodes,
         plan.burst.as_secs(),
         plan.nodes

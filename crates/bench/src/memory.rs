@@ -28,9 +28,43 @@ pub struct Plan {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// Descriptors clusterd holds per node: three TCP connections (command, stats, events) and the
+/// eventfd mailboxes of its five ZeroMQ sockets (the command DEALER, its monitor's two PAIRs,
+/// the two SUBs). The memory table's last column shows it.
+const FDS_PER_NODE: u64 = 8;
+
+/// Descriptors left for everything else (listeners, clients, the state file, libzmq's threads).
+const FDS_RESERVED: u64 = 500;
+
+/// The steps this machine's open-files limit allows, and a note when some had to be lowered.
+fn feasible(steps: &[usize]) -> (Vec<usize>, Option<String>) {
+    let limit = crate::sys::open_files_limit();
+    let ceiling = (limit.saturating_sub(FDS_RESERVED) / FDS_PER_NODE) as usize;
+    // Round down to a readable step.
+    let most = if ceiling >= 1000 { ceiling / 500 * 500 } else { ceiling / 100 * 100 };
+    let wanted = steps.iter().copied().max().unwrap_or(0);
+    if wanted <= ceiling {
+        return (steps.to_vec(), None);
+    }
+    let mut lowered: Vec<usize> = steps.iter().map(|&s| s.min(most)).collect();
+    lowered.dedup();
+    let note = format!(
+        "**{wanted} nodes could not be measured on this machine**: clusterd needs about {FDS_PER_NODE} descriptors \
+         per node ({} for {wanted} nodes), and this machine's open-files limit is {limit}, a hard limit that \
+         even root cannot raise here (no `CAP_SYS_RESOURCE`: `ulimit -Hn` is refused). Measured up to {most} \
+         nodes instead. On a server, raise the limit for clusterd (systemd `LimitNOFILE=65536`, or `ulimit -n` \
+         in its start script; clusterd raises its soft limit to the hard one by itself) and run \
+         `target/release/clusterd-bench memory --steps {}`.",
+        FDS_PER_NODE * wanted as u64,
+        steps.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    );
+    (lowered, Some(note))
+}
+
 /// Runs both benchmarks; returns the memory section and the start-up section.
 pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Section, Section) {
-    let largest = plan.steps.iter().copied().max().unwrap_or(0);
+    let (steps, lowered) = feasible(&plan.steps);
+    let largest = steps.iter().copied().max().unwrap_or(0);
     let groups = simnodes(largest, &[]);
     let all: Vec<SimNode> = groups.iter().flat_map(|g| g.nodes.iter().cloned()).collect();
     let mut master = Master::start_quiet(CLUSTER_SECTION);
@@ -39,7 +73,7 @@ pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Sec
     let mut table = Table::new(&["nodes registered", "clusterd RSS MiB", "per node KiB (over 0 nodes)", "open files"]);
     let mut registered = 0;
     let (mut base, mut per_node_at_largest) = (None, 0.0);
-    for &step in &plan.steps {
+    for &step in &steps {
         register(&master, &all[registered..step]);
         registered = step;
         wait_alive(&master, step, Duration::from_secs(300));
@@ -67,14 +101,17 @@ pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Sec
              three ZeroMQ sockets (command DEALER, stats SUB, events SUB) and their TCP connections.",
             crate::fleet::PER_PROCESS,
             plan.settle.as_secs()
-        ),
+        ) + &lowered.clone().map(|note| format!("\n\n{note}")).unwrap_or_default(),
         table,
         verdict: vec![format!(
             "Target: at most 64 KiB per registered node. Measured {per_node_at_largest:.1} KiB at {largest} nodes: {}.",
             verdict(per_node_at_largest <= 64.0)
         )],
     };
-    let startup = startup(plan, &mut master, largest, startup_command);
+    let mut startup = startup(plan, &mut master, largest, startup_command);
+    if let Some(note) = lowered {
+        startup.setup.push_str(&format!("\n\n{note}"));
+    }
     drop(groups);
     (memory, startup)
 }

@@ -59,3 +59,8 @@ pub fn raise_open_files(wanted: u64) -> u64 {
     }
     rlimit::Resource::NOFILE.get().map_or(0, |(soft, _)| soft)
 }
+
+/// This process's soft open-files limit (which the processes it starts inherit).
+pub fn open_files_limit() -> u64 {
+    rlimit::Resource::NOFILE.get().map_or(1024, |(soft, _)| soft)
+}

@@ -77,6 +77,9 @@ impl From<tmq::TmqError> for ZmqErr {
     fn from(err: tmq::TmqError) -> Self {
         match err {
             tmq::TmqError::Zmq(err) => ZmqErr(err),
+            // Registering the socket with tokio failed (out of descriptors, mostly): keep the
+            // system's reason rather than a made-up one.
+            tmq::TmqError::Io(err) => ZmqErr(err.raw_os_error().map_or(zmq::Error::EFAULT, zmq::Error::from_raw)),
             _ => ZmqErr(zmq::Error::EFAULT),
         }
     }
@@ -115,7 +118,11 @@ impl Context {
         }
         let fresh = zmq::Context::new();
         let done = open(&fresh);
-        contexts.push(fresh);
+        // A context whose first socket failed (out of descriptors, not of room) is not kept:
+        // repeated failures must not pile up contexts.
+        if done.is_ok() {
+            contexts.push(fresh);
+        }
         done
     }
 
