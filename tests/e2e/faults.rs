@@ -36,15 +36,7 @@ fn in_flight(
         let reply = call(&endpoint, command, properties, Duration::from_secs(60));
         (reply, Instant::now())
     });
-    wait_for("the request to be in flight", || {
-        let requests = master.call("dstats", json!({}))["requests"].clone();
-        // `dstats` itself is in flight while it is answered.
-        if requests["in_flight"].as_u64() >= Some(2) {
-            Ok(())
-        } else {
-            Err(requests.to_string())
-        }
-    });
+    master.wait_in_flight(1);
     request
 }
 

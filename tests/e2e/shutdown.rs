@@ -25,15 +25,7 @@ fn slow_stop(master: &Master) -> JoinHandle<Result<Value, String>> {
     let call = std::thread::spawn(move || {
         call(&endpoint, "stop", json!({"name": "first:stubborn", "waiting": true}), Duration::from_secs(30))
     });
-    wait_for("the stop to be in flight", || {
-        let requests = master.call("dstats", json!({}))["requests"].clone();
-        // `dstats` itself is in flight while it is answered.
-        if requests["in_flight"].as_u64() >= Some(2) {
-            Ok(())
-        } else {
-            Err(requests.to_string())
-        }
-    });
+    master.wait_in_flight(1);
     call
 }
 

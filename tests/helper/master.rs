@@ -229,6 +229,19 @@ impl Master {
         });
     }
 
+    /// Waits until at least `count` client requests are in flight (`dstats` → `requests`).
+    pub fn wait_in_flight(&self, count: u64) {
+        wait_for(&format!("{count} request(s) in flight"), || {
+            let requests = self.call("dstats", json!({}))["requests"].clone();
+            // The `dstats` asking is itself in flight while it is answered.
+            if requests["in_flight"].as_u64() >= Some(count + 1) {
+                Ok(())
+            } else {
+                Err(requests.to_string())
+            }
+        });
+    }
+
     /// Waits up to `grace` for clusterd to exit and returns its exit code.
     pub fn wait_exit(&mut self, grace: Duration) -> Option<i32> {
         let child = self.child.as_mut().expect("started");

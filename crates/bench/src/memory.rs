@@ -98,7 +98,8 @@ pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Sec
             "One clusterd (release build, default settings: heartbeat 1 s). Simnodes (2 watchers × 2 processes, \
              stats at 1 Hz, {} per process) registered with `register_node` in steps; at each step, once all are \
              alive, {} s of streaming, then the median of 5 readings of VmRSS 1 s apart. Each node costs clusterd \
-             three ZeroMQ sockets (command DEALER, stats SUB, events SUB) and their TCP connections.",
+             five ZeroMQ sockets (command DEALER and its monitor's two PAIRs, stats SUB, events SUB) and three \
+             TCP connections.",
             crate::fleet::PER_PROCESS,
             plan.settle.as_secs()
         ) + &lowered.clone().map(|note| format!("\n\n{note}")).unwrap_or_default(),
