@@ -165,81 +165,6 @@ impl Request {
     }
 }
 
-/// A reply under construction; [`Reply::encode`] gives the wire bytes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply(pub Map<String, Value>);
-
-impl Reply {
-    /// `{"status": "ok", "time": now, <fields>, "id": id}`; a `status` among the fields replaces
-    /// `"ok"` in first position, as circusd does for `status <name>`.
-    pub fn ok(fields: Map<String, Value>, id: Value) -> Reply {
-        let mut map = Map::new();
-        map.insert("status".into(), Value::String("ok".into()));
-        map.insert("time".into(), Value::from(now()));
-        for (key, value) in fields {
-            if key != "id" && key != "time" {
-                map.insert(key, value);
-            }
-        }
-        map.insert("id".into(), id);
-        Reply(map)
-    }
-
-    /// `{"status": "error", "reason", "tb": null, "time", "errno", "id"}`.
-    pub fn error(errno: Errno, reason: &str, id: Value) -> Reply {
-        let mut map = Map::new();
-        map.insert("status".into(), Value::String("error".into()));
-        map.insert("reason".into(), Value::String(reason.into()));
-        map.insert("tb".into(), Value::Null);
-        map.insert("time".into(), Value::from(now()));
-        map.insert("errno".into(), Value::from(errno.code()));
-        map.insert("id".into(), id);
-        Reply(map)
-    }
-
-    /// Parses a reply received from a node.
-    ///
-    /// # Errors
-    /// A description when the bytes are not a JSON object.
-    pub fn decode(bytes: &[u8]) -> Result<Reply, String> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(Reply(map)),
-            Ok(other) => Err(format!("reply is not a JSON object but {}", type_name(&other))),
-            Err(err) => Err(format!("reply is not JSON: {err}")),
-        }
-    }
-
-    /// The reply's `status` field.
-    pub fn status(&self) -> Option<&str> {
-        self.0.get("status").and_then(Value::as_str)
-    }
-
-    /// True when `status` is `"error"`.
-    pub fn is_error(&self) -> bool {
-        self.status() == Some("error")
-    }
-
-    /// The `reason` of an error reply.
-    pub fn reason(&self) -> Option<&str> {
-        self.0.get("reason").and_then(Value::as_str)
-    }
-
-    /// The `errno` of an error reply.
-    pub fn errno(&self) -> Option<u64> {
-        self.0.get("errno").and_then(Value::as_u64)
-    }
-
-    /// Replaces `id` in place, keeping its position.
-    pub fn set_id(&mut self, id: Value) {
-        self.0.insert("id".into(), id);
-    }
-
-    /// The wire bytes, as circusd's `json.dumps` writes them.
-    pub fn encode(&self) -> Vec<u8> {
-        crate::pyjson::dumps_map(&self.0).into_bytes()
-    }
-}
-
 /// Seconds since the epoch, as a float, like Python's `time.time()`.
 pub fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
@@ -282,6 +207,10 @@ fn nesting_depth(text: &str) -> usize {
     }
     max
 }
+
+mod reply;
+
+pub use reply::Reply;
 
 #[cfg(test)]
 mod proptests;
