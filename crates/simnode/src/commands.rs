@@ -31,7 +31,7 @@ pub struct Answer {
     pub events: Vec<Message>,
 }
 
-/// Answers one request against one node's state.
+/// Answers one request against one node's state; `counters` is the reply of the `simnode` command.
 pub fn answer(state: &mut Watchers, endpoints: &Endpoints, counters: Value, request: Request) -> Answer {
     let id = request.id.clone();
     let mut events = Vec::new();

@@ -187,7 +187,7 @@ pub async fn serve(
             },
             () = restart_at => {
                 let Some(schedule) = restarts.as_mut() else { continue };
-                server = restart(&node, &ctx, server, schedule.downtime).await;
+                server = restart(&node, &ctx, server, schedule.downtime, &shared.counters).await;
                 shared.counters.restarts.fetch_add(1, Ordering::Relaxed);
                 next_restart = schedule.next();
             }
@@ -212,8 +212,14 @@ fn handle(node: &Node, server: &CommandServer, mut frames: Vec<Vec<u8>>, shared:
                     shared.control.set(schedule);
                 }
             }
-            let mut process = counters.to_json(shared.total);
-            process["schedule"] = shared.control.describe();
+            // The process's counters, read only for the one command that reports them.
+            let process = if request.command == "simnode" {
+                let mut process = counters.to_json(shared.total);
+                process["schedule"] = shared.control.describe();
+                process
+            } else {
+                serde_json::Value::Null
+            };
             let answered = answer(&mut lock(&node.state), &node.endpoints, process, request);
             node.publish_events(&answered.events, counters);
             if changes {
@@ -241,23 +247,31 @@ fn requested_schedule(request: &Request) -> Option<Schedule> {
 
 /// Closes the node's sockets, waits `downtime`, binds them again on the same ports with a new
 /// circusd pid, and publishes the `spawn` events of its processes.
-async fn restart(node: &Node, ctx: &Context, server: CommandServer, downtime: Duration) -> CommandServer {
+async fn restart(
+    node: &Node,
+    ctx: &Context,
+    server: CommandServer,
+    downtime: Duration,
+    counters: &Counters,
+) -> CommandServer {
     drop(server);
     *lock(&node.streams) = None;
     tokio::time::sleep(downtime).await;
     loop {
         match bind_sockets(ctx, &node.endpoints) {
             Ok((server, streams)) => {
-                lock(&node.state).restart();
+                let events: Vec<Message> = {
+                    let mut state = lock(&node.state);
+                    state.restart();
+                    state
+                        .watchers
+                        .iter()
+                        .flat_map(|w| w.pids.iter().map(|&pid| event(&w.name, "spawn", Some(pid))))
+                        .collect()
+                };
                 node.changed();
                 *lock(&node.streams) = Some(streams);
-                let state = lock(&node.state).clone();
-                let events: Vec<Message> = state
-                    .watchers
-                    .iter()
-                    .flat_map(|w| w.pids.iter().map(|&pid| event(&w.name, "spawn", Some(pid))))
-                    .collect();
-                node.publish_events(&events, &Counters::default());
+                node.publish_events(&events, counters);
                 return server;
             }
             // The port may still be held for a moment after the close: try again.
