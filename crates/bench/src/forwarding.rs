@@ -45,15 +45,19 @@ struct Burst {
 /// Runs the benchmark.
 pub fn run(plan: &Plan, command: String) -> Section {
     let groups = simnodes(plan.nodes, &["--stats-cycles", "0"]);
-    let sims = &groups[0];
-    let control = Client::connect(&sims.nodes[0].endpoint, Duration::from_secs(10)).expect("simnode control");
+    let sims: Vec<&SimNodes> = groups.iter().collect();
+    // The schedule is per simnode process: one control client for each.
+    let control: Vec<Client> = groups
+        .iter()
+        .map(|group| Client::connect(&group.nodes[0].endpoint, Duration::from_secs(10)).expect("simnode control"))
+        .collect();
 
-    let master = master_over(&[sims], "");
+    let master = master_over(&sims, "");
     wait_alive(&master, plan.nodes, Duration::from_secs(120));
     let clusterd = bursts(plan, &control, &master.stats_endpoint, master.pid().expect("clusterd runs"));
     drop(master);
 
-    let mut relay = Relay::start(sims);
+    let mut relay = Relay::start(&sims);
     let relayed = bursts(plan, &control, &relay.endpoint, relay.child.id());
     relay.stop();
 
@@ -102,7 +106,7 @@ pub fn run(plan: &Plan, command: String) -> Section {
     Section { title: "Stats forwarding".into(), command, setup, table, verdict }
 }
 
-fn bursts(plan: &Plan, control: &Client, stream: &str, forwarder: u32) -> Vec<Burst> {
+fn bursts(plan: &Plan, control: &[Client], stream: &str, forwarder: u32) -> Vec<Burst> {
     let subscriber =
         Subscriber::connect_with_hwm(stream, &["stat.".to_string()], 0).expect("subscriber to the forwarder");
     // A first short burst proves every hop is connected before anything is counted.
@@ -118,7 +122,7 @@ fn bursts(plan: &Plan, control: &Client, stream: &str, forwarder: u32) -> Vec<Bu
 }
 
 fn one_burst(
-    control: &Client,
+    control: &[Client],
     subscriber: &Subscriber,
     interval: u64,
     cycles: u64,
@@ -127,10 +131,11 @@ fn one_burst(
 ) -> Burst {
     let expected = per_cycle * cycles as usize;
     let cpu_before = cpu_time(pid).unwrap_or_default();
-    let reply = control
-        .call(&request("simnode", json!({"interval_ms": interval, "cycles": cycles})))
-        .expect("simnode schedule");
-    assert!(!reply.is_error(), "{:?}", reply.0);
+    let schedule = request("simnode", json!({"interval_ms": interval, "cycles": cycles}));
+    for process in control {
+        let reply = process.call(&schedule).expect("simnode schedule");
+        assert!(!reply.is_error(), "{:?}", reply.0);
+    }
     let started = Instant::now();
     let (mut received, mut last) = (0usize, started);
     // Until everything came, or nothing came for 3 s (the forwarder lost the rest).
@@ -165,10 +170,10 @@ struct Relay {
 }
 
 impl Relay {
-    fn start(sims: &SimNodes) -> Relay {
+    fn start(groups: &[&SimNodes]) -> Relay {
         let endpoint = ports::free_endpoint();
         let list = std::env::temp_dir().join(format!("relay-{}.txt", std::process::id()));
-        let text: Vec<&str> = sims.nodes.iter().map(|n| n.stats_endpoint.as_str()).collect();
+        let text: Vec<&str> = groups.iter().flat_map(|g| &g.nodes).map(|n| n.stats_endpoint.as_str()).collect();
         std::fs::write(&list, text.join("\n")).expect("relay endpoint list");
         let child = procs::spawn(
             Command::new(paths::target_dir().join("clusterd-bench"))

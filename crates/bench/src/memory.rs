@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use cluster_e2e::master::CLUSTER_SECTION;
 use cluster_e2e::simnode::register;
-use cluster_e2e::{Master, SimNode};
+use cluster_e2e::{procs, Master, SimNode};
 
 use crate::fleet::{census, median_sample, simnodes, wait_alive};
 use crate::report::{verdict, Section, Table};
 use crate::stats::{millis, Spread};
-use crate::sys::{open_files, rss};
+use crate::sys::rss;
 
 /// How much to measure.
 pub struct Plan {
@@ -88,7 +88,7 @@ pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Sec
             step.to_string(),
             format!("{:.1}", bytes / MIB),
             if step > 0 { format!("{per_node:.1}") } else { "baseline".into() },
-            open_files(pid).map_or("?".into(), |n| n.to_string()),
+            procs::open_fds(pid).map_or("?".into(), |n| n.to_string()),
         ]);
     }
     let memory = Section {

@@ -5,10 +5,7 @@ use std::time::Duration;
 
 /// Resident memory of `pid` in bytes (`VmRSS`).
 pub fn rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    cluster_e2e::procs::memory_kib(pid, "VmRSS").map(|kib| kib * 1024)
 }
 
 /// User plus system CPU time of `pid` so far.
@@ -19,11 +16,6 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // USER_HZ is 100 on every Linux ABI (sysconf(_SC_CLK_TCK)).
     Some(Duration::from_millis(ticks * 10))
-}
-
-/// Open file descriptors of `pid`.
-pub fn open_files(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
 
 /// One line describing the machine: CPU model, cores, memory, kernel.
