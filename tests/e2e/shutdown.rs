@@ -83,13 +83,7 @@ fn a_second_sigint_exits_at_once() {
     // The client is never answered (the operator asked for "now"); its thread is left to time out.
     let _stop = slow_stop(&master);
     master.signal(libc::SIGINT);
-    wait_for("the master to start stopping", || {
-        if master.stderr().contains("stopping") {
-            Ok(())
-        } else {
-            Err("no 'stopping' in the log yet".to_string())
-        }
-    });
+    master.wait_log("stopping");
     let second = Instant::now();
     master.signal(libc::SIGINT);
     assert_eq!(master.wait_exit(Duration::from_secs(4)), Some(130), "{}", master.stderr());

@@ -229,6 +229,17 @@ impl Master {
         });
     }
 
+    /// Waits until clusterd's log holds `needle`.
+    pub fn wait_log(&self, needle: &str) {
+        wait_for(&format!("clusterd to log {needle:?}"), || {
+            if self.stderr().contains(needle) {
+                Ok(())
+            } else {
+                Err("not in the log yet".to_string())
+            }
+        });
+    }
+
     /// Waits until at least `count` client requests are in flight (`dstats` → `requests`).
     pub fn wait_in_flight(&self, count: u64) {
         wait_for(&format!("{count} request(s) in flight"), || {

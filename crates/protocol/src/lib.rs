@@ -27,3 +27,13 @@ pub use message::{Reply, Request};
 
 /// Default command endpoint of the master (the 2012 circusd-cluster's `DEFAULT_CLUSTER_DEALER`).
 pub const DEFAULT_MASTER_ENDPOINT: &str = "tcp://127.0.0.1:5558";
+
+/// A boolean as Circus reads one from text (`circus.util.to_bool`): `yes`, `true`, `on`, `1` and
+/// `no`, `false`, `off`, `0`, in any case; `None` for anything else.
+pub fn circus_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}

@@ -135,11 +135,7 @@ fn parse_float(text: &str) -> Result<f64, String> {
 
 /// circus's `util.to_bool`.
 fn to_bool(text: &str) -> Result<bool, String> {
-    match text.trim().to_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(format!("'{text}' is not a boolean")),
-    }
+    clusterd_protocol::circus_bool(text).ok_or_else(|| format!("'{text}' is not a boolean"))
 }
 
 #[cfg(test)]

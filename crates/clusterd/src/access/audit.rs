@@ -15,6 +15,7 @@ use serde_json::Value;
 use tracing::info;
 
 use super::{readonly, Door};
+use crate::handler::MASTER_COMMANDS;
 use crate::Ctx;
 
 /// The tracing target of audit events.
@@ -25,8 +26,6 @@ pub const TARGET: &str = "clusterd::audit";
 const ALL: &str = "all";
 /// `nodes` of a command the master answers itself (`quit`, `reloadconfig`).
 const MASTER: &str = "master";
-/// Commands the master answers itself when no node is named.
-const MASTER_COMMANDS: &[&str] = &["quit", "reloadconfig", "globaloptions", "dstats", "listen", "ipython"];
 
 /// An audited request, between its arrival and its reply.
 pub struct Entry {

@@ -217,11 +217,7 @@ fn parse_size(value: &str) -> Result<usize, String> {
 
 /// `true` or `false` (INI files may also say yes/no, on/off, 1/0, as circus's own ini does).
 fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(format!("'{value}' is not true or false")),
-    }
+    clusterd_protocol::circus_bool(value).ok_or_else(|| format!("'{value}' is not true or false"))
 }
 
 /// A humantime duration of more than zero.

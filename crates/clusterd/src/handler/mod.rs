@@ -37,6 +37,10 @@ impl From<Reply> for Answer {
     }
 }
 
+/// Commands the master answers itself when the request names no node (the `Ok(None)` arms of
+/// [`handle`] before routing by watcher name).
+pub const MASTER_COMMANDS: &[&str] = &["globaloptions", "dstats", "quit", "reloadconfig", "listen", "ipython"];
+
 /// Handles one decoded request.
 pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
     let id = request.id.clone();
