@@ -6,6 +6,7 @@
 #   make test    venv + binaries + every test, end-to-end ones included (what CI runs)
 #   make bench   release build, then every benchmark against its same-run baseline, written to
 #                docs/benchmarks.md (never part of make test)
+#   make fuzz    cargo fuzz on the request decoder for FUZZ_SECONDS (installs cargo-fuzz; needs nightly)
 #   make lint    rustfmt and clippy, warnings as errors
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ VENV_STAMP := $(VENV)/.requirements.stamp
 # The end-to-end tests and the demo find circusd and circusctl here.
 export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: venv system-deps build run test bench lint
+.PHONY: venv system-deps build run test bench fuzz lint
 
 # System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test):
 # checked on every run, installed with apt-get when missing and run as root.
@@ -50,6 +51,13 @@ test: venv
 bench: venv
 	$(CARGO) build --release --workspace --bins
 	target/release/clusterd-bench all --out docs/benchmarks.md
+
+# Not part of make test: libFuzzer needs a nightly toolchain (docs/testing.md).
+FUZZ_SECONDS ?= 120
+fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz run decode_request -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096
 
 lint:
 	$(CARGO) fmt --all -- --check
