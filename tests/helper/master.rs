@@ -265,6 +265,21 @@ impl Master {
         }
     }
 
+    /// Caps clusterd's address space at its current size plus `headroom` bytes
+    /// ([`procs::cap_address_space`]): resource tests then check that it is still running.
+    pub fn cap_memory(&self, headroom: u64) {
+        procs::cap_address_space(self.pid().expect("clusterd running"), headroom);
+    }
+
+    /// Panics with clusterd's log when it is no longer running (it crashed).
+    #[track_caller]
+    pub fn assert_running(&mut self) {
+        let child = self.child.as_mut().expect("started");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("clusterd died ({status}):\n{}", self.stderr());
+        }
+    }
+
     /// Sends a signal to clusterd.
     pub fn signal(&self, signal: i32) {
         if let Some(pid) = self.pid() {

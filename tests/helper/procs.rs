@@ -146,3 +146,18 @@ pub fn memory_kib(pid: u32, field: &str) -> Option<u64> {
 pub fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
+
+/// Caps a running process's address space (RLIMIT_AS, soft and hard) at its current size plus
+/// `headroom` bytes: an allocation past it fails, so a daemon that grows without bound aborts
+/// ("memory allocation failed") instead of taking the machine's memory. Resource tests assert
+/// that the daemon is still there afterwards.
+///
+/// # Panics
+/// When the process is gone or the limit cannot be set.
+pub fn cap_address_space(pid: u32, headroom: u64) {
+    let size = memory_kib(pid, "VmSize").expect("process alive") * 1024;
+    let limit = libc::rlimit { rlim_cur: size + headroom, rlim_max: size + headroom };
+    // SAFETY: prlimit(2) reads `limit` and writes nothing (no old-limit pointer).
+    let rc = unsafe { libc::prlimit(pid as libc::pid_t, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit RLIMIT_AS on {pid}: {}", std::io::Error::last_os_error());
+}

@@ -14,8 +14,14 @@
 //!
 //! So `a,b!c` is `(a ∪ b) \ c`, `all!second` every node but `second`, `@eu&web*` the `eu` nodes
 //! whose names start with `web`, `node[01-10,25]` the existing nodes among `node01`..`node10`
-//! and `node25`. A range may expand to at most [`MAX_RANGE_NAMES`] names. `all` is always the
-//! keyword, never a node name.
+//! and `node25`. `all` is always the keyword, never a node name.
+//!
+//! Expressions come from any client, the read-only endpoint's too, so their cost is bounded:
+//! a range is never expanded (each known name is matched against it instead, so `n[1-99999]`
+//! costs as much as `n1`), and an expression is refused (errno 3 naming the limit) beyond
+//! [`MAX_EXPRESSION_LEN`] bytes, [`MAX_ITEMS`] items, [`MAX_ITEM_LEN`] characters in one item,
+//! zero padding wider than a node name ([`MAX_PAD_WIDTH`]), a range standing for more than
+//! [`MAX_RANGE_NAMES`] names, or more than [`MAX_WORK`] matching steps over the known nodes.
 
 mod range;
 #[cfg(test)]
@@ -23,8 +29,21 @@ mod tests;
 
 use std::collections::HashSet;
 
-/// The most names one range item (`node[1-20]`) may expand to.
+use crate::names::{list_names, quoted, thousands, MAX_NODE_NAME_LEN};
+
+/// The most names one range item (`node[1-20]`) may stand for.
 pub const MAX_RANGE_NAMES: usize = 100_000;
+/// The longest expression, in bytes.
+pub const MAX_EXPRESSION_LEN: usize = 16_384;
+/// The most items (joined by `,`, `!`, `&`) in one expression.
+pub const MAX_ITEMS: usize = 256;
+/// The longest item, in characters (node names are at most 63).
+pub const MAX_ITEM_LEN: usize = 256;
+/// The widest zero padding of a range (`[001-100]` has 3): wider can never match a node name.
+pub const MAX_PAD_WIDTH: usize = MAX_NODE_NAME_LEN;
+/// The most matching steps (a name compared, a glob or range step) one expression may take
+/// over the known nodes: a request's node set costs at most some milliseconds.
+pub const MAX_WORK: u64 = 5_000_000;
 
 /// A parsed node-set expression; [`NodeSet::resolve`] applies it to the known nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +82,21 @@ enum Item {
 ///
 /// # Errors
 /// An empty expression or item, a bad character, unbalanced or empty brackets, a bad range
-/// (`[5-1]`) or one expanding to more than [`MAX_RANGE_NAMES`] names; the message quotes the
-/// expression and gives the position (counted in characters from 1) of the faulty part.
+/// (`[5-1]`), or one of the limits above; the message quotes the expression (its start, when
+/// long) and gives the position (counted in characters from 1) of the faulty part.
 pub fn parse(expr: &str) -> Result<NodeSet, String> {
     let text = expr.trim();
     if text.is_empty() {
         return Err("empty node set expression".into());
     }
-    let fail = |detail: String| format!("bad node set '{text}': {detail}");
+    if text.len() > MAX_EXPRESSION_LEN {
+        return Err(format!(
+            "node set {} is {} bytes long (limit {MAX_EXPRESSION_LEN})",
+            quoted(text),
+            thousands(text.len())
+        ));
+    }
+    let fail = |detail: String| format!("bad node set {}: {detail}", quoted(text));
     let mut items = Vec::new();
     let (mut op, mut start, mut in_brackets) = (Op::Union, 0, false);
     for (i, c) in text.char_indices() {
@@ -88,8 +114,14 @@ pub fn parse(expr: &str) -> Result<NodeSet, String> {
             '&' if !in_brackets => Op::Intersection,
             _ => continue,
         };
+        if items.len() == MAX_ITEMS {
+            return Err(fail(format!("more than {MAX_ITEMS} items (limit {MAX_ITEMS})")));
+        }
         items.push((op, parse_item(text, start, i).map_err(fail)?));
         (op, start) = (next, i + c.len_utf8());
+    }
+    if items.len() == MAX_ITEMS {
+        return Err(fail(format!("more than {MAX_ITEMS} items (limit {MAX_ITEMS})")));
     }
     items.push((op, parse_item(text, start, text.len()).map_err(fail)?));
     Ok(NodeSet { text: text.to_owned(), items })
@@ -108,15 +140,29 @@ impl NodeSet {
     /// When nothing matches: "node set 'EXPR' matches no node (nodes: a, b, c)"; when a plain
     /// name that is not a member stands anywhere but right after `!` (so typos are caught):
     /// "unknown node 'x' in 'EXPR'".
+    ///
+    /// An expression that would take more than [`MAX_WORK`] matching steps over `members` is
+    /// refused, naming the limit.
     pub fn resolve<'a>(&self, members: &[Member<'a>]) -> Result<Vec<&'a str>, String> {
         let mut selected = vec![false; members.len()];
+        let mut budget = Budget { left: MAX_WORK };
         for (op, item) in &self.items {
             if let Item::Name(name) = item {
+                budget.spend(members.len() as u64);
                 if *op != Op::Difference && !members.iter().any(|m| m.name == name) {
-                    return Err(format!("unknown node '{name}' in '{}'", self.text));
+                    return Err(format!("unknown node {} in {}", quoted(name), quoted(&self.text)));
                 }
             }
-            for (sel, hit) in selected.iter_mut().zip(item.hits(members)) {
+            let hits = item.hits(members, &mut budget).ok_or_else(|| {
+                format!(
+                    "node set {} needs more than {} matching steps over {} nodes (limit per request): \
+                     use fewer or simpler items",
+                    quoted(&self.text),
+                    thousands(MAX_WORK as usize),
+                    thousands(members.len())
+                )
+            })?;
+            for (sel, hit) in selected.iter_mut().zip(hits) {
                 *sel = match op {
                     Op::Union => *sel || hit,
                     Op::Difference => *sel && !hit,
@@ -129,8 +175,8 @@ impl NodeSet {
             members.iter().zip(selected).filter(|(m, sel)| *sel && seen.insert(m.name)).map(|(m, _)| m.name).collect();
         if nodes.is_empty() {
             let known: Vec<&str> = members.iter().map(|m| m.name).collect();
-            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
-            return Err(format!("node set '{}' matches no node (nodes: {known})", self.text));
+            let known = if known.is_empty() { "none".to_owned() } else { list_names(&known) };
+            return Err(format!("node set {} matches no node (nodes: {known})", quoted(&self.text)));
         }
         Ok(nodes)
     }
@@ -150,20 +196,42 @@ impl NodeSet {
     }
 }
 
+/// What is left of [`MAX_WORK`] for one expression.
+struct Budget {
+    left: u64,
+}
+
+impl Budget {
+    fn spend(&mut self, steps: u64) {
+        self.left = self.left.saturating_sub(steps);
+    }
+
+    fn exhausted(&self) -> bool {
+        self.left == 0
+    }
+}
+
 impl Item {
-    /// For each of `members`, whether this item selects it.
-    fn hits(&self, members: &[Member<'_>]) -> Vec<bool> {
-        let test = |select: &dyn Fn(&Member<'_>) -> bool| members.iter().map(select).collect();
-        match self {
-            Item::All => vec![true; members.len()],
-            Item::Name(name) => test(&|m| m.name == name),
-            Item::Tag(tag) => test(&|m| m.tags.iter().any(|t| t == tag)),
-            Item::Glob(pattern) => test(&|m| glob_match(pattern, m.name)),
-            Item::Range(range) => {
-                let names = range.expand();
-                test(&|m| names.contains(m.name))
+    /// For each of `members`, whether this item selects it; `None` when the budget ran out.
+    fn hits(&self, members: &[Member<'_>], budget: &mut Budget) -> Option<Vec<bool>> {
+        let mut hits = Vec::with_capacity(members.len());
+        for member in members {
+            budget.spend(1);
+            if budget.exhausted() {
+                return None;
             }
+            hits.push(match self {
+                Item::All => true,
+                Item::Name(name) => member.name == name,
+                Item::Tag(tag) => {
+                    budget.spend(member.tags.len() as u64);
+                    member.tags.iter().any(|t| t == tag)
+                }
+                Item::Glob(pattern) => glob_match_counted(pattern, member.name, budget),
+                Item::Range(range) => range.matches(member.name, budget),
+            });
         }
+        Some(hits)
     }
 }
 
@@ -173,6 +241,13 @@ fn parse_item(text: &str, start: usize, end: usize) -> Result<Item, String> {
     let item = raw.trim();
     if item.is_empty() {
         return Err(format!("empty item at position {}", position(text, start)));
+    }
+    let length = item.chars().count();
+    if length > MAX_ITEM_LEN {
+        return Err(format!(
+            "the item at position {} is {length} characters long (limit {MAX_ITEM_LEN})",
+            position(text, start + (raw.len() - raw.trim_start().len()))
+        ));
     }
     let base = start + (raw.len() - raw.trim_start().len());
     if item == "all" {
@@ -218,11 +293,21 @@ fn position(text: &str, byte: usize) -> usize {
 
 /// Matches `name` against a pattern where `*` is any run of characters and `?` any one
 /// character, in linear-ish time (backtracking to the last `*` only).
+#[cfg(test)]
 fn glob_match(pattern: &[char], name: &str) -> bool {
+    glob_match_counted(pattern, name, &mut Budget { left: u64::MAX })
+}
+
+/// [`glob_match`], each step spent from `budget` (the match fails once it is exhausted).
+fn glob_match_counted(pattern: &[char], name: &str, budget: &mut Budget) -> bool {
     let name: Vec<char> = name.chars().collect();
     let (mut p, mut n) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {
+        budget.spend(1);
+        if budget.exhausted() {
+            return false;
+        }
         match pattern.get(p) {
             Some('*') => {
                 star = Some((p, n));

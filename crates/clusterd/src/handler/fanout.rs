@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use clusterd_protocol::names::{list_names, thousands, LISTED_NAMES};
 use clusterd_protocol::{Errno, Reply, Request};
 use futures::future::join_all;
 use serde_json::{Map, Value};
@@ -58,7 +59,12 @@ fn failures(results: &[(Arc<Node>, Reply)]) -> Option<Reply> {
             }
         })
         .collect();
-    Some(error(errno, &reasons.join("; ")))
+    // At most LISTED_NAMES reasons: the reply must not grow with the cluster.
+    let mut reason = reasons[..reasons.len().min(LISTED_NAMES)].join("; ");
+    if reasons.len() > LISTED_NAMES {
+        reason.push_str(&format!("; ... and {} more", thousands(reasons.len() - LISTED_NAMES)));
+    }
+    Some(error(errno, &reason))
 }
 
 /// A request without a name, sent to every node, merged per command.
@@ -194,10 +200,10 @@ pub async fn find_watcher(ctx: &Ctx, name: &str) -> Result<Arc<Node>, String> {
     match holders.len() {
         1 => Ok(holders.remove(0)),
         0 if silent.is_empty() => Err(format!("program {name} not found")),
-        0 => Err(format!("program {name} not found (nodes that did not answer: {})", silent.join(", "))),
+        0 => Err(format!("program {name} not found (nodes that did not answer: {})", list_names(&silent))),
         _ => {
             let names: Vec<&str> = holders.iter().map(|n| n.name.as_str()).collect();
-            Err(format!("program {name} is on several nodes ({}): name one as node:{name}", names.join(", ")))
+            Err(format!("program {name} is on several nodes ({}): name one as node:{name}", list_names(&names)))
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use clusterd_protocol::names::split_qualified;
+use clusterd_protocol::names::{list_names, quoted, split_qualified};
 use clusterd_protocol::nodeset::{self, Member};
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
@@ -150,12 +150,14 @@ fn reprefix(reply: &mut Reply, bare: &str, qualified: &str) {
     }
 }
 
-/// "unknown node 'x' (nodes: a, b)".
+/// "unknown node 'x' (nodes: a, b)": the name quoted in part and the list truncated
+/// ("... and 4,995 more"), so that the reply stays small whatever was asked.
 pub fn unknown_node(ctx: &Ctx, name: &str) -> String {
     let names = ctx.registry.names();
+    let name = quoted(name);
     if names.is_empty() {
-        format!("unknown node '{name}' (no nodes are registered)")
+        format!("unknown node {name} (no nodes are registered)")
     } else {
-        format!("unknown node '{name}' (nodes: {})", names.join(", "))
+        format!("unknown node {name} (nodes: {})", list_names(&names))
     }
 }

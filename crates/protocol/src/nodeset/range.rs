@@ -1,11 +1,10 @@
 //! Range items: `prefix[spec]suffix`, e.g. `node[1-20,25]`, `node[01-10]`, `r[1-2]n[1-3]`.
 
-use std::collections::HashSet;
+use super::{is_name_char, position, Budget, MAX_PAD_WIDTH, MAX_RANGE_NAMES};
 
-use super::{is_name_char, position, MAX_RANGE_NAMES};
-
-/// A checked range item, expanded only while resolving (so a long expression of big ranges
-/// never holds more than one expansion at a time).
+/// A checked range item. It is never expanded: each known node name is matched against it, so
+/// its cost follows the cluster, not the numbers written in it (`n[1-99999]` would be 100,000
+/// strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Range(Vec<Part>);
 
@@ -61,8 +60,48 @@ pub(super) fn parse(text: &str, base: usize, item: &str) -> Result<Range, String
 }
 
 impl Range {
-    /// Every name the range stands for (at most [`MAX_RANGE_NAMES`]).
-    pub(super) fn expand(&self) -> HashSet<String> {
+    /// True when `name` is one of the names the range stands for: its literal parts in place,
+    /// and each bracket group matched by a run of digits that one of the group's elements
+    /// formats to (`07` for `[01-10]`, `7` for `[1-10]`). Every step is spent from `budget`.
+    pub(super) fn matches(&self, name: &str, budget: &mut Budget) -> bool {
+        let name = name.as_bytes();
+        // (part, position) pairs already known not to lead to a match: with adjacent bracket
+        // groups (`[1-9][1-9]`) the digit runs can be split many ways.
+        let mut failed = vec![false; (self.0.len() + 1) * (name.len() + 1)];
+        self.match_from(0, 0, name, &mut failed, budget)
+    }
+
+    fn match_from(&self, part: usize, at: usize, name: &[u8], failed: &mut [bool], budget: &mut Budget) -> bool {
+        let Some(current) = self.0.get(part) else { return at == name.len() };
+        let key = part * (name.len() + 1) + at;
+        budget.spend(1);
+        if failed[key] || budget.exhausted() {
+            return false;
+        }
+        let hit = match current {
+            Part::Literal(literal) => {
+                name[at..].starts_with(literal.as_bytes())
+                    && self.match_from(part + 1, at + literal.len(), name, failed, budget)
+            }
+            Part::Numbers(spans) => {
+                let run = name[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+                (1..=run).any(|len| {
+                    budget.spend(spans.len() as u64);
+                    let digits = &name[at..at + len];
+                    spans.iter().any(|span| formats_to(*span, digits))
+                        && self.match_from(part + 1, at + len, name, failed, budget)
+                })
+            }
+        };
+        if !hit {
+            failed[key] = true;
+        }
+        hit
+    }
+
+    /// Every name the range stands for: the reference [`Range::matches`] is tested against.
+    #[cfg(test)]
+    pub(super) fn expand(&self) -> std::collections::HashSet<String> {
         let mut names = vec![String::new()];
         for part in &self.0 {
             names = match part {
@@ -79,6 +118,17 @@ impl Range {
         }
         names.into_iter().collect()
     }
+}
+
+/// True when some number of `lo..=hi`, zero-padded to `width`, is written `digits`.
+fn formats_to((lo, hi, width): (u64, u64, usize), digits: &[u8]) -> bool {
+    // Digits without the leading zeros ("0" keeps one): the padding must account for the rest.
+    let significant = digits.iter().position(|&d| d != b'0').map_or(1, |i| digits.len() - i);
+    if digits.len() != significant.max(width) || significant > 20 {
+        return false;
+    }
+    let number = std::str::from_utf8(digits).ok().and_then(|d| d.parse::<u64>().ok());
+    number.is_some_and(|n| (lo..=hi).contains(&n))
 }
 
 /// Parses the inside of a bracket group opened at byte `open` of `text`: `N` or `N-M` elements
@@ -107,6 +157,11 @@ fn parse_spec(text: &str, open: usize, spec: &str) -> Result<Vec<(u64, u64, usiz
             return Err(bad(&format!("{lo} is greater than {hi}")));
         }
         let width = if first.len() > 1 && first.starts_with('0') { first.len() } else { 0 };
+        if width > MAX_PAD_WIDTH {
+            return Err(bad(&format!(
+                "zero padding of {width} digits is wider than a node name (limit {MAX_PAD_WIDTH})"
+            )));
+        }
         spans.push((lo, hi, width));
         offset += element.len() + 1;
     }
