@@ -37,4 +37,5 @@ mod routing;
 mod scale;
 mod shutdown;
 mod soak;
+mod stream_limits;
 mod streams;

@@ -27,6 +27,7 @@ pub mod node;
 pub mod paths;
 pub mod ports;
 pub mod procs;
+pub mod publisher;
 pub mod simnode;
 pub mod stream;
 pub mod tmux;

@@ -149,6 +149,11 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
         needs_restart.push("audit_log".to_string());
         new.audit_log = running.audit_log.clone();
     }
+    // Sizes the merged PUBs' queues, bound at start-up.
+    if running.max_stream_message_size != new.max_stream_message_size {
+        needs_restart.push("max_stream_message_size".to_string());
+        new.max_stream_message_size = running.max_stream_message_size;
+    }
     let wanted: BTreeSet<&str> = config.nodes.iter().map(|spec| spec.name.as_str()).collect();
     let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
     for node in ctx.registry.all() {

@@ -28,7 +28,7 @@ mod blocking;
 mod node;
 pub mod stream;
 
-pub use blocking::{relay, Client, Subscriber};
+pub use blocking::{relay, Client, Publisher, Subscriber};
 pub use node::{NodeEvent, NodeSocket};
 
 /// Failures of the transport, as opposed to error replies.

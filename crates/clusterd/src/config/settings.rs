@@ -39,6 +39,12 @@ pub const MIN_MAX_MESSAGE_SIZE: usize = 256;
 /// 64 MiB (`WIRE_LIMIT` in the protocol crate), so a larger limit could never be answered.
 pub const MAX_MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
+/// Default `max_stream_message_size`: Circus stats messages are a few hundred bytes.
+pub const DEFAULT_MAX_STREAM_MESSAGE_SIZE: usize = 64 * 1024;
+/// Largest `max_stream_message_size`: stream frames above it make libzmq drop the node's
+/// connection (`STREAM_FRAME_LIMIT` in the protocol crate).
+pub const MAX_MAX_STREAM_MESSAGE_SIZE: usize = clusterd_protocol::connection::stream::STREAM_FRAME_LIMIT;
+
 /// The master's own settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterSettings {
@@ -68,6 +74,8 @@ pub struct ClusterSettings {
     pub state_file: Option<PathBuf>,
     /// Requests larger than this many bytes are refused with an errno 3 reply.
     pub max_message_size: usize,
+    /// Node stream messages larger than this many bytes are dropped and counted (`oversized`).
+    pub max_stream_message_size: usize,
     /// Whether the master's endpoints may be reachable from other machines (the Circus
     /// protocol has no authentication; docs/security.md).
     pub allow_remote: bool,
@@ -116,6 +124,7 @@ impl Default for ClusterSettings {
             discover_interval: DEFAULT_DISCOVER_INTERVAL,
             state_file: Some(PathBuf::from(DEFAULT_STATE_FILE)),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_stream_message_size: DEFAULT_MAX_STREAM_MESSAGE_SIZE,
             allow_remote: false,
             readonly_endpoint: None,
             register_secret: None,
@@ -139,6 +148,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "discover_interval",
     "state_file",
     "max_message_size",
+    "max_stream_message_size",
     "allow_remote",
     "readonly_endpoint",
     "register_secret",
@@ -178,7 +188,12 @@ impl Builder {
                 let path = one()?.trim();
                 settings.state_file = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
             }
-            "max_message_size" => settings.max_message_size = parse_size(one()?).map_err(fail)?,
+            "max_message_size" => {
+                settings.max_message_size = parse_size(one()?, MAX_MAX_MESSAGE_SIZE).map_err(fail)?;
+            }
+            "max_stream_message_size" => {
+                settings.max_stream_message_size = parse_size(one()?, MAX_MAX_STREAM_MESSAGE_SIZE).map_err(fail)?;
+            }
             "allow_remote" => settings.allow_remote = parse_bool(one()?).map_err(fail)?,
             "readonly_endpoint" => {
                 let text = one()?.trim();
@@ -206,11 +221,11 @@ fn parse_count(value: &str) -> Result<u32, String> {
     }
 }
 
-/// A size in bytes, from [`MIN_MAX_MESSAGE_SIZE`] to [`MAX_MAX_MESSAGE_SIZE`].
-fn parse_size(value: &str) -> Result<usize, String> {
-    let range = format!("a number of bytes from {MIN_MAX_MESSAGE_SIZE} to {MAX_MAX_MESSAGE_SIZE}");
+/// A size in bytes, from [`MIN_MAX_MESSAGE_SIZE`] to `max`.
+fn parse_size(value: &str, max: usize) -> Result<usize, String> {
+    let range = format!("a number of bytes from {MIN_MAX_MESSAGE_SIZE} to {max}");
     match value.trim().parse::<usize>() {
-        Ok(n) if (MIN_MAX_MESSAGE_SIZE..=MAX_MAX_MESSAGE_SIZE).contains(&n) => Ok(n),
+        Ok(n) if (MIN_MAX_MESSAGE_SIZE..=max).contains(&n) => Ok(n),
         _ => Err(format!("'{value}' is not {range}")),
     }
 }

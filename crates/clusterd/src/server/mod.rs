@@ -66,7 +66,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let zmq = Context::new();
     let settings = config.cluster.clone();
     let mut server = CommandServer::bind(&zmq, settings.endpoint.as_str())?;
-    let streams = Streams::start(&zmq, &settings.stats_endpoint, &settings.pubsub_endpoint)?;
+    let streams =
+        Streams::start(&zmq, &settings.stats_endpoint, &settings.pubsub_endpoint, settings.max_stream_message_size)?;
     let registry = Registry::new(zmq.clone(), lifecycle::probe_policy(&settings), streams);
     for spec in config.nodes {
         let (node, _) = registry.insert(spec, Source::Config)?;

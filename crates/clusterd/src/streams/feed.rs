@@ -7,11 +7,11 @@ use std::sync::Arc;
 use clusterd_protocol::connection::stream::{Publication, StreamReceiver};
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::Endpoint;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::publisher::Out;
+use super::publisher::{Out, Queue, Refused};
 use super::rewrite::{self, Stat};
 use super::Counters;
 
@@ -28,18 +28,20 @@ pub struct Feed {
     pub ctx: Context,
     pub node: Arc<str>,
     pub index: u32,
-    pub out: mpsc::Sender<Out>,
+    pub out: Queue,
     pub counters: Arc<Counters>,
     pub totals: Arc<Counters>,
     pub stats: Option<Endpoint>,
     pub pubsub: watch::Receiver<Option<Endpoint>>,
     pub restarts: watch::Receiver<u64>,
+    /// Messages larger than this (topic and payload) are dropped and counted `oversized`.
+    pub max_message: usize,
 }
 
 /// Stops the feed when dropped, and tells the publisher to forget the node's sockets.
 pub struct FeedHandle {
     task: JoinHandle<()>,
-    out: mpsc::Sender<Out>,
+    out: Queue,
     node: Arc<str>,
     index: u32,
 }
@@ -112,7 +114,7 @@ impl Feed {
     }
 
     fn connect(&self, endpoint: &Endpoint, prefix: &[u8]) -> Option<StreamReceiver> {
-        match StreamReceiver::connect(&self.ctx, endpoint.as_str(), prefix, RCVHWM) {
+        match StreamReceiver::connect(&self.ctx, endpoint.as_str(), prefix, RCVHWM, self.max_message) {
             Ok(socket) => Some(socket),
             Err(err) => {
                 warn!(node = %self.node, cause = %err, "cannot subscribe to the node's stream");
@@ -127,6 +129,9 @@ impl Feed {
     }
 
     fn on_stat(&self, p: Publication) {
+        if p.oversized {
+            return self.count_oversized(&p);
+        }
         let node = &*self.node;
         let out =
             match (p.frames, rewrite::classify_stat(node, &p.topic)) {
@@ -143,12 +148,21 @@ impl Feed {
     }
 
     fn on_event(&self, p: Publication) {
+        if p.oversized {
+            return self.count_oversized(&p);
+        }
         let node = &*self.node;
         let out = match (p.frames, rewrite::event_topic(node, &p.topic)) {
             (2, Some(topic)) => rewrite::splice_node(&p.payload, node).map(|payload| Out::Event(topic, payload)),
             _ => None,
         };
         self.hand_over(out, &p, |c| &c.events_forwarded);
+    }
+
+    fn count_oversized(&self, p: &Publication) {
+        debug!(node = %self.node, frames = p.frames, limit = self.max_message, "dropped an oversized publication");
+        self.counters.oversized.fetch_add(1, Ordering::Relaxed);
+        self.totals.oversized.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Queues `out` for the publisher and counts the outcome on the node and the master.
@@ -160,13 +174,16 @@ impl Feed {
     ) {
         let counter: &dyn Fn(&Counters) -> &std::sync::atomic::AtomicU64 = match out {
             None => {
-                debug!(node = %self.node, topic = %String::from_utf8_lossy(&p.topic), frames = p.frames, "refused a malformed publication");
+                // The topic is logged escaped (`{:?}`): it is the node's bytes, maybe control
+                // characters.
+                let topic = String::from_utf8_lossy(&p.topic);
+                debug!(node = %self.node, topic = ?topic, frames = p.frames, "refused a malformed publication");
                 &|c| &c.malformed
             }
             Some(out) => match self.out.try_send(out) {
                 Ok(()) => &forwarded,
-                Err(mpsc::error::TrySendError::Full(_)) => &|c| &c.dropped,
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(Refused::Full) => &|c| &c.dropped,
+                Err(Refused::Closed) => return,
             },
         };
         counter(&self.counters).fetch_add(1, Ordering::Relaxed);

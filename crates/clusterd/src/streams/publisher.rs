@@ -1,6 +1,7 @@
 //! The publisher task: the only owner of the two merged PUB sockets.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,74 @@ pub enum Out {
     },
 }
 
+impl Out {
+    /// The bytes this message holds while it waits in the queue.
+    fn bytes(&self) -> usize {
+        match self {
+            Out::Stat(topic, payload) | Out::Event(topic, payload) => topic.len() + payload.len(),
+            Out::SocketsTotal { total, .. } => total.addresses.iter().map(String::len).sum::<usize>() + 16,
+            Out::Forget { .. } => 0,
+        }
+    }
+}
+
+/// The queue from the feeds (and the registry's cluster events) to the publisher, bounded both
+/// in messages and in bytes: a node publishing large messages fills the byte budget long before
+/// the message count, and what does not fit is dropped by the sender (and counted).
+#[derive(Clone)]
+pub struct Queue {
+    tx: mpsc::Sender<Out>,
+    bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+/// Why [`Queue::try_send`] did not queue a message.
+pub enum Refused {
+    /// The queue holds its maximum of messages or bytes.
+    Full,
+    /// The publisher is gone (the master is stopping).
+    Closed,
+}
+
+/// The publisher's end of a [`Queue`].
+pub struct QueueReceiver {
+    rx: mpsc::Receiver<Out>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// A queue of at most `messages` messages and `max_bytes` bytes.
+pub fn queue(messages: usize, max_bytes: usize) -> (Queue, QueueReceiver) {
+    let (tx, rx) = mpsc::channel(messages);
+    let bytes = Arc::new(AtomicUsize::new(0));
+    (Queue { tx, bytes: bytes.clone(), max_bytes }, QueueReceiver { rx, bytes })
+}
+
+impl Queue {
+    /// Queues `out` unless the queue is full (in messages or bytes) or closed.
+    pub fn try_send(&self, out: Out) -> Result<(), Refused> {
+        let size = out.bytes();
+        if self.bytes.fetch_add(size, Ordering::Relaxed) + size > self.max_bytes && size > 0 {
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
+            return Err(Refused::Full);
+        }
+        self.tx.try_send(out).map_err(|err| {
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
+            match err {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+            }
+        })
+    }
+}
+
+impl QueueReceiver {
+    async fn recv(&mut self) -> Option<Out> {
+        let out = self.rx.recv().await?;
+        self.bytes.fetch_sub(out.bytes(), Ordering::Relaxed);
+        Some(out)
+    }
+}
+
 /// Before publishing anything, give subscribers that were waiting for the master (they retry
 /// their connection every 100 ms or more) time to connect, so that the start-up events
 /// (`cluster.<node>.joined`, the first `alive`) are not lost to ZeroMQ's "slow joiner" effect.
@@ -52,7 +121,7 @@ struct LastTotal {
 }
 
 /// Publishes everything that arrives on `rx` until every feed and the registry are gone.
-pub async fn run(stats: StreamSender, events: StreamSender, mut rx: mpsc::Receiver<Out>) {
+pub async fn run(stats: StreamSender, events: StreamSender, mut rx: QueueReceiver) {
     tokio::time::sleep(STARTUP_GRACE).await;
     let mut socket_totals: HashMap<Arc<str>, LastTotal> = HashMap::new();
     while let Some(out) = rx.recv().await {

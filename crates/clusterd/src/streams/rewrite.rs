@@ -1,9 +1,13 @@
 //! Rewriting one node's publications for the merged streams, on the bytes.
 //!
 //! The hot path (every stats message of every node) only prefixes the topic and splices
-//! `, "node": "<node>"` before the payload's closing brace: no JSON parsing, no re-encoding.
-//! That is safe because node names are checked to be `[A-Za-z0-9_-]` (nothing to escape) and
-//! only payloads that look like a JSON object (`{...}`) are spliced; anything else is refused.
+//! `, "node": "<node>"` before the payload's closing brace: no JSON values are built, no
+//! re-encoding. That is safe because node names are checked to be `[A-Za-z0-9_-]` (nothing to
+//! escape) and only payloads that are a valid JSON object in UTF-8 are spliced (checked by
+//! `str::from_utf8` and a pass that keeps nothing, `serde::de::IgnoredAny`); anything else is
+//! refused, since
+//! a subscriber such as stock circus-top dies on the first payload it cannot decode. Topics must
+//! be UTF-8 without control characters.
 //! Socket stats, a handful per node per second, are parsed and rebuilt, since their `subtopic`
 //! and `address` change (circus-protocol.md §5.3 rule 3).
 
@@ -27,6 +31,9 @@ pub enum Stat {
 /// Classifies `stat.<name>[.<sub>]` from `node`; `stat.dummy.42` becomes
 /// `stat.first-dummy.42`, so that circus-top shows `first.dummy`. `None` for anything else.
 pub fn classify_stat(node: &str, topic: &[u8]) -> Option<Stat> {
+    if !clean_topic(topic) {
+        return None;
+    }
     let rest = topic.strip_prefix(b"stat.")?;
     let (name, sub) = match rest.iter().position(|&b| b == b'.') {
         Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
@@ -52,6 +59,9 @@ pub fn classify_stat(node: &str, topic: &[u8]) -> Option<Stat> {
 /// `watcher.<watcher>.<event>` from `node` becomes `watcher.<node>:<watcher>.<event>`; `None`
 /// for other topics.
 pub fn event_topic(node: &str, topic: &[u8]) -> Option<Vec<u8>> {
+    if !clean_topic(topic) {
+        return None;
+    }
     let rest = topic.strip_prefix(b"watcher.")?;
     let dot = rest.iter().rposition(|&b| b == b'.')?;
     if dot == 0 || dot + 1 == rest.len() {
@@ -65,14 +75,23 @@ pub fn event_topic(node: &str, topic: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// True for a topic that subscribers can decode and print: UTF-8 without control characters.
+fn clean_topic(topic: &[u8]) -> bool {
+    std::str::from_utf8(topic).is_ok_and(|text| !text.chars().any(char::is_control))
+}
+
 /// Adds `"node": "<node>"` as the last key of a JSON object payload, on the bytes. `None` when
-/// the payload is not `{...}`.
+/// the payload is not a valid JSON object (bad syntax, bad UTF-8, trailing bytes).
 pub fn splice_node(payload: &[u8], node: &str) -> Option<Vec<u8>> {
     let start = payload.iter().position(|b| !b.is_ascii_whitespace())?;
     let end = payload.iter().rposition(|b| !b.is_ascii_whitespace())?;
     if payload[start] != b'{' || payload[end] != b'}' || end == start {
         return None;
     }
+    // UTF-8 first: serde_json skips the bytes of strings it ignores without checking them.
+    let text = std::str::from_utf8(payload).ok()?;
+    // Then the syntax, without building anything.
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
     let body = &payload[start + 1..end];
     let empty = body.iter().all(u8::is_ascii_whitespace);
     let mut out = Vec::with_capacity(payload.len() + node.len() + 12);
@@ -164,6 +183,27 @@ mod tests {
         assert_eq!(splice_node(b" {} \n", "n").unwrap(), br#"{"node": "n"}"#);
         for bad in [&b""[..], b"[1]", b"{", b"}", b"null", b"  "] {
             assert_eq!(splice_node(bad, "n"), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn malformed_payloads_and_topics_are_refused() {
+        for bad in [
+            &b"{this is not json}"[..],
+            b"{\"a\": 1} {\"b\": 2}",
+            b"{\"a\": \"\xff\xfe\"}",
+            b"{\"a\": 1,}",
+            b"{\"a\": NaN, \"b\": }",
+            b"{\"a\": \"unterminated}",
+        ] {
+            assert_eq!(splice_node(bad, "n"), None, "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(splice_node("{\"name\": \"caf\u{e9}\", \"x\": [1, {\"y\": null}]}".as_bytes(), "n").is_some());
+        for bad in [&b"stat.\xff"[..], b"stat.a\nb", b"stat.a\x1b[2J"] {
+            assert_eq!(classify_stat("n", bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+        for bad in [&b"watcher.\xff.spawn"[..], b"watcher.a\r.spawn"] {
+            assert_eq!(event_topic("n", bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }
 

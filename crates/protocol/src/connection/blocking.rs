@@ -1,4 +1,5 @@
-//! The blocking sockets of the CLI and the tests: [`Client`] (DEALER) and [`Subscriber`] (SUB).
+//! The blocking sockets of the CLI and the tests: [`Client`] (DEALER), [`Subscriber`] (SUB) and
+//! [`Publisher`] (PUB, the tests' stand-in for a node's stream).
 
 use std::time::{Duration, Instant};
 
@@ -155,6 +156,39 @@ impl Subscriber {
             Ok(frames) => Ok(Some(frames)),
             Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => Ok(None),
             Err(err) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
+        }
+    }
+}
+
+/// A bound PUB publishing whatever it is given, byte for byte: the tests' hostile node streams
+/// (garbage, oversized messages), which no real circusd would send.
+pub struct Publisher {
+    socket: zmq::Socket,
+    endpoint: String,
+}
+
+impl Publisher {
+    /// Binds a PUB on `endpoint`, queueing at most `sndhwm` messages per subscriber.
+    ///
+    /// # Errors
+    /// The endpoint is malformed or in use.
+    pub fn bind(endpoint: &str, sndhwm: i32) -> Result<Self, ConnectionError> {
+        let err = |op| move |e| ConnectionError::zmq(op, endpoint, e);
+        let socket = zmq::Context::new().socket(zmq::PUB).map_err(err("socket"))?;
+        socket.set_linger(0).map_err(err("socket"))?;
+        socket.set_sndhwm(sndhwm).map_err(err("socket"))?;
+        socket.bind(endpoint).map_err(err("bind"))?;
+        Ok(Publisher { socket, endpoint: endpoint.to_string() })
+    }
+
+    /// Publishes one message of `frames` without blocking (a full subscriber queue drops it).
+    ///
+    /// # Errors
+    /// A libzmq failure.
+    pub fn send(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
+        match super::send_now(&self.socket, frames, &self.endpoint) {
+            Err(ConnectionError::WouldBlock) => Ok(()),
+            other => other,
         }
     }
 }

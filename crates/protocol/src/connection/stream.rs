@@ -11,7 +11,13 @@ use std::collections::VecDeque;
 use futures::StreamExt;
 use tmq::AsZmqSocket;
 
-use super::{ConnectionError, Context, WIRE_LIMIT};
+use super::{ConnectionError, Context};
+
+/// The largest frame a stream SUB accepts: libzmq drops the connection of a publisher sending
+/// a larger one (and reconnects), so one SUB never holds more than its `RCVHWM` times this.
+/// Messages below it but above the caller's own limit are taken and dropped at once, so they
+/// can be counted.
+pub const STREAM_FRAME_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Messages taken at once from a SUB that has several waiting (a node publishes a whole stats
 /// cycle at once): one pass through tokio and tmq's readiness checks for all of them instead of
@@ -24,6 +30,8 @@ pub struct StreamReceiver {
     endpoint: String,
     /// Publications already taken from the socket, handed out before the socket is read again.
     ready: VecDeque<Publication>,
+    /// Publications larger than this (all frames) are handed out empty, marked `oversized`.
+    max_message: usize,
 }
 
 /// One publication: topic, payload, and how many frames it had (Circus always sends 2).
@@ -35,27 +43,38 @@ pub struct Publication {
     pub payload: Vec<u8>,
     /// The number of frames received.
     pub frames: usize,
+    /// The publication was larger than the receiver's limit: `topic` and `payload` are empty
+    /// (nothing of it is kept).
+    pub oversized: bool,
 }
 
 impl StreamReceiver {
-    /// Connects to `endpoint` and subscribes to `prefix`.
+    /// Connects to `endpoint` and subscribes to `prefix`; publications of more than
+    /// `max_message` bytes (all frames) are handed out empty and marked `oversized`.
     ///
     /// # Errors
     /// The endpoint is malformed.
-    pub fn connect(ctx: &Context, endpoint: &str, prefix: &[u8], rcvhwm: i32) -> Result<Self, ConnectionError> {
+    pub fn connect(
+        ctx: &Context,
+        endpoint: &str,
+        prefix: &[u8],
+        rcvhwm: i32,
+        max_message: usize,
+    ) -> Result<Self, ConnectionError> {
+        let frame_limit = i64::try_from(STREAM_FRAME_LIMIT.max(max_message)).unwrap_or(i64::MAX);
         let socket = ctx
             .open(|context| {
                 Ok(tmq::subscribe(context)
                     .set_linger(0)
                     .set_rcvhwm(rcvhwm)
-                    .set_maxmsgsize(WIRE_LIMIT)
+                    .set_maxmsgsize(frame_limit)
                     .set_reconnect_ivl(100)
                     .set_reconnect_ivl_max(1000)
                     .connect(endpoint)?)
             })
             .and_then(|socket| Ok(socket.subscribe(prefix)?))
             .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
-        Ok(StreamReceiver { socket, endpoint: endpoint.to_string(), ready: VecDeque::new() })
+        Ok(StreamReceiver { socket, endpoint: endpoint.to_string(), ready: VecDeque::new(), max_message })
     }
 
     /// The next publication. Cancel-safe: a publication taken from the socket is either
@@ -68,7 +87,7 @@ impl StreamReceiver {
             return Ok(publication);
         }
         let first = match self.socket.next().await {
-            Some(Ok(multipart)) => publication(multipart.iter().map(|m| &m[..])),
+            Some(Ok(multipart)) => publication(&multipart.iter().map(|m| &m[..]).collect::<Vec<_>>(), self.max_message),
             Some(Err(err)) => return Err(ConnectionError::zmq("recv", &self.endpoint, err)),
             None => return Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
         };
@@ -76,7 +95,9 @@ impl StreamReceiver {
         // and the next `next()` sees the socket's state again.
         for _ in 0..DRAIN {
             match self.socket.get_socket().recv_multipart(zmq::DONTWAIT) {
-                Ok(frames) => self.ready.push_back(publication(frames.iter().map(Vec::as_slice))),
+                Ok(frames) => self
+                    .ready
+                    .push_back(publication(&frames.iter().map(Vec::as_slice).collect::<Vec<_>>(), self.max_message)),
                 Err(_) => break,
             }
         }
@@ -92,16 +113,20 @@ impl StreamReceiver {
     }
 }
 
-/// A publication from its frames: the first is the topic, the others are joined.
-fn publication<'a>(mut parts: impl Iterator<Item = &'a [u8]>) -> Publication {
+/// A publication from its frames: the first is the topic, the others are joined; empty and
+/// `oversized` when they hold more than `max_message` bytes in all.
+fn publication(parts: &[&[u8]], max_message: usize) -> Publication {
+    let (frames, size) = (parts.len(), parts.iter().map(|part| part.len()).sum::<usize>());
+    if size > max_message {
+        return Publication { topic: Vec::new(), payload: Vec::new(), frames, oversized: true };
+    }
+    let mut parts = parts.iter().copied();
     let topic = parts.next().map(<[u8]>::to_vec).unwrap_or_default();
-    let mut frames = 1;
-    let mut payload = Vec::new();
+    let mut payload = Vec::with_capacity(size - topic.len());
     for part in parts {
         payload.extend_from_slice(part);
-        frames += 1;
     }
-    Publication { topic, payload, frames }
+    Publication { topic, payload, frames: frames.max(1), oversized: false }
 }
 
 /// The master's bound PUB for one merged stream.
