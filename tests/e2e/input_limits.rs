@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cluster_e2e::master::CLUSTER_SECTION;
+use cluster_e2e::master::{run_to_exit, write_file, CLUSTER_SECTION};
 use cluster_e2e::{call, json, ports, Master, Value};
 
 /// Room the master may grow by in these tests: far more than it needs, far less than what the
@@ -70,4 +70,103 @@ fn node_set_expressions_cannot_exhaust_the_master() {
     }
     master.assert_running();
     assert_eq!(master.call("nodes", json!({}))["nodes"].as_array().map(Vec::len), Some(3));
+}
+
+/// A `register_node` with `name` and `endpoint` (and a fresh stats endpoint).
+fn register(master: &Master, name: &str, endpoint: &str) -> Value {
+    master.call("register_node", json!({"name": name, "endpoint": endpoint, "stats_endpoint": ports::free_endpoint()}))
+}
+
+#[test]
+fn control_characters_are_refused_in_endpoints_and_names() {
+    let master = Master::start_unsettled(CLUSTER_SECTION);
+    let forged = "ipc:///tmp/x\n2026-12-03T00:00:00Z  INFO clusterd::audit: audit command=\"quit\" forged=true";
+    let fresh = ports::free_endpoint();
+    let cases = [
+        json!({"name": "evil", "endpoint": forged, "stats_endpoint": ports::free_endpoint()}),
+        json!({"name": "evil", "endpoint": fresh, "stats_endpoint": "ipc:///tmp/s\r\u{1b}[2J"}),
+        json!({"name": "evil", "endpoint": fresh, "stats_endpoint": ports::free_endpoint(), "pubsub_endpoint": "ipc:///tmp/p\u{7}"}),
+    ];
+    for properties in cases {
+        let reply = master.call("register_node", properties.clone());
+        assert_eq!(reply["errno"], 3, "{properties}: {reply}");
+        let reason = reply["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("control characters are not allowed in an endpoint"), "{reason}");
+        assert!(!reason.chars().any(char::is_control), "the reason is escaped: {reason:?}");
+    }
+    let reply = register(&master, "evil\nline", &ports::free_endpoint());
+    assert_eq!(reply["errno"], 3, "{reply}");
+    assert!(master.call("nodes", json!({}))["nodes"].as_array().is_some_and(Vec::is_empty));
+    // Commands are clients' text too: logged as escaped fields, never as raw lines.
+    let _ = master.call("x\nclusterd::audit forged", json!({}));
+    master.wait_log("x\\nclusterd::audit forged");
+    let stderr = master.stderr();
+    let forged_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("clusterd::audit forged") || line.starts_with("2026-12-03T00"))
+        .collect();
+    assert!(forged_lines.is_empty(), "forged log lines: {forged_lines:?}");
+
+    // The same for a configuration file: clusterd refuses to start (exit 2).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "{}\n[node.evil]\nendpoint = \"ipc:///tmp/a\\nb\"\n",
+        CLUSTER_SECTION
+            .replace("{endpoint}", &ports::free_endpoint())
+            .replace("{stats_endpoint}", &ports::free_endpoint())
+            .replace("{pubsub_endpoint}", &ports::free_endpoint())
+    );
+    let out = run_to_exit(&write_file(dir.path(), "evil.toml", &config));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(r"ipc:///tmp/a\nb") && stderr.lines().count() == 1, "{stderr}");
+}
+
+#[test]
+fn node_names_are_dns_labels_and_not_reserved_words() {
+    let mut config = CLUSTER_SECTION.to_string();
+    for i in 1..=8 {
+        config.push_str(&format!("\n[node.n{i}]\nendpoint = \"{}\"\n", ports::free_endpoint()));
+    }
+    let mut master = Master::start_unsettled(&config);
+    master.cap_memory(HEADROOM);
+    let long = "a".repeat(64);
+    let huge = "b".repeat(1_000_000);
+    for (name, expected) in [
+        (long.as_str(), "is 64 characters long (limit 63, a DNS label)"),
+        (huge.as_str(), "is 1000000 characters long (limit 63, a DNS label)"),
+        ("all", "is reserved"),
+        ("ALL", "is reserved"),
+        ("-rf", "is reserved"),
+        ("--help", "is reserved"),
+    ] {
+        let reply = register(&master, name, &ports::free_endpoint());
+        assert_eq!(reply["errno"], 3, "{name:.70}: {reply:.300}");
+        let reason = reply["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(expected), "{name:.70}: {reason:.300}");
+        assert!(reason.len() < 300, "{name:.70}: the reason quotes the name in part: {} bytes", reason.len());
+    }
+    assert_eq!(register(&master, &"c".repeat(63), &ports::free_endpoint())["status"], "ok");
+    // Errors that list nodes stop after five.
+    let reply = master.call("status", json!({"node": huge}));
+    let reason = reply["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("(nodes: "), "{reason:.300}");
+    assert!(reason.ends_with("... and 4 more)"), "{reason:.300}");
+    assert!(reason.len() < 300, "{} bytes", reason.len());
+    master.assert_running();
+
+    // A configuration with a reserved name is refused (exit 2), naming it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "{}\n[node.all]\nendpoint = \"{}\"\n",
+        CLUSTER_SECTION
+            .replace("{endpoint}", &ports::free_endpoint())
+            .replace("{stats_endpoint}", &ports::free_endpoint())
+            .replace("{pubsub_endpoint}", &ports::free_endpoint()),
+        ports::free_endpoint()
+    );
+    let out = run_to_exit(&write_file(dir.path(), "all.toml", &config));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("node name 'all' is reserved"), "{stderr}");
 }

@@ -138,7 +138,7 @@ pub fn learn_pubsub_in_background(node: &Arc<Node>, timeout: Duration) {
                     info!(node = %current.name, %endpoint, "learnt pubsub_endpoint from the node");
                     return;
                 }
-                Err(reason) => debug!(node = %current.name, %reason, "pubsub_endpoint not known yet"),
+                Err(reason) => debug!(node = %current.name, reason, "pubsub_endpoint not known yet"),
             }
             drop(current);
             tokio::time::sleep(Duration::from_secs(2)).await;

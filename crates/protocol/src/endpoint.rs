@@ -4,6 +4,12 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use crate::names::escape_controls;
+
+/// The longest endpoint, in bytes: far above any host name (253) or `ipc://` path (107 on
+/// Linux), far below what would make every `nodes` reply large.
+pub const MAX_ENDPOINT_LEN: usize = 1024;
+
 /// A checked ZeroMQ endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
@@ -68,30 +74,45 @@ impl FromStr for Endpoint {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
+        // Endpoints are shown in logs, tables and replies: a newline or an escape sequence in
+        // one could forge a log line or garble a table.
+        if text.len() > MAX_ENDPOINT_LEN {
+            let head: String = text.chars().take(64).collect();
+            return Err(format!(
+                "'{}...': {} bytes long (limit {MAX_ENDPOINT_LEN})",
+                escape_controls(&head),
+                text.len()
+            ));
+        }
+        let shown = escape_controls(text);
+        if text.chars().any(char::is_control) {
+            return Err(format!("'{shown}': control characters are not allowed in an endpoint"));
+        }
         if let Some(path) = text.strip_prefix("ipc://") {
             if path.is_empty() {
-                return Err(format!("'{text}': ipc:// needs a path"));
+                return Err(format!("'{shown}': ipc:// needs a path"));
             }
             return Ok(Endpoint { text: text.to_string(), kind: Kind::Ipc });
         }
         let Some(rest) = text.strip_prefix("tcp://") else {
-            return Err(format!("'{text}': expected tcp://HOST:PORT or ipc://PATH"));
+            return Err(format!("'{shown}': expected tcp://HOST:PORT or ipc://PATH"));
         };
         let Some((host, port)) = rest.rsplit_once(':') else {
-            return Err(format!("'{text}': missing :PORT"));
+            return Err(format!("'{shown}': missing :PORT"));
         };
         if host.is_empty() {
-            return Err(format!("'{text}': missing host"));
+            return Err(format!("'{shown}': missing host"));
         }
         if host.starts_with('[') != host.ends_with(']') {
-            return Err(format!("'{text}': unbalanced brackets around an IPv6 address"));
+            return Err(format!("'{shown}': unbalanced brackets around an IPv6 address"));
         }
         if host.contains(['/', ' ']) {
-            return Err(format!("'{text}': bad host '{host}'"));
+            return Err(format!("'{shown}': bad host '{host}'"));
         }
-        let port: u16 = port.parse().map_err(|_| format!("'{text}': port '{port}' is not a number from 1 to 65535"))?;
+        let port: u16 =
+            port.parse().map_err(|_| format!("'{shown}': port '{port}' is not a number from 1 to 65535"))?;
         if port == 0 {
-            return Err(format!("'{text}': port 0 is not allowed"));
+            return Err(format!("'{shown}': port 0 is not allowed"));
         }
         Ok(Endpoint { text: text.to_string(), kind: Kind::Tcp { host: host.to_string(), port } })
     }
@@ -133,5 +154,19 @@ mod tests {
         {
             assert!(bad.parse::<Endpoint>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refuses_control_characters_and_huge_endpoints() {
+        for bad in
+            ["ipc:///tmp/a\nclusterd::audit forged", "tcp://127.0.0.1:5555\u{1b}[2J", "ipc:///tmp/\rx", "tcp://a\tb:1"]
+        {
+            let err = bad.parse::<Endpoint>().unwrap_err();
+            assert!(err.contains("control characters are not allowed in an endpoint"), "{err}");
+            assert!(!err.chars().any(char::is_control), "the error is escaped: {err:?}");
+        }
+        let long = format!("ipc:///tmp/{}", "x".repeat(2000));
+        assert!(long.parse::<Endpoint>().unwrap_err().contains("(limit 1024)"));
+        assert!(" ipc:///tmp/x.sock\n".parse::<Endpoint>().is_ok(), "surrounding whitespace is trimmed");
     }
 }

@@ -51,6 +51,22 @@ pub fn validate_word(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `text` with its control characters escaped (`\n`, `\u{1b}`), for messages and logs.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `'text'` for an error message: at most 64 characters of it (then `...`), control characters
 /// escaped, so that no input can stretch a reply or forge a line of a log or a table.
 pub fn quoted(text: &str) -> String {

@@ -2,6 +2,7 @@
 //! `nodelist`.
 
 use clusterd_protocol::message::now;
+use clusterd_protocol::names::escape_controls;
 use clusterd_protocol::{Reply, Request};
 use serde_json::{json, Map, Value};
 
@@ -84,7 +85,7 @@ pub fn render_register(reply: &Reply) -> Result<String, Malformed> {
     };
     let text = |key: &str| node.get(key).map(py_str).ok_or_else(|| Malformed::field(key));
     let verb = if reply.0.get("replaced") == Some(&Value::Bool(true)) { "replaced" } else { "registered" };
-    Ok(format!("{verb} {} ({})", text("name")?, text("endpoint")?))
+    Ok(format!("{verb} {} ({})", escape_controls(&text("name")?), escape_controls(&text("endpoint")?)))
 }
 
 /// `removed <name>`.
@@ -108,7 +109,8 @@ pub fn render_nodelist(reply: &Reply) -> Result<String, Malformed> {
     };
     let mut names: Vec<&String> = nodes.keys().collect();
     names.sort();
-    Ok(names.iter().map(|name| format!("{name}: {}", py_str(&nodes[*name]))).collect::<Vec<_>>().join("\n"))
+    let line = |name: &str| format!("{}: {}", escape_controls(name), escape_controls(&py_str(&nodes[name])));
+    Ok(names.iter().map(|name| line(name)).collect::<Vec<_>>().join("\n"))
 }
 
 /// Column headers of `nodes`.
@@ -153,8 +155,12 @@ pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
     Ok(table(&rows))
 }
 
-/// Rows aligned in columns two spaces apart, without trailing spaces.
+/// Rows aligned in columns two spaces apart, without trailing spaces. Control characters in
+/// cells are escaped (`\n`, `\u{1b}`): a name or endpoint could otherwise break the table or
+/// send escape sequences to the terminal.
 fn table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| escape_controls(cell).into_owned()).collect()).collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|i| rows.iter().filter_map(|row| row.get(i)).map(|cell| cell.chars().count()).max().unwrap_or(0))
@@ -227,5 +233,20 @@ third        up     static      e                     p                     s   
         let list =
             r#"{"status": "ok", "nodelist": {"second": "tcp://127.0.0.1:6555", "first": "tcp://127.0.0.1:5555"}}"#;
         assert_eq!(render_nodelist(&reply(list)).unwrap(), "first: tcp://127.0.0.1:5555\nsecond: tcp://127.0.0.1:6555");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_tables_and_lines() {
+        let text = r#"{"status": "ok", "time": 1000.0, "nodes": [
+            {"name": "evil", "endpoint": "ipc:///tmp/a\nclusterd::audit forged", "pubsub_endpoint": "\u001b[2J", "stats_endpoint": "s", "state": "up", "source": "registered", "last_seen": null}
+        ]}"#;
+        let table = render_nodes(&reply(text)).unwrap();
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(table.contains(r"ipc:///tmp/a\nclusterd::audit forged") && table.contains(r"\u{1b}[2J"), "{table}");
+        assert!(!table.contains('\u{1b}'), "{table:?}");
+        let list = r#"{"status": "ok", "nodelist": {"evil": "ipc:///tmp/a\nb"}}"#;
+        assert_eq!(render_nodelist(&reply(list)).unwrap(), r"evil: ipc:///tmp/a\nb");
+        let text = r#"{"status": "ok", "node": {"name": "x", "endpoint": "ipc:///a\rb"}}"#;
+        assert_eq!(render_register(&reply(text)).unwrap(), r"registered x (ipc:///a\rb)");
     }
 }

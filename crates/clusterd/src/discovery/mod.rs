@@ -74,8 +74,8 @@ pub async fn discover_once(ctx: &Ctx) -> Vec<Arc<Node>> {
             async move {
                 let result = node::probe(&zmq, endpoint.clone(), PROBE_TIMEOUT).await;
                 match &result {
-                    Err(Miss::Silent(reason)) => trace!(%endpoint, %reason, "no circusd"),
-                    Err(Miss::NotCircusd(reason)) => debug!(%endpoint, %reason, "not a circusd"),
+                    Err(Miss::Silent(reason)) => trace!(%endpoint, reason, "no circusd"),
+                    Err(Miss::NotCircusd(reason)) => debug!(%endpoint, reason, "not a circusd"),
                     Ok(_) => {}
                 }
                 result.ok()
@@ -99,7 +99,7 @@ async fn candidates(ctx: &Ctx) -> Vec<Endpoint> {
         match parse_target(&text) {
             Ok(scan @ Target::Scan { .. }) => endpoints.extend(scan.endpoints()),
             Ok(Target::Udp { address, port }) => udp_targets.push((text, address, port)),
-            Err(reason) => warn!(target = %text, %reason, "discovery target skipped"),
+            Err(reason) => warn!(target = %text, reason, "discovery target skipped"),
         }
     }
     let queries = udp_targets.iter().map(|(_, address, port)| udp::query(address, *port, UDP_WAIT));
@@ -109,7 +109,7 @@ async fn candidates(ctx: &Ctx) -> Vec<Endpoint> {
                 debug!(target = %text, answers = found.len(), "udp discovery");
                 endpoints.extend(found);
             }
-            Err(reason) => warn!(target = %text, %reason, "udp discovery failed"),
+            Err(reason) => warn!(target = %text, reason, "udp discovery failed"),
         }
     }
     let known = Known::new(ctx);
@@ -156,7 +156,7 @@ fn register(ctx: &Ctx, found: Found) -> Option<Arc<Node>> {
     }
     for stream in [&found.stats_endpoint, &found.pubsub_endpoint].into_iter().flatten() {
         if let Err(reason) = check_not_own(ctx, stream) {
-            warn!(node = %name, %endpoint, %reason, "discovered node not registered");
+            warn!(node = %name, %endpoint, reason, "discovered node not registered");
             return None;
         }
     }

@@ -60,7 +60,7 @@ pub async fn query(address: &str, port: u16, wait: Duration) -> Result<Vec<Endpo
         match parse_answer(&buffer[..len], from.ip()) {
             Ok(endpoint) if !found.contains(&endpoint) => found.push(endpoint),
             Ok(_) => {}
-            Err(reason) => debug!(%from, %reason, "ignored a udp discovery answer"),
+            Err(reason) => debug!(%from, reason, "ignored a udp discovery answer"),
         }
     }
     Ok(found)

@@ -96,7 +96,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             _ = &mut shutdown, if deadline.is_none() => deadline = Some(stopping(&requests)),
             Some(()) = recv_hangup(&mut hangups), if deadline.is_none() => match lifecycle::reload(&ctx) {
                 Ok(_) => {}
-                Err(reason) => warn!(%reason, "SIGHUP: the running configuration stays in force"),
+                Err(reason) => warn!(reason, "SIGHUP: the running configuration stays in force"),
             },
             frames = server.recv() => match frames {
                 Ok(frames) => requests.dispatch(&server, frames, deadline.is_none()),

@@ -151,7 +151,7 @@ impl InFlight {
             None
         };
         if let Some(reason) = refusal {
-            debug!(command = %request.command, reason, "refused a request");
+            debug!(command = request.command.as_str(), reason, "refused a request");
             if !request.cast {
                 self.send(server, &envelope, &Reply::error(Errno::MessageError, reason, request.id));
             }
@@ -170,7 +170,7 @@ impl InFlight {
         self.ctx.requests.in_flight.store(self.pending.len() as u64, Ordering::Relaxed);
         let (ctx, done, door) = (self.ctx.clone(), self.done.clone(), self.door);
         tokio::spawn(async move {
-            debug!(command = %request.command, "request");
+            debug!(command = request.command.as_str(), "request");
             let answer = access::handle(&ctx, door, &identity, request).await;
             let body = (!cast).then(|| answer.reply.encode());
             let _ = done.send(Done { seq, body, quit: answer.quit });
