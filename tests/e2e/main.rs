@@ -34,6 +34,7 @@ mod registry;
 mod reload;
 mod rolling;
 mod routing;
+mod run_args;
 mod scale;
 mod shutdown;
 mod soak;

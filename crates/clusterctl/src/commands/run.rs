@@ -10,7 +10,7 @@ use clusterd_protocol::Request;
 use serde_json::{json, Map, Value};
 
 use super::request;
-use clusterd_protocol::names::validate_node_name;
+use clusterd_protocol::names::validate_word;
 
 /// `run` arguments.
 #[derive(clap::Args, Debug, Clone)]
@@ -41,6 +41,13 @@ A node whose add timed out may still add the watcher later; if removing it fails
 warning on stderr gives the `rm` command to run.
 Exit status: 0 when every node's job exited 0, 3 otherwise, 130 when interrupted.
 
+CMD ARGS... are passed literally: nothing is expanded, neither by a shell (use sh -c for that) \
+nor by circusd. circusd expands $(circus.X) and ((circus.X)) (e.g. $(circus.env.PATH), \
+((circus.wid))) in a watcher's command and arguments; when CMD ARGS... hold either form, \
+clusterctl passes them in the environment (CLUSTERCTL_RUN_0, CLUSTERCTL_RUN_1, ...) and runs \
+/bin/sh -c 'exec \"$CLUSTERCTL_RUN_0\" \"$CLUSTERCTL_RUN_1\" ...' instead, which circusd leaves \
+alone. --env values are passed as they are (circusd does not expand them).
+
 Example:
   clusterctl --node all run reset -- sh -c 'rm -rf /tmp/exp-data'")]
 pub struct RunArgs {
@@ -63,7 +70,7 @@ pub struct RunArgs {
 
 /// A job name: the node-name alphabet, so that the watcher name is safe in topics.
 fn parse_name(text: &str) -> Result<String, String> {
-    validate_node_name(text).map_err(|_| format!("'{text}' is not a job name: use letters, digits, '-' and '_'"))?;
+    validate_word(text).map_err(|_| format!("'{text}' is not a job name: use letters, digits, '-' and '_'"))?;
     Ok(text.to_string())
 }
 
@@ -89,13 +96,38 @@ pub fn watcher_name(name: &str) -> String {
     format!("run-{name}-{}", &random[..4])
 }
 
+/// Prefix of the environment variables that carry a command circusd would expand.
+pub const LITERAL_ENV_PREFIX: &str = "CLUSTERCTL_RUN_";
+
+/// True when circusd would replace something in `text`: it expands `$(circus.X)` and
+/// `((circus.X))`, in any case, in a watcher's `cmd` and each of its `args`
+/// (`circus.util.replace_gnu_args`). Checked loosely: a false alarm only costs the trampoline.
+fn circusd_expands(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("$(circus.") || lower.contains("((circus.")
+}
+
+/// The `cmd`, `args` and extra environment that make circusd run `command` literally: as is
+/// when circusd would expand nothing in it; otherwise each part in an environment variable
+/// (`CLUSTERCTL_RUN_<i>`, values circusd never expands) and `/bin/sh -c 'exec "$CLUSTERCTL_RUN_0"
+/// ...'` as the command, whose text holds nothing circusd expands either.
+fn literal_command(command: &[String]) -> (String, Vec<String>, Vec<(String, String)>) {
+    if !command.iter().any(|part| circusd_expands(part)) {
+        let (program, rest) = command.split_first().map_or(("", &[][..]), |(p, rest)| (p.as_str(), rest));
+        return (sh_quote(program), rest.to_vec(), Vec::new());
+    }
+    let env: Vec<(String, String)> =
+        command.iter().enumerate().map(|(i, part)| (format!("{LITERAL_ENV_PREFIX}{i}"), part.clone())).collect();
+    let words: Vec<String> = env.iter().map(|(key, _)| format!("\"${key}\"")).collect();
+    let script = format!("exec {}", words.join(" "));
+    ("/bin/sh".to_string(), vec!["-c".to_string(), script], env)
+}
+
 /// `add` with the job's command and options: the program shell-quoted in `cmd` (circusd splits
-/// it with `shlex`), the arguments as a list in `args`, started at once.
+/// it with `shlex`), the arguments as a list in `args`, not started yet; a command circusd
+/// would expand goes through [`literal_command`].
 pub fn add_request(watcher: &str, args: &RunArgs) -> Request {
-    let (program, rest) = match args.command.split_first() {
-        Some((program, rest)) => (program.as_str(), rest),
-        None => ("", &[][..]),
-    };
+    let (cmd, rest, literal_env) = literal_command(&args.command);
     let mut options = Map::new();
     options.insert("respawn".into(), json!(false));
     options.insert("numprocesses".into(), json!(1));
@@ -106,15 +138,15 @@ pub fn add_request(watcher: &str, args: &RunArgs) -> Request {
     if let Some(dir) = &args.cwd {
         options.insert("working_dir".into(), json!(dir));
     }
-    if !args.env.is_empty() {
-        let env: Map<String, Value> = args.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    if !args.env.is_empty() || !literal_env.is_empty() {
+        let env: Map<String, Value> = args.env.iter().chain(&literal_env).map(|(k, v)| (k.clone(), json!(v))).collect();
         options.insert("env".into(), Value::Object(env));
     }
     request(
         "add",
         // Not started yet: the job starts once the event stream is known to deliver
         // (see crate::job).
-        json!({ "name": watcher, "cmd": sh_quote(program), "args": rest, "start": false, "options": options }),
+        json!({ "name": watcher, "cmd": cmd, "args": rest, "start": false, "options": options }),
     )
 }
 
@@ -174,6 +206,28 @@ mod tests {
         assert_eq!(props["args"], json!([]));
         assert_eq!(props["options"]["working_dir"], "/tmp");
         assert_eq!(props["options"]["env"], json!({ "A": "1", "B": "x=y" }));
+    }
+
+    #[test]
+    fn commands_circusd_would_expand_go_through_the_environment() {
+        let request = add_request("w", &args(&["/bin/echo", "$(circus.env.PATH)", "((CIRCUS.WID))", "plain"]));
+        let props = request.properties;
+        assert_eq!(props["cmd"], "/bin/sh");
+        assert_eq!(
+            props["args"],
+            json!(["-c", r#"exec "$CLUSTERCTL_RUN_0" "$CLUSTERCTL_RUN_1" "$CLUSTERCTL_RUN_2" "$CLUSTERCTL_RUN_3""#])
+        );
+        assert_eq!(
+            props["options"]["env"],
+            json!({"CLUSTERCTL_RUN_0": "/bin/echo", "CLUSTERCTL_RUN_1": "$(circus.env.PATH)",
+                   "CLUSTERCTL_RUN_2": "((CIRCUS.WID))", "CLUSTERCTL_RUN_3": "plain"})
+        );
+        let script = props["args"][1].as_str().unwrap();
+        assert!(!circusd_expands(script) && !circusd_expands("/bin/sh"));
+        // Anything else is passed as before.
+        let plain = add_request("w", &args(&["/bin/echo", "$PATH", "$(date)"])).properties;
+        assert_eq!((plain["cmd"].clone(), plain["args"].clone()), (json!("/bin/echo"), json!(["$PATH", "$(date)"])));
+        assert!(plain["options"].get("env").is_none());
     }
 
     #[test]
