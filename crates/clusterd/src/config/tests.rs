@@ -191,3 +191,16 @@ fn a_node_cannot_be_the_readonly_endpoint() {
     let err = toml(text).unwrap_err().to_string();
     assert!(err.contains("node.x.endpoint: tcp://localhost:5561 is the master's own readonly_endpoint"), "{err}");
 }
+
+#[test]
+fn max_stream_message_size_is_a_bounded_size() {
+    assert_eq!(toml("").unwrap().cluster.max_stream_message_size, 65_536);
+    assert_eq!(toml("[cluster]\nmax_stream_message_size = 4096\n").unwrap().cluster.max_stream_message_size, 4096);
+    for bad in ["10", "9000000", "big"] {
+        let err = toml(&format!("[cluster]\nmax_stream_message_size = \"{bad}\"\n")).unwrap_err().to_string();
+        assert!(err.contains("max_stream_message_size") && err.contains("from 256 to 8388608"), "{bad}: {err}");
+    }
+    assert_eq!(crate::streams::subscriber_hwm(65_536), 1_024);
+    assert_eq!(crate::streams::subscriber_hwm(256), 20_000);
+    assert_eq!(crate::streams::subscriber_hwm(8 * 1024 * 1024), 1_000);
+}
