@@ -23,9 +23,16 @@
 //! zero padding wider than a node name ([`MAX_PAD_WIDTH`]), a range standing for more than
 //! [`MAX_RANGE_NAMES`] names, or more than [`MAX_WORK`] matching steps over the known nodes.
 
+mod glob;
+#[cfg(test)]
+mod limits_tests;
 mod range;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+use glob::glob_match;
+use glob::glob_match_counted;
 
 use std::collections::HashSet;
 
@@ -289,42 +296,4 @@ fn is_name_char(c: char) -> bool {
 /// The 1-based character position of byte offset `byte` in `text`.
 fn position(text: &str, byte: usize) -> usize {
     text.get(..byte).map_or(byte, |head| head.chars().count()) + 1
-}
-
-/// Matches `name` against a pattern where `*` is any run of characters and `?` any one
-/// character, in linear-ish time (backtracking to the last `*` only).
-#[cfg(test)]
-fn glob_match(pattern: &[char], name: &str) -> bool {
-    glob_match_counted(pattern, name, &mut Budget { left: u64::MAX })
-}
-
-/// [`glob_match`], each step spent from `budget` (the match fails once it is exhausted).
-fn glob_match_counted(pattern: &[char], name: &str, budget: &mut Budget) -> bool {
-    let name: Vec<char> = name.chars().collect();
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        budget.spend(1);
-        if budget.exhausted() {
-            return false;
-        }
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(&c) if c == '?' || c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    star = Some((sp, sn + 1));
-                    (p, n) = (sp + 1, sn + 1);
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == '*')
 }
