@@ -13,8 +13,8 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use tempfile::NamedTempFile;
 use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
 
 use clusterd_protocol::names::validate_node_name;
 use clusterd_protocol::Endpoint;

@@ -33,7 +33,7 @@ use clusterd_protocol::Endpoint;
 use futures::stream::{self, StreamExt};
 use tracing::{debug, info, trace, warn};
 
-pub use node::{node_name, Found, Miss};
+pub use node::{is_master, node_name, Found, Miss};
 pub use target::{parse_target, Target};
 
 use crate::config::NodeSpec;
