@@ -34,6 +34,7 @@ mod reload;
 mod rolling;
 mod routing;
 mod scale;
+mod self_connect;
 mod self_loop;
 mod shutdown;
 mod soak;

@@ -220,7 +220,8 @@ pub(crate) fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -
 /// Unlike [`NodeSocket`], `IMMEDIATE` is not set, so the request waits in the socket until the
 /// TCP connection and the ZeroMQ handshake are done; `timeout` bounds all of it (connection,
 /// handshake, reply). `LINGER 0`: a probe of a closed port leaves nothing behind. Replies whose
-/// `id` is not the probe's are skipped.
+/// `id` is not the probe's are skipped, and so is a message that is no reply at all (the request
+/// itself, come back over a TCP self-connection: [`Reply::not_a_reply`]).
 ///
 /// # Errors
 /// [`ConnectionError::Timeout`] when nothing answered in time (closed port, not a ZeroMQ
@@ -246,7 +247,7 @@ pub async fn probe(
                 None => return Err(ConnectionError::zmq("recv", endpoint, zmq::Error::ETERM)),
             };
             let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
-            if reply.0.get("id") == Some(&id) {
+            if reply.0.get("id") == Some(&id) && reply.not_a_reply().is_none() {
                 return Ok(reply);
             }
         }

@@ -228,6 +228,7 @@ impl Link {
                 probe: None,
                 pid_probe: None,
                 counter: 0,
+                warned_not_a_reply: false,
             }
             .run(rx),
         );

@@ -31,6 +31,9 @@ pub(super) struct Task {
     /// The outstanding `dstats` asked after the node became alive.
     pub(super) pid_probe: Option<String>,
     pub(super) counter: u64,
+    /// A message that is no reply was logged at warn level already (a self-connected socket
+    /// would otherwise log one every heartbeat).
+    pub(super) warned_not_a_reply: bool,
 }
 
 impl Task {
@@ -105,6 +108,15 @@ impl Task {
             }
         };
         let id = reply.0.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(why) = reply.not_a_reply() {
+            // Not an answer: the probe or call it echoes stays outstanding and is missed.
+            if std::mem::replace(&mut self.warned_not_a_reply, true) {
+                debug!(node = %self.name, id, why, "dropped a message that is not a reply");
+            } else {
+                warn!(node = %self.name, id, why, "dropped a message that is not a reply");
+            }
+            return;
+        }
         if self.pid_probe.as_deref() == Some(id.as_str()) {
             self.pid_probe = None;
             self.on_pid(&reply);
