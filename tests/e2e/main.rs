@@ -18,6 +18,7 @@ mod discovery;
 mod events;
 mod fanout;
 mod faults;
+mod fd_budget;
 mod hostile;
 mod join;
 mod lifecycle;

@@ -23,6 +23,8 @@ pub struct Master {
     child: Option<Child>,
     /// Started with `-v` (debug logs): every test master; benchmarks measure without it.
     verbose: bool,
+    /// The open-files limit (soft and hard) clusterd runs under, when a test sets one.
+    open_files_limit: Option<u64>,
 }
 
 /// The `[node.NAME]` section for `node`.
@@ -77,6 +79,21 @@ impl Master {
         Master::launch_with("cluster.toml", text, false, None, false)
     }
 
+    /// Like [`Master::start_unsettled`] under an open-files limit (`RLIMIT_NOFILE`, soft and
+    /// hard, so that clusterd cannot raise it): for the file-descriptor budget.
+    pub fn start_with_open_files_limit(text: &str, limit: u64) -> Master {
+        let mut master = Master::prepare("cluster.toml", text, None, true);
+        master.open_files_limit = Some(limit);
+        master.child = Some(master.spawn());
+        master.wait_ready(false);
+        master
+    }
+
+    /// The open-files limit of the next [`Master::restart`].
+    pub fn set_open_files_limit(&mut self, limit: Option<u64>) {
+        self.open_files_limit = limit;
+    }
+
     fn start_file(file_name: &str, text: &str, settle: bool) -> Master {
         Master::launch(file_name, text, settle, None)
     }
@@ -86,6 +103,14 @@ impl Master {
     }
 
     fn launch_with(file_name: &str, text: &str, settle: bool, endpoint: Option<&str>, verbose: bool) -> Master {
+        let mut master = Master::prepare(file_name, text, endpoint, verbose);
+        master.child = Some(master.spawn());
+        master.wait_ready(settle);
+        master
+    }
+
+    /// Writes the config with fresh endpoints; the process is not started yet.
+    fn prepare(file_name: &str, text: &str, endpoint: Option<&str>, verbose: bool) -> Master {
         let dir = tempfile::Builder::new().prefix("e2e-master-").tempdir().expect("tempdir");
         let endpoint = endpoint.map_or_else(ports::free_endpoint, str::to_string);
         let (stats_endpoint, pubsub_endpoint) = (ports::free_endpoint(), ports::free_endpoint());
@@ -95,10 +120,7 @@ impl Master {
             .replace("{pubsub_endpoint}", &pubsub_endpoint);
         let config = dir.path().join(file_name);
         std::fs::write(&config, text).expect("write clusterd config");
-        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None, verbose };
-        master.child = Some(master.spawn());
-        master.wait_ready(settle);
-        master
+        Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None, verbose, open_files_limit: None }
     }
 
     /// Starts the clusterd process on this master's config, its output appended to the stderr
@@ -106,8 +128,12 @@ impl Master {
     fn spawn(&self) -> Child {
         let stderr =
             std::fs::OpenOptions::new().create(true).append(true).open(self.stderr_path()).expect("stderr file");
+        let mut command = Command::new(paths::workspace_bin("clusterd"));
+        if let Some(limit) = self.open_files_limit {
+            procs::limit_open_files(&mut command, limit);
+        }
         procs::spawn(
-            Command::new(paths::workspace_bin("clusterd"))
+            command
                 .args(self.verbose.then_some("-v"))
                 .arg(&self.config)
                 .current_dir(self.dir.path())

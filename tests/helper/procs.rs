@@ -146,3 +146,18 @@ pub fn memory_kib(pid: u32, field: &str) -> Option<u64> {
 pub fn open_fds(pid: u32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
 }
+
+/// Runs `command` under an open-files limit of `limit` (`RLIMIT_NOFILE`, soft and hard).
+pub fn limit_open_files(command: &mut Command, limit: u64) {
+    let rlim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: setrlimit is async-signal-safe and touches only the child between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}

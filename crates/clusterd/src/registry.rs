@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use clusterd_protocol::connection::{ConnectionError, Context};
+use clusterd_protocol::connection::{budget, ConnectionError, Context};
 use clusterd_protocol::{Endpoint, Request};
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify};
@@ -166,6 +166,9 @@ pub struct Registry {
     streams: Streams,
     nodes: RwLock<BTreeMap<String, Arc<Node>>>,
     changed: Arc<Notify>,
+    /// Descriptors open before any node: the file-descriptor budget counts each node at its
+    /// full cost from there, connected yet or not.
+    base_fds: usize,
 }
 
 impl Registry {
@@ -178,6 +181,7 @@ impl Registry {
             streams,
             nodes: RwLock::new(BTreeMap::new()),
             changed: Arc::new(Notify::new()),
+            base_fds: budget::Usage::now().map_or(0, |usage| usage.open),
         }
     }
 
@@ -217,8 +221,13 @@ impl Registry {
     /// Publishes `cluster.<node>.joined`, and later every state change of the node.
     ///
     /// # Errors
-    /// libzmq refused the node's endpoint.
+    /// libzmq refused the node's endpoint, or the file-descriptor budget has no room for a new
+    /// node's sockets (a replacement reuses the old node's).
     pub fn insert(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
+        if !self.contains(&spec.name) {
+            let nodes = self.nodes.read().expect("registry lock").len();
+            budget::check_room_for_node(nodes, self.base_fds).map_err(ConnectionError::OutOfDescriptors)?;
+        }
         let streams = self.streams.clone();
         let name = spec.name.clone();
         // Restarts re-attach the node's streams: the feed reconnects when this changes.

@@ -25,6 +25,7 @@ use tmq::AsZmqSocket;
 use crate::message::{Reply, Request};
 
 mod blocking;
+pub mod budget;
 mod node;
 pub mod stream;
 
@@ -56,6 +57,10 @@ pub enum ConnectionError {
     /// The reply was not a JSON object.
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// The file-descriptor budget has no room for the sockets ([`budget`]); the reason names the
+    /// limit and how to raise it.
+    #[error("{0}")]
+    OutOfDescriptors(String),
 }
 
 impl ConnectionError {
@@ -90,7 +95,8 @@ impl From<tmq::TmqError> for ZmqErr {
 /// libzmq caps one context at 1,023 sockets (`ZMQ_MAX_SOCKETS`, which the `zmq` crate cannot
 /// raise), and the master holds three per node: one context would stop at about 340 nodes. So
 /// sockets are opened in the first context that has room, and a new context is started when
-/// all are full (libzmq answers `EMFILE`). Each context brings its own I/O thread, which also
+/// all are full (libzmq answers `EMFILE`), but only when the process has the descriptors for it
+/// ([`budget::room_for_context`]): `EMFILE` is also the system running out of descriptors. Each context brings its own I/O thread, which also
 /// spreads the network work of thousands of nodes.
 #[derive(Clone, Default)]
 pub struct Context(Arc<Mutex<Vec<zmq::Context>>>);
@@ -113,7 +119,9 @@ impl Context {
                 done => return done,
             }
         }
-        if contexts.len() >= MAX_CONTEXTS {
+        // EMFILE from every context means "full" only while descriptors are left: a new context
+        // whose I/O thread cannot create its epoll aborts the process inside libzmq.
+        if contexts.len() >= MAX_CONTEXTS || !budget::room_for_context() {
             return Err(ZmqErr(zmq::Error::EMFILE));
         }
         let fresh = zmq::Context::new();
