@@ -15,6 +15,7 @@ mod clusterctl_top;
 mod config;
 mod dead_node;
 mod discovery;
+mod dns_stall;
 mod events;
 mod fanout;
 mod faults;

@@ -25,6 +25,9 @@ pub struct Master {
     verbose: bool,
     /// The open-files limit (soft and hard) clusterd runs under, when a test sets one.
     open_files_limit: Option<u64>,
+    /// A file bind-mounted over /etc/resolv.conf in a private mount namespace (`unshare -m`),
+    /// when a test gives the master a resolver of its own.
+    resolv_conf: Option<PathBuf>,
 }
 
 /// The `[node.NAME]` section for `node`.
@@ -89,6 +92,16 @@ impl Master {
         master
     }
 
+    /// Like [`Master::start_unsettled`] with `resolv_conf` as the master's /etc/resolv.conf
+    /// (bind-mounted in a mount namespace of its own: nothing else on the machine sees it).
+    pub fn start_with_resolv_conf(text: &str, resolv_conf: &std::path::Path) -> Master {
+        let mut master = Master::prepare("cluster.toml", text, None, true);
+        master.resolv_conf = Some(resolv_conf.to_path_buf());
+        master.child = Some(master.spawn());
+        master.wait_ready(false);
+        master
+    }
+
     /// The open-files limit of the next [`Master::restart`].
     pub fn set_open_files_limit(&mut self, limit: Option<u64>) {
         self.open_files_limit = limit;
@@ -120,7 +133,17 @@ impl Master {
             .replace("{pubsub_endpoint}", &pubsub_endpoint);
         let config = dir.path().join(file_name);
         std::fs::write(&config, text).expect("write clusterd config");
-        Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None, verbose, open_files_limit: None }
+        Master {
+            endpoint,
+            stats_endpoint,
+            pubsub_endpoint,
+            config,
+            dir,
+            child: None,
+            verbose,
+            open_files_limit: None,
+            resolv_conf: None,
+        }
     }
 
     /// Starts the clusterd process on this master's config, its output appended to the stderr
@@ -128,7 +151,18 @@ impl Master {
     fn spawn(&self) -> Child {
         let stderr =
             std::fs::OpenOptions::new().create(true).append(true).open(self.stderr_path()).expect("stderr file");
-        let mut command = Command::new(paths::workspace_bin("clusterd"));
+        let mut command = match &self.resolv_conf {
+            None => Command::new(paths::workspace_bin("clusterd")),
+            Some(resolv_conf) => {
+                let mut command = Command::new("unshare");
+                command
+                    .args(["-m", "--propagation", "private", "sh", "-c"])
+                    .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
+                    .arg(resolv_conf)
+                    .arg(paths::workspace_bin("clusterd"));
+                command
+            }
+        };
         if let Some(limit) = self.open_files_limit {
             procs::limit_open_files(&mut command, limit);
         }

@@ -81,7 +81,7 @@ impl Node {
     pub fn describe(&self) -> Value {
         let health = self.link.health();
         let pubsub = self.pubsub_endpoint.borrow().clone();
-        json!({
+        let mut described = json!({
             "name": self.name,
             "endpoint": self.endpoint.as_str(),
             "pubsub_endpoint": pubsub.map(|e| e.to_string()),
@@ -94,7 +94,12 @@ impl Node {
             "missed_probes": health.missed,
             "circusd_pid": health.circusd_pid,
             "streams": self.counters.describe(),
-        })
+        });
+        // Only while the host name does not resolve: why there is no connection.
+        if let (Some(reason), Value::Object(fields)) = (health.dns_failure, &mut described) {
+            fields.insert("unreachable".into(), reason.into());
+        }
+        described
     }
 
     /// Asks the node's `globaloptions` for its `pubsub_endpoint` and records it; a wildcard

@@ -61,6 +61,9 @@ pub enum ConnectionError {
     /// limit and how to raise it.
     #[error("{0}")]
     OutOfDescriptors(String),
+    /// The endpoint's host name did not resolve in time (`dns: ...`).
+    #[error("{0}")]
+    Unresolved(String),
 }
 
 impl ConnectionError {
@@ -241,6 +244,15 @@ pub async fn probe(
     request: &Request,
     timeout: Duration,
 ) -> Result<Reply, ConnectionError> {
+    // A host name is looked up here, bounded by the deadline, and never by libzmq inside
+    // `connect` (synchronously, holding the contexts' lock).
+    let resolved = match endpoint.parse::<crate::Endpoint>() {
+        Ok(parsed) if parsed.needs_lookup() => {
+            Some(crate::endpoint::resolve(&parsed, timeout).await.map_err(ConnectionError::Unresolved)?)
+        }
+        _ => None,
+    };
+    let endpoint = resolved.as_ref().map_or(endpoint, crate::Endpoint::as_str);
     let mut socket = ctx
         .open(|context| Ok(tmq::dealer(context).set_linger(0).set_maxmsgsize(WIRE_LIMIT).connect(endpoint)?))
         .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;

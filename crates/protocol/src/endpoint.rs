@@ -1,8 +1,9 @@
 //! ZeroMQ endpoints as Circus configures them: `tcp://host:port` or `ipc://path`.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// A checked ZeroMQ endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -74,6 +75,59 @@ impl Endpoint {
     pub fn literal_ip(&self) -> Option<IpAddr> {
         self.host().and_then(literal_ip)
     }
+}
+
+impl Endpoint {
+    /// True for a TCP endpoint whose host is a name that only a resolver can turn into an
+    /// address (libzmq would ask it synchronously, on the connecting thread and again on every
+    /// reconnect: a resolver that never answers would freeze the caller).
+    pub fn needs_lookup(&self) -> bool {
+        self.host().is_some_and(|host| literal_ip(host).is_none())
+    }
+
+    /// The same endpoint at `address` instead of its host name.
+    pub fn at_address(&self, address: SocketAddr) -> Endpoint {
+        let host = match address.ip() {
+            IpAddr::V4(ip) => ip.to_string(),
+            IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let text = format!("tcp://{host}:{}", address.port());
+        Endpoint { text, kind: Kind::Tcp { host, port: address.port() } }
+    }
+}
+
+/// Looks up the host name of `endpoint` on a blocking thread (the C library's resolver), for
+/// at most `timeout`, and gives the endpoint at its first IPv4 address (libzmq's sockets are
+/// IPv4 unless told otherwise); an endpoint without a name is given back as it is. The lookup
+/// is the caller's to bound: a resolver that never answers leaves its thread waiting for the
+/// C library's own timeouts, not the caller.
+///
+/// # Errors
+/// `dns: ...`: no answer in time, no such name, or no IPv4 address.
+pub async fn resolve(endpoint: &Endpoint, timeout: Duration) -> Result<Endpoint, String> {
+    if !endpoint.needs_lookup() {
+        return Ok(endpoint.clone());
+    }
+    let lookup = tokio::task::spawn_blocking(lookup_blocking(endpoint));
+    match tokio::time::timeout(timeout, lookup).await {
+        Err(_) => Err(format!("dns: no answer for {} within {}s", host_of(endpoint), timeout.as_secs_f64())),
+        Ok(Err(join)) => Err(format!("dns: lookup failed: {join}")),
+        Ok(Ok(result)) => result.map(|address| endpoint.at_address(address)),
+    }
+}
+
+/// The blocking lookup of [`resolve`], to run on a thread of its own: the first IPv4 address
+/// of the endpoint's host.
+pub fn lookup_blocking(endpoint: &Endpoint) -> impl FnOnce() -> Result<SocketAddr, String> + Send + 'static {
+    let (host, port) = (host_of(endpoint).to_string(), endpoint.port().unwrap_or_default());
+    move || {
+        let addresses = (host.as_str(), port).to_socket_addrs().map_err(|err| format!("dns: {host}: {err}"))?;
+        addresses.into_iter().find(SocketAddr::is_ipv4).ok_or_else(|| format!("dns: {host} has no IPv4 address"))
+    }
+}
+
+fn host_of(endpoint: &Endpoint) -> &str {
+    endpoint.host().unwrap_or_default()
 }
 
 /// The address a host of a `tcp://` endpoint stands for without asking a resolver, in every
@@ -198,6 +252,17 @@ mod tests {
         }
         assert!(ep("tcp://10.0.0.1:5559").same_place(&ep("tcp://167772161:5559")));
         assert!(!ep("tcp://node.example:5559").same_place(&ep("tcp://127.0.0.1:5559")));
+    }
+
+    #[tokio::test]
+    async fn names_resolve_to_an_address_and_literals_stay() {
+        let ep = |s: &str| s.parse::<Endpoint>().unwrap();
+        assert!(!ep("tcp://127.1:5").needs_lookup() && !ep("ipc:///x").needs_lookup());
+        assert!(ep("tcp://node.example:5").needs_lookup());
+        let literal = ep("tcp://127.1:5");
+        assert_eq!(resolve(&literal, Duration::from_secs(5)).await.unwrap(), literal);
+        let at = ep("tcp://node.example:5").at_address("10.0.0.7:5".parse().unwrap());
+        assert_eq!((at.as_str(), at.literal_ip()), ("tcp://10.0.0.7:5", Some("10.0.0.7".parse().unwrap())));
     }
 
     #[test]
