@@ -85,18 +85,19 @@ impl Master {
     /// Like [`Master::start_unsettled`] under an open-files limit (`RLIMIT_NOFILE`, soft and
     /// hard, so that clusterd cannot raise it): for the file-descriptor budget.
     pub fn start_with_open_files_limit(text: &str, limit: u64) -> Master {
-        let mut master = Master::prepare("cluster.toml", text, None, true);
-        master.open_files_limit = Some(limit);
-        master.child = Some(master.spawn());
-        master.wait_ready(false);
-        master
+        Master::start_confined(text, None, Some(limit))
     }
 
     /// Like [`Master::start_unsettled`] with `resolv_conf` as the master's /etc/resolv.conf
     /// (bind-mounted in a mount namespace of its own: nothing else on the machine sees it).
     pub fn start_with_resolv_conf(text: &str, resolv_conf: &std::path::Path) -> Master {
+        Master::start_confined(text, Some(resolv_conf), None)
+    }
+
+    fn start_confined(text: &str, resolv_conf: Option<&std::path::Path>, limit: Option<u64>) -> Master {
         let mut master = Master::prepare("cluster.toml", text, None, true);
-        master.resolv_conf = Some(resolv_conf.to_path_buf());
+        master.resolv_conf = resolv_conf.map(std::path::Path::to_path_buf);
+        master.open_files_limit = limit;
         master.child = Some(master.spawn());
         master.wait_ready(false);
         master
@@ -151,21 +152,8 @@ impl Master {
     fn spawn(&self) -> Child {
         let stderr =
             std::fs::OpenOptions::new().create(true).append(true).open(self.stderr_path()).expect("stderr file");
-        let mut command = match &self.resolv_conf {
-            None => Command::new(paths::workspace_bin("clusterd")),
-            Some(resolv_conf) => {
-                let mut command = Command::new("unshare");
-                command
-                    .args(["-m", "--propagation", "private", "sh", "-c"])
-                    .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
-                    .arg(resolv_conf)
-                    .arg(paths::workspace_bin("clusterd"));
-                command
-            }
-        };
-        if let Some(limit) = self.open_files_limit {
-            procs::limit_open_files(&mut command, limit);
-        }
+        let mut command =
+            procs::command_with(&paths::workspace_bin("clusterd"), self.resolv_conf.as_deref(), self.open_files_limit);
         procs::spawn(
             command
                 .args(self.verbose.then_some("-v"))

@@ -161,3 +161,24 @@ pub fn limit_open_files(command: &mut Command, limit: u64) {
         });
     }
 }
+
+/// A command running `program`, under an open-files limit when given, and with `resolv_conf`
+/// bind-mounted over /etc/resolv.conf in a private mount namespace (`unshare -m`) when given.
+pub fn command_with(program: &std::path::Path, resolv_conf: Option<&std::path::Path>, limit: Option<u64>) -> Command {
+    let mut command = match resolv_conf {
+        None => Command::new(program),
+        Some(resolv_conf) => {
+            let mut command = Command::new("unshare");
+            command
+                .args(["-m", "--propagation", "private", "sh", "-c"])
+                .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
+                .arg(resolv_conf)
+                .arg(program);
+            command
+        }
+    };
+    if let Some(limit) = limit {
+        limit_open_files(&mut command, limit);
+    }
+    command
+}

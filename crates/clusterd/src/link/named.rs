@@ -11,10 +11,14 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use clusterd_protocol::connection::Context;
+use clusterd_protocol::connection::{Context, NodeSocket};
 use clusterd_protocol::endpoint::lookup_blocking;
 use clusterd_protocol::Endpoint;
 use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::task::Task;
+use super::NodeError;
 
 /// How long a lookup may take before the node counts as unresolvable (the lookup itself goes on
 /// in its thread, and its late answer is still used).
@@ -72,4 +76,41 @@ pub(super) async fn answer(named: &mut Option<Named>) -> Result<SocketAddr, Stri
         named.lookup = None;
     }
     result
+}
+
+impl Task {
+    /// A lookup of the node's host name answered: connect to the address when it is new.
+    pub(super) fn on_lookup(&mut self, answer: Result<SocketAddr, String>) {
+        let Some(named) = &mut self.named else { return };
+        let address = match answer {
+            Ok(address) => named.endpoint.at_address(address),
+            Err(reason) => {
+                if named.failure.as_ref() != Some(&reason) {
+                    warn!(node = %self.name, %reason, "node endpoint does not resolve");
+                }
+                named.failure = Some(reason);
+                self.health.lock().expect("health lock").dns_failure = named.failure.clone();
+                return;
+            }
+        };
+        named.failure = None;
+        self.health.lock().expect("health lock").dns_failure = None;
+        if named.address.as_ref() == Some(&address) {
+            return;
+        }
+        match NodeSocket::connect(&named.ctx, address.as_str()) {
+            Ok(socket) => {
+                info!(node = %self.name, endpoint = %named.endpoint, %address, "node endpoint resolved");
+                named.address = Some(address);
+                // Replies to what was sent on the old socket will not come.
+                if self.socket.replace(socket).is_some() {
+                    self.fail_pending(NodeError::ConnectionLost);
+                }
+            }
+            Err(err) => {
+                named.failure = Some(format!("connect {address}: {err}"));
+                self.health.lock().expect("health lock").dns_failure = named.failure.clone();
+            }
+        }
+    }
 }

@@ -216,7 +216,7 @@ impl Task {
     }
 
     /// Fails every request waiting for a reply: it will not come.
-    fn fail_pending(&mut self, why: NodeError) {
+    pub(super) fn fail_pending(&mut self, why: NodeError) {
         if !self.pending.is_empty() {
             info!(node = %self.name, requests = self.pending.len(), reason = %why.describe(&self.name), "failing requests in flight");
         }
@@ -258,43 +258,6 @@ impl Task {
         if let Some(old_pid) = previous.filter(|old| *old != pid) {
             info!(node = %self.name, old_pid, new_pid = pid, "node restarted");
             (self.hook)(&LinkEvent::Restarted { old_pid, new_pid: pid }, &health);
-        }
-    }
-}
-
-impl Task {
-    /// A lookup of the node's host name answered: connect to the address when it is new.
-    fn on_lookup(&mut self, answer: Result<std::net::SocketAddr, String>) {
-        let Some(named) = &mut self.named else { return };
-        let address = match answer {
-            Ok(address) => named.endpoint.at_address(address),
-            Err(reason) => {
-                if named.failure.as_ref() != Some(&reason) {
-                    warn!(node = %self.name, %reason, "node endpoint does not resolve");
-                }
-                named.failure = Some(reason);
-                self.health.lock().expect("health lock").dns_failure = named.failure.clone();
-                return;
-            }
-        };
-        named.failure = None;
-        self.health.lock().expect("health lock").dns_failure = None;
-        if named.address.as_ref() == Some(&address) {
-            return;
-        }
-        match NodeSocket::connect(&named.ctx, address.as_str()) {
-            Ok(socket) => {
-                info!(node = %self.name, endpoint = %named.endpoint, %address, "node endpoint resolved");
-                named.address = Some(address);
-                // Replies to what was sent on the old socket will not come.
-                if self.socket.replace(socket).is_some() {
-                    self.fail_pending(NodeError::ConnectionLost);
-                }
-            }
-            Err(err) => {
-                named.failure = Some(format!("connect {address}: {err}"));
-                self.health.lock().expect("health lock").dns_failure = named.failure.clone();
-            }
         }
     }
 }
