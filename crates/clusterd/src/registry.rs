@@ -291,6 +291,16 @@ impl Registry {
         self.remove_as(name, "forgotten")
     }
 
+    /// Closes every node's sockets (link and feed) at once, without events or a state-file
+    /// write: the last act of a stopping master, before its own endpoints close. Node sockets
+    /// first: a subscriber that disconnects while the master's PUB is being torn down in the
+    /// middle of a multipart message trips a libzmq assertion (`session_base.cpp:260`,
+    /// `clean_pipes` finding the rest of the message gone with the terminating pipe).
+    pub fn close_all(&self) {
+        let nodes = std::mem::take(&mut *self.write());
+        drop(nodes);
+    }
+
     fn remove_as(&self, name: &str, event: &str) -> Option<Arc<Node>> {
         let removed = self.write().remove(name);
         if removed.is_some() {

@@ -128,6 +128,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if let Some(state) = &state {
         lifecycle::flush(ctx.clone(), state).await;
     }
+    // Node sockets close before the master's own (see Registry::close_all); the aborted link
+    // and feed tasks drop their sockets as the runtime gets to them.
+    ctx.registry.close_all();
+    tokio::task::yield_now().await;
     server.close(CLOSE_LINGER);
     info!("clusterd stopped");
     Ok(())
