@@ -3,7 +3,7 @@
 //! unicast responder on loopback (circusd's own `multicast_endpoint` stays off in every test).
 
 use cluster_e2e::cli::circusctl;
-use cluster_e2e::master::{assert_entry, node_section, CLUSTER_SECTION};
+use cluster_e2e::master::{assert_entry, node_section, run_to_exit, write_file, CLUSTER_SECTION};
 use cluster_e2e::udp::FakeResponder;
 use cluster_e2e::{json, ports, wait_for, CircusNode, Master};
 
@@ -113,6 +113,39 @@ fn a_udp_target_finds_the_node_its_responder_names() {
     assert_entry(&entry, &node, "discovered");
     assert!(responder.queries() >= 1);
     wait_listed(&master, &format!("{}:dummy", discovered_name(&node)));
+}
+
+#[test]
+fn a_udp_answer_from_another_socket_is_ignored() {
+    let node = CircusNode::start("rogue", &[("dummy", 1)]);
+    let forger = FakeResponder::forging(&node.endpoint);
+    let master = discovering_master(&[format!("udp://127.0.0.1:{}", forger.port)], "");
+    // Two whole rounds after the forged answers were sent: they were read and dropped.
+    wait_for("a query to the forger", || if forger.queries() >= 1 { Ok(()) } else { Err("none".into()) });
+    wait_rounds(&master, rounds(&master), 2);
+    assert!(forger.queries() >= 2, "every round queried it");
+    assert!(master.node_entry(&discovered_name(&node)).is_none(), "a forged answer registered a node");
+    assert!(!node_endpoints(&master).contains(&node.endpoint), "{:?}", node_endpoints(&master));
+}
+
+#[test]
+fn udp_discovery_with_a_secret_must_be_trusted_explicitly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "[cluster]\nendpoint = \"{}\"\nregister_secret = \"s3cret\"\ndiscover = [\"udp://127.0.0.1:{}\"]\n",
+        ports::free_endpoint(),
+        ports::free_port()
+    );
+    let out = run_to_exit(&write_file(dir.path(), "cluster.toml", &text));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for key in ["cluster.discover_trusted", "register_secret", "discover_trusted = true"] {
+        assert!(stderr.contains(key), "{key} not named: {stderr}");
+    }
+    // Accepted explicitly: the master starts.
+    let trusted = "register_secret = \"s3cret\"\ndiscover_trusted = true\n";
+    let master = discovering_master(&[format!("udp://127.0.0.1:{}", ports::free_port())], trusted);
+    assert_eq!(master.call("nodes", json!({}))["status"], "ok");
 }
 
 #[test]

@@ -23,6 +23,11 @@ pub struct Master {
     child: Option<Child>,
     /// Started with `-v` (debug logs): every test master; benchmarks measure without it.
     verbose: bool,
+    /// The open-files limit (soft and hard) clusterd runs under, when a test sets one.
+    open_files_limit: Option<u64>,
+    /// A file bind-mounted over /etc/resolv.conf in a private mount namespace (`unshare -m`),
+    /// when a test gives the master a resolver of its own.
+    resolv_conf: Option<PathBuf>,
 }
 
 /// The `[node.NAME]` section for `node`.
@@ -77,6 +82,32 @@ impl Master {
         Master::launch_with("cluster.toml", text, false, None, false)
     }
 
+    /// Like [`Master::start_unsettled`] under an open-files limit (`RLIMIT_NOFILE`, soft and
+    /// hard, so that clusterd cannot raise it): for the file-descriptor budget.
+    pub fn start_with_open_files_limit(text: &str, limit: u64) -> Master {
+        Master::start_confined(text, None, Some(limit))
+    }
+
+    /// Like [`Master::start_unsettled`] with `resolv_conf` as the master's /etc/resolv.conf
+    /// (bind-mounted in a mount namespace of its own: nothing else on the machine sees it).
+    pub fn start_with_resolv_conf(text: &str, resolv_conf: &std::path::Path) -> Master {
+        Master::start_confined(text, Some(resolv_conf), None)
+    }
+
+    fn start_confined(text: &str, resolv_conf: Option<&std::path::Path>, limit: Option<u64>) -> Master {
+        let mut master = Master::prepare("cluster.toml", text, None, true);
+        master.resolv_conf = resolv_conf.map(std::path::Path::to_path_buf);
+        master.open_files_limit = limit;
+        master.child = Some(master.spawn());
+        master.wait_ready(false);
+        master
+    }
+
+    /// The open-files limit of the next [`Master::restart`].
+    pub fn set_open_files_limit(&mut self, limit: Option<u64>) {
+        self.open_files_limit = limit;
+    }
+
     fn start_file(file_name: &str, text: &str, settle: bool) -> Master {
         Master::launch(file_name, text, settle, None)
     }
@@ -86,6 +117,14 @@ impl Master {
     }
 
     fn launch_with(file_name: &str, text: &str, settle: bool, endpoint: Option<&str>, verbose: bool) -> Master {
+        let mut master = Master::prepare(file_name, text, endpoint, verbose);
+        master.child = Some(master.spawn());
+        master.wait_ready(settle);
+        master
+    }
+
+    /// Writes the config with fresh endpoints; the process is not started yet.
+    fn prepare(file_name: &str, text: &str, endpoint: Option<&str>, verbose: bool) -> Master {
         let dir = tempfile::Builder::new().prefix("e2e-master-").tempdir().expect("tempdir");
         let endpoint = endpoint.map_or_else(ports::free_endpoint, str::to_string);
         let (stats_endpoint, pubsub_endpoint) = (ports::free_endpoint(), ports::free_endpoint());
@@ -95,10 +134,17 @@ impl Master {
             .replace("{pubsub_endpoint}", &pubsub_endpoint);
         let config = dir.path().join(file_name);
         std::fs::write(&config, text).expect("write clusterd config");
-        let mut master = Master { endpoint, stats_endpoint, pubsub_endpoint, config, dir, child: None, verbose };
-        master.child = Some(master.spawn());
-        master.wait_ready(settle);
-        master
+        Master {
+            endpoint,
+            stats_endpoint,
+            pubsub_endpoint,
+            config,
+            dir,
+            child: None,
+            verbose,
+            open_files_limit: None,
+            resolv_conf: None,
+        }
     }
 
     /// Starts the clusterd process on this master's config, its output appended to the stderr
@@ -106,8 +152,10 @@ impl Master {
     fn spawn(&self) -> Child {
         let stderr =
             std::fs::OpenOptions::new().create(true).append(true).open(self.stderr_path()).expect("stderr file");
+        let mut command =
+            procs::command_with(&paths::workspace_bin("clusterd"), self.resolv_conf.as_deref(), self.open_files_limit);
         procs::spawn(
-            Command::new(paths::workspace_bin("clusterd"))
+            command
                 .args(self.verbose.then_some("-v"))
                 .arg(&self.config)
                 .current_dir(self.dir.path())

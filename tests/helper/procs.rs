@@ -161,3 +161,39 @@ pub fn cap_address_space(pid: u32, headroom: u64) {
     let rc = unsafe { libc::prlimit(pid as libc::pid_t, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "prlimit RLIMIT_AS on {pid}: {}", std::io::Error::last_os_error());
 }
+
+/// Runs `command` under an open-files limit of `limit` (`RLIMIT_NOFILE`, soft and hard).
+pub fn limit_open_files(command: &mut Command, limit: u64) {
+    let rlim = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: setrlimit is async-signal-safe and touches only the child between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlim) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// A command running `program`, under an open-files limit when given, and with `resolv_conf`
+/// bind-mounted over /etc/resolv.conf in a private mount namespace (`unshare -m`) when given.
+pub fn command_with(program: &std::path::Path, resolv_conf: Option<&std::path::Path>, limit: Option<u64>) -> Command {
+    let mut command = match resolv_conf {
+        None => Command::new(program),
+        Some(resolv_conf) => {
+            let mut command = Command::new("unshare");
+            command
+                .args(["-m", "--propagation", "private", "sh", "-c"])
+                .arg("mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"")
+                .arg(resolv_conf)
+                .arg(program);
+            command
+        }
+    };
+    if let Some(limit) = limit {
+        limit_open_files(&mut command, limit);
+    }
+    command
+}

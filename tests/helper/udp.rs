@@ -20,6 +20,16 @@ pub struct FakeResponder {
 impl FakeResponder {
     /// Starts answering with `endpoint` (e.g. a real circusd's command endpoint).
     pub fn start(endpoint: &str) -> FakeResponder {
+        FakeResponder::answering_from(endpoint, None)
+    }
+
+    /// Like [`FakeResponder::start`], but every answer is sent from another socket than the one
+    /// queried, as a forger who learnt the query's port would: no answer to trust.
+    pub fn forging(endpoint: &str) -> FakeResponder {
+        FakeResponder::answering_from(endpoint, Some(UdpSocket::bind("127.0.0.1:0").expect("bind the forger")))
+    }
+
+    fn answering_from(endpoint: &str, forger: Option<UdpSocket>) -> FakeResponder {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind the fake responder");
         socket.set_read_timeout(Some(Duration::from_millis(50))).expect("read timeout");
         let port = socket.local_addr().expect("address").port();
@@ -32,7 +42,7 @@ impl FakeResponder {
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok((_, peer)) = socket.recv_from(&mut buffer) {
                         queries.fetch_add(1, Ordering::Relaxed);
-                        let _ = socket.send_to(answer.as_bytes(), peer);
+                        let _ = forger.as_ref().unwrap_or(&socket).send_to(answer.as_bytes(), peer);
                     }
                 }
             })

@@ -31,7 +31,7 @@ pub mod streams;
 pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use config::ClusterSettings;
 use registry::Registry;
@@ -47,12 +47,21 @@ pub struct Ctx {
     pub registry: Registry,
     /// What the command endpoint refused or could not answer (`dstats`).
     pub requests: RequestCounters,
+    /// Saved nodes that did not fit the file-descriptor budget at start-up: not running, but
+    /// kept in the state file so that a restart with a higher limit starts them.
+    pub unstarted: Mutex<Vec<(config::NodeSpec, registry::Source)>>,
 }
 
 impl Ctx {
     /// A context over `registry` with `settings` read from `config_path`.
     pub fn new(settings: ClusterSettings, config_path: PathBuf, registry: Registry) -> Self {
-        Ctx { settings: RwLock::new(Arc::new(settings)), config_path, registry, requests: RequestCounters::default() }
+        Ctx {
+            settings: RwLock::new(Arc::new(settings)),
+            config_path,
+            registry,
+            requests: RequestCounters::default(),
+            unstarted: Mutex::default(),
+        }
     }
 
     /// The settings in force.

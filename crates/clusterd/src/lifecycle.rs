@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clusterd_protocol::connection::ConnectionError;
 use serde_json::{Map, Value};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{ClusterSettings, Config};
 use crate::link::NodeState;
@@ -35,19 +36,35 @@ pub fn probe_policy(settings: &ClusterSettings) -> ProbePolicy {
 pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
     let saved = state.load()?;
     let count = saved.len();
+    let mut unstarted = Vec::new();
     for (spec, source) in saved {
         if ctx.registry.contains(&spec.name) {
             info!(node = %spec.name, "saved node also in the configuration: the configuration wins");
             continue;
         }
-        match ctx.registry.insert(spec, source) {
+        match ctx.registry.insert(spec.clone(), source) {
             Ok((node, _)) => learn_pubsub_in_background(&node, ctx.settings().node_timeout),
+            Err(ConnectionError::OutOfDescriptors(reason)) => {
+                if unstarted.is_empty() {
+                    error!(%reason, "saved nodes past the file-descriptor budget are not started");
+                }
+                unstarted.push((spec, source));
+            }
             Err(err) => warn!(cause = %err, "cannot restore a saved node"),
         }
     }
     if count > 0 {
-        info!(nodes = count, "restored saved nodes");
+        info!(nodes = count - unstarted.len(), "restored saved nodes");
     }
+    if !unstarted.is_empty() {
+        let names: Vec<&str> = unstarted.iter().take(10).map(|(spec, _)| spec.name.as_str()).collect();
+        error!(
+            not_started = unstarted.len(),
+            first = %names.join(","),
+            "saved nodes not started (out of file descriptors): they stay in the state file for a restart with a higher limit"
+        );
+    }
+    *ctx.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = unstarted;
     Ok(())
 }
 
@@ -73,13 +90,16 @@ pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
         // The nodes are read under the lock too, so that an older picture is never written
         // after a newer one.
         let _saving = SAVING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let nodes: Vec<_> = ctx
+        let mut nodes: Vec<_> = ctx
             .registry
             .all()
             .iter()
             .filter(|node| node.source != Source::Config)
             .map(|node| (node.spec(), node.source))
             .collect();
+        // Saved nodes that could not start stay saved, unless registered again meanwhile.
+        let unstarted = ctx.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        nodes.extend(unstarted.into_iter().filter(|(spec, _)| !ctx.registry.contains(&spec.name)));
         file.save(&nodes)
     };
     match tokio::task::spawn_blocking(save).await {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use clusterd_protocol::connection::{ConnectionError, Context};
+use clusterd_protocol::connection::{budget, ConnectionError, Context};
 use clusterd_protocol::{Endpoint, Request};
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify};
@@ -81,7 +81,7 @@ impl Node {
     pub fn describe(&self) -> Value {
         let health = self.link.health();
         let pubsub = self.pubsub_endpoint.borrow().clone();
-        json!({
+        let mut described = json!({
             "name": self.name,
             "endpoint": self.endpoint.as_str(),
             "pubsub_endpoint": pubsub.map(|e| e.to_string()),
@@ -94,7 +94,12 @@ impl Node {
             "missed_probes": health.missed,
             "circusd_pid": health.circusd_pid,
             "streams": self.counters.describe(),
-        })
+        });
+        // Only while the host name does not resolve: why there is no connection.
+        if let (Some(reason), Value::Object(fields)) = (health.dns_failure, &mut described) {
+            fields.insert("unreachable".into(), reason.into());
+        }
+        described
     }
 
     /// Asks the node's `globaloptions` for its `pubsub_endpoint` and records it; a wildcard
@@ -166,6 +171,9 @@ pub struct Registry {
     streams: Streams,
     nodes: RwLock<BTreeMap<String, Arc<Node>>>,
     changed: Arc<Notify>,
+    /// Descriptors open before any node: the file-descriptor budget counts each node at its
+    /// full cost from there, connected yet or not.
+    base_fds: usize,
 }
 
 impl Registry {
@@ -178,6 +186,7 @@ impl Registry {
             streams,
             nodes: RwLock::new(BTreeMap::new()),
             changed: Arc::new(Notify::new()),
+            base_fds: budget::Usage::now().map_or(0, |usage| usage.open),
         }
     }
 
@@ -217,8 +226,13 @@ impl Registry {
     /// Publishes `cluster.<node>.joined`, and later every state change of the node.
     ///
     /// # Errors
-    /// libzmq refused the node's endpoint.
+    /// libzmq refused the node's endpoint, or the file-descriptor budget has no room for a new
+    /// node's sockets (a replacement reuses the old node's).
     pub fn insert(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
+        if !self.contains(&spec.name) {
+            let nodes = self.nodes.read().expect("registry lock").len();
+            budget::check_room_for_node(nodes, self.base_fds).map_err(ConnectionError::OutOfDescriptors)?;
+        }
         let streams = self.streams.clone();
         let name = spec.name.clone();
         // Restarts re-attach the node's streams: the feed reconnects when this changes.
@@ -275,6 +289,16 @@ impl Registry {
     /// Removes a node that stayed down for `forget_after`; publishes `cluster.<node>.forgotten`.
     pub fn forget(&self, name: &str) -> Option<Arc<Node>> {
         self.remove_as(name, "forgotten")
+    }
+
+    /// Closes every node's sockets (link and feed) at once, without events or a state-file
+    /// write: the last act of a stopping master, before its own endpoints close. Node sockets
+    /// first: a subscriber that disconnects while the master's PUB is being torn down in the
+    /// middle of a multipart message trips a libzmq assertion (`session_base.cpp:260`,
+    /// `clean_pipes` finding the rest of the message gone with the terminating pipe).
+    pub fn close_all(&self) {
+        let nodes = std::mem::take(&mut *self.write());
+        drop(nodes);
     }
 
     fn remove_as(&self, name: &str, event: &str) -> Option<Arc<Node>> {

@@ -1,10 +1,12 @@
 //! The state file: registered and discovered nodes, kept across master restarts.
 //!
-//! Written on every change of the registry, atomically: the new content goes to `FILE.tmp`,
-//! is fsynced and renamed over `FILE` (the folder is fsynced too), so a crash, `kill -9` or
-//! power loss leaves either the old or the new file, never half of one. Before each write the
-//! current file is copied to `FILE.prev`: the last good copy, named in the error when `FILE`
-//! cannot be read.
+//! Written on every change of the registry, atomically: the new content goes to a fresh temp
+//! file in the same folder (random name, created `O_EXCL` so an existing file or symlink there
+//! is never opened or followed), is fsynced and renamed over `FILE` (the folder is fsynced too),
+//! so a crash, `kill -9` or power loss leaves either the old or the new file, never half of one.
+//! Before each write the current file is copied, the same way, to `FILE.prev`: the last good
+//! copy, named in the error when `FILE` cannot be read. A rename replaces a symlink at `FILE` or
+//! `FILE.prev` instead of writing through it.
 //!
 //! Format (JSON): `{"version": 1, "nodes": [{"name", "endpoint", "stats_endpoint",
 //! "pubsub_endpoint", "source", "tags"}]}`.
@@ -12,6 +14,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
 
 use clusterd_protocol::names::validate_node_name;
 use clusterd_protocol::Endpoint;
@@ -154,23 +157,20 @@ impl StateFile {
                 .collect(),
         };
         let text = serde_json::to_string_pretty(&saved).expect("state serializes");
-        let tmp = self.sibling(".tmp");
+        let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir.to_path_buf(),
+            None => PathBuf::from("."),
+        };
         let write = || -> std::io::Result<()> {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                fs::create_dir_all(dir)?;
-            }
-            let mut file = File::create(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
+            fs::create_dir_all(&dir)?;
             // Keep the last good copy, but only of a file that is itself good.
-            if fs::read_to_string(&self.path).is_ok_and(|old| self.parse(&old).is_ok()) {
-                fs::copy(&self.path, self.sibling(".prev"))?;
+            if let Ok(old) = fs::read_to_string(&self.path) {
+                if self.parse(&old).is_ok() {
+                    replace_file(&dir, &self.sibling(".prev"), old.as_bytes())?;
+                }
             }
-            fs::rename(&tmp, &self.path)?;
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                File::open(dir)?.sync_all()?;
-            }
-            Ok(())
+            replace_file(&dir, &self.path, text.as_bytes())?;
+            File::open(&dir)?.sync_all()
         };
         write().map_err(|err| self.io(err))
     }
@@ -188,6 +188,16 @@ impl StateFile {
         fs::rename(&self.path, &aside).map_err(|err| self.io(err))?;
         Ok(Some(aside))
     }
+}
+
+/// Writes `content` to a new temp file in `dir` (random name, `O_EXCL`: never an existing file
+/// or a symlink planted there), fsyncs it and renames it over `path`.
+fn replace_file(dir: &Path, path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let mut file = NamedTempFile::new_in(dir)?;
+    file.write_all(content)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|err| err.error)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,5 +247,28 @@ mod tests {
         let aside = file.reset().unwrap().unwrap();
         assert!(aside.ends_with("state.json.corrupt") && !path.exists());
         assert!(file.load().unwrap().is_empty());
+    }
+
+    #[test]
+    fn planted_symlinks_are_replaced_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        for planted in ["state.json.tmp", "state.json.prev"] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(planted)).unwrap();
+        }
+        let file = StateFile::new(&path);
+        file.save(&[(spec("a", 1000), Source::Registered)]).unwrap();
+        file.save(&[(spec("b", 2000), Source::Registered)]).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "a link target was written");
+        for written in ["state.json", "state.json.prev"] {
+            let meta = std::fs::symlink_metadata(dir.path().join(written)).unwrap();
+            assert!(meta.file_type().is_file(), "{written} must be a plain file, not a link");
+        }
+        assert_eq!(file.load().unwrap(), vec![(spec("b", 2000), Source::Registered)]);
+        let prev = StateFile::new(&dir.path().join("state.json.prev")).load().unwrap();
+        assert_eq!(prev, vec![(spec("a", 1000), Source::Registered)]);
+        assert!(std::fs::symlink_metadata(dir.path().join("state.json.tmp")).unwrap().file_type().is_symlink());
     }
 }

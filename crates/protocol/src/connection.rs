@@ -25,6 +25,7 @@ use tmq::AsZmqSocket;
 use crate::message::{Reply, Request};
 
 mod blocking;
+pub mod budget;
 mod node;
 pub mod stream;
 
@@ -56,6 +57,13 @@ pub enum ConnectionError {
     /// The reply was not a JSON object.
     #[error("bad reply: {0}")]
     BadReply(String),
+    /// The file-descriptor budget has no room for the sockets ([`budget`]); the reason names the
+    /// limit and how to raise it.
+    #[error("{0}")]
+    OutOfDescriptors(String),
+    /// The endpoint's host name did not resolve in time (`dns: ...`).
+    #[error("{0}")]
+    Unresolved(String),
 }
 
 impl ConnectionError {
@@ -90,7 +98,8 @@ impl From<tmq::TmqError> for ZmqErr {
 /// libzmq caps one context at 1,023 sockets (`ZMQ_MAX_SOCKETS`, which the `zmq` crate cannot
 /// raise), and the master holds three per node: one context would stop at about 340 nodes. So
 /// sockets are opened in the first context that has room, and a new context is started when
-/// all are full (libzmq answers `EMFILE`). Each context brings its own I/O thread, which also
+/// all are full (libzmq answers `EMFILE`), but only when the process has the descriptors for it
+/// ([`budget::room_for_context`]): `EMFILE` is also the system running out of descriptors. Each context brings its own I/O thread, which also
 /// spreads the network work of thousands of nodes.
 #[derive(Clone, Default)]
 pub struct Context(Arc<Mutex<Vec<zmq::Context>>>);
@@ -113,7 +122,9 @@ impl Context {
                 done => return done,
             }
         }
-        if contexts.len() >= MAX_CONTEXTS {
+        // EMFILE from every context means "full" only while descriptors are left: a new context
+        // whose I/O thread cannot create its epoll aborts the process inside libzmq.
+        if contexts.len() >= MAX_CONTEXTS || !budget::room_for_context() {
             return Err(ZmqErr(zmq::Error::EMFILE));
         }
         let fresh = zmq::Context::new();
@@ -220,7 +231,8 @@ pub(crate) fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -
 /// Unlike [`NodeSocket`], `IMMEDIATE` is not set, so the request waits in the socket until the
 /// TCP connection and the ZeroMQ handshake are done; `timeout` bounds all of it (connection,
 /// handshake, reply). `LINGER 0`: a probe of a closed port leaves nothing behind. Replies whose
-/// `id` is not the probe's are skipped.
+/// `id` is not the probe's are skipped, and so is a message that is no reply at all (the request
+/// itself, come back over a TCP self-connection: [`Reply::not_a_reply`]).
 ///
 /// # Errors
 /// [`ConnectionError::Timeout`] when nothing answered in time (closed port, not a ZeroMQ
@@ -232,6 +244,15 @@ pub async fn probe(
     request: &Request,
     timeout: Duration,
 ) -> Result<Reply, ConnectionError> {
+    // A host name is looked up here, bounded by the deadline, and never by libzmq inside
+    // `connect` (synchronously, holding the contexts' lock).
+    let resolved = match endpoint.parse::<crate::Endpoint>() {
+        Ok(parsed) if parsed.needs_lookup() => {
+            Some(crate::endpoint::resolve(&parsed, timeout).await.map_err(ConnectionError::Unresolved)?)
+        }
+        _ => None,
+    };
+    let endpoint = resolved.as_ref().map_or(endpoint, crate::Endpoint::as_str);
     let mut socket = ctx
         .open(|context| Ok(tmq::dealer(context).set_linger(0).set_maxmsgsize(WIRE_LIMIT).connect(endpoint)?))
         .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
@@ -246,7 +267,7 @@ pub async fn probe(
                 None => return Err(ConnectionError::zmq("recv", endpoint, zmq::Error::ETERM)),
             };
             let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
-            if reply.0.get("id") == Some(&id) {
+            if reply.0.get("id") == Some(&id) && reply.not_a_reply().is_none() {
                 return Ok(reply);
             }
         }

@@ -2,9 +2,11 @@
 //! `allow_remote = true`, because anyone who reaches a Circus command endpoint can `add` a
 //! watcher, that is run any command on every node (docs/security.md).
 
+use clusterd_protocol::endpoint::literal_ip;
 use clusterd_protocol::Endpoint;
 
 use super::ClusterSettings;
+use crate::discovery::{parse_target, Target};
 
 /// Where to read about it, in every refusal and in the start-up warning.
 pub const SECURITY_DOC: &str = "docs/security.md";
@@ -57,5 +59,43 @@ impl ClusterSettings {
                 ),
             )),
         }
+    }
+}
+
+impl ClusterSettings {
+    /// Checks UDP discovery against the rest: an answer to a UDP query registers a node without
+    /// any secret, so with `register_secret` set it needs `discover_trusted = true`; and the
+    /// query socket binds loopback unless `allow_remote`, so a non-loopback target needs it.
+    ///
+    /// # Errors
+    /// The key at fault and why, naming the keys that settle it.
+    pub fn check_discovery(&self) -> Result<(), (&'static str, String)> {
+        let udp_targets = self.discover.iter().filter_map(|text| match parse_target(text) {
+            Ok(Target::Udp { address, .. }) => Some((text, address)),
+            _ => None,
+        });
+        for (text, address) in udp_targets {
+            if self.register_secret.is_some() && !self.discover_trusted {
+                return Err((
+                    "discover_trusted",
+                    format!(
+                        "discover = {text} registers whatever answers on the network, without \
+                         register_secret: set discover_trusted = true to accept that, or drop the udp:// \
+                         target (see {SECURITY_DOC})"
+                    ),
+                ));
+            }
+            let loopback = literal_ip(&address).is_some_and(|ip| ip.is_loopback());
+            if !self.allow_remote && !loopback {
+                return Err((
+                    "discover",
+                    format!(
+                        "{text}: the udp discovery query binds loopback unless allow_remote = true, so it \
+                         cannot reach {address} (see {SECURITY_DOC})"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -127,7 +127,7 @@ impl Config {
             }
         }
         let master_section = if is_ini { "circus-cluster" } else { "cluster" };
-        if let Err((key, reason)) = builder.cluster.check_access() {
+        if let Err((key, reason)) = builder.cluster.check_access().and_then(|()| builder.cluster.check_discovery()) {
             return Err(builder.error(&format!("{master_section}.{key}"), reason));
         }
         let mut cluster = builder.cluster;

@@ -83,6 +83,9 @@ pub struct ClusterSettings {
     pub readonly_endpoint: Option<Endpoint>,
     /// What `register_node` and `unregister_node` must carry as `secret`, when set.
     pub register_secret: Option<Secret>,
+    /// UDP discovery registers whatever answers, with no secret: with `register_secret` set it
+    /// must be accepted explicitly (docs/security.md).
+    pub discover_trusted: bool,
     /// A file that gets one JSON line per command that changes something (`None`: the audit
     /// events go to stderr with the rest of the log).
     pub audit_log: Option<PathBuf>,
@@ -128,6 +131,7 @@ impl Default for ClusterSettings {
             allow_remote: false,
             readonly_endpoint: None,
             register_secret: None,
+            discover_trusted: false,
             audit_log: None,
         }
     }
@@ -152,6 +156,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "allow_remote",
     "readonly_endpoint",
     "register_secret",
+    "discover_trusted",
     "audit_log",
 ];
 
@@ -195,6 +200,7 @@ impl Builder {
                 settings.max_stream_message_size = parse_size(one()?, MAX_MAX_STREAM_MESSAGE_SIZE).map_err(fail)?;
             }
             "allow_remote" => settings.allow_remote = parse_bool(one()?).map_err(fail)?,
+            "discover_trusted" => settings.discover_trusted = parse_bool(one()?).map_err(fail)?,
             "readonly_endpoint" => {
                 let text = one()?.trim();
                 settings.readonly_endpoint =

@@ -204,3 +204,28 @@ fn max_stream_message_size_is_a_bounded_size() {
     assert_eq!(crate::streams::subscriber_hwm(256), 20_000);
     assert_eq!(crate::streams::subscriber_hwm(8 * 1024 * 1024), 1_000);
 }
+
+#[test]
+fn udp_discovery_with_a_secret_needs_discover_trusted() {
+    let udp = "[cluster]\ndiscover = [\"udp://127.0.0.1:12027\"]\nregister_secret = \"s\"\n";
+    let err = toml(udp).unwrap_err().to_string();
+    assert!(err.starts_with("cluster.toml: cluster.discover_trusted: discover = udp://127.0.0.1:12027"), "{err}");
+    assert!(err.contains("register_secret") && err.contains("discover_trusted = true"), "{err}");
+    assert!(toml(&format!("{udp}discover_trusted = true\n")).unwrap().cluster.discover_trusted);
+    // Scans and a UDP target without a secret are as before.
+    assert!(toml("[cluster]\ndiscover = [\"tcp://127.0.0.1:5555\"]\nregister_secret = \"s\"\n").is_ok());
+    assert!(toml("[cluster]\ndiscover = [\"udp://127.0.0.1:12027\"]\n").is_ok());
+}
+
+#[test]
+fn a_remote_udp_target_needs_allow_remote() {
+    let text = "[cluster]\ndiscover = [\"udp://237.219.251.97:12027\"]\n";
+    let err = toml(text).unwrap_err().to_string();
+    assert!(
+        err.contains("cluster.discover: udp://237.219.251.97:12027") && err.contains("allow_remote = true"),
+        "{err}"
+    );
+    let remote = "endpoint = \"tcp://0.0.0.0:5555\"\nallow_remote = true\n";
+    assert!(toml(&text.replace("[cluster]\n", &format!("[cluster]\n{remote}"))).is_ok());
+    assert!(toml("[cluster]\ndiscover = [\"udp://[::1]:12027\"]\n").is_ok());
+}

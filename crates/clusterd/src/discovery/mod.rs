@@ -4,7 +4,9 @@
 //! [`run`] makes one round at start-up, then one every `discover_interval`, counted from the end
 //! of the previous round (rounds never overlap, however long a wide scan takes). A round:
 //! 1. asks every `udp://ADDRESS:PORT` target at once and collects answers for [`UDP_WAIT`]
-//!    (circus-protocol.md §1.5); each names a command endpoint;
+//!    (circus-protocol.md §1.5); each names a command endpoint; only answers from the queried
+//!    socket count (`udp::answers_the_query`), and the query binds loopback unless
+//!    `allow_remote`;
 //! 2. adds every `tcp://HOSTS:PORTS` endpoint ([`Target::endpoints`]), drops duplicates, the
 //!    endpoints the registry already has (any source; a node's stats and event endpoints too)
 //!    and the master's own;
@@ -33,7 +35,7 @@ use clusterd_protocol::Endpoint;
 use futures::stream::{self, StreamExt};
 use tracing::{debug, info, trace, warn};
 
-pub use node::{node_name, Found, Miss};
+pub use node::{is_master, node_name, Found, Miss};
 pub use target::{parse_target, Target};
 
 use crate::config::NodeSpec;
@@ -102,7 +104,8 @@ async fn candidates(ctx: &Ctx) -> Vec<Endpoint> {
             Err(reason) => warn!(target = %text, reason, "discovery target skipped"),
         }
     }
-    let queries = udp_targets.iter().map(|(_, address, port)| udp::query(address, *port, UDP_WAIT));
+    let allow_remote = ctx.settings().allow_remote;
+    let queries = udp_targets.iter().map(|(_, address, port)| udp::query(address, *port, UDP_WAIT, allow_remote));
     for ((text, _, _), answer) in udp_targets.iter().zip(futures::future::join_all(queries).await) {
         match answer {
             Ok(found) => {

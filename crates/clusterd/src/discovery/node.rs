@@ -49,7 +49,7 @@ pub async fn probe(zmq: &Context, endpoint: Endpoint, timeout: Duration) -> Resu
     let Some(options) = reply.0.get("options").and_then(Value::as_object) else {
         return Err(Miss::NotCircusd("no options in its globaloptions reply".into()));
     };
-    if ask("nodelist").await.is_ok_and(|reply| !reply.is_error()) {
+    if is_master(zmq, &endpoint, timeout).await {
         return Err(Miss::NotCircusd("a cluster master (it answers nodelist)".into()));
     }
     let host = endpoint.host().unwrap_or("127.0.0.1").to_string();
@@ -59,6 +59,14 @@ pub async fn probe(zmq: &Context, endpoint: Endpoint, timeout: Duration) -> Resu
     };
     let (stats_endpoint, pubsub_endpoint) = (learn("stats_endpoint"), learn("pubsub_endpoint"));
     Ok(Found { endpoint, stats_endpoint, pubsub_endpoint })
+}
+
+/// True when `endpoint` answers `nodelist` without an error: a cluster master (ours, or the
+/// 2012 one), never a node. Silence within `timeout` (a node that is down, a closed port)
+/// counts as "not a master": a circusd answers `nodelist` at once with "unknown command".
+pub async fn is_master(zmq: &Context, endpoint: &Endpoint, timeout: Duration) -> bool {
+    let request = Request::new("nodelist", Map::new());
+    connection::probe(zmq, endpoint.as_str(), &request, timeout).await.is_ok_and(|reply| !reply.is_error())
 }
 
 /// `reported` with a wildcard host (`0.0.0.0`, `*`, `[::]`: circusd bound every interface)

@@ -1,6 +1,8 @@
 //! Cluster commands, always answered by the master: `register_node`, `unregister_node`,
 //! `nodes` and `nodelist`.
 
+use std::time::Duration;
+
 use clusterd_protocol::names::validate_node_name;
 use clusterd_protocol::{Endpoint, Errno, Reply, Request};
 use serde_json::{Map, Value};
@@ -23,6 +25,9 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
         Ok(spec) => spec,
         Err(reason) => return error(Errno::MessageError, &reason),
     };
+    if let Err(reason) = not_a_master(ctx, &spec.endpoint).await {
+        return error(Errno::MessageError, &reason);
+    }
     let ask_pubsub = spec.pubsub_endpoint.is_none();
     let (node, replaced) = match ctx.registry.insert(spec, Source::Registered) {
         Ok(inserted) => inserted,
@@ -48,6 +53,21 @@ fn not_the_master(ctx: &Ctx, spec: NodeSpec) -> Result<NodeSpec, String> {
         ctx.settings().check_not_own(endpoint)?;
     }
     Ok(spec)
+}
+
+/// How long `register_node` waits for the candidate's answer to `nodelist` (a node that is
+/// down costs the registration this much, at most `node_timeout`).
+const MASTER_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Refuses a candidate that is a cluster master, found by asking it `nodelist` as discovery
+/// does: whatever address or name leads to it (this master through a host name or another
+/// interface, or a second master registering the first: their streams would loop).
+async fn not_a_master(ctx: &Ctx, endpoint: &Endpoint) -> Result<(), String> {
+    let timeout = ctx.settings().node_timeout.min(MASTER_PROBE_TIMEOUT);
+    if crate::discovery::is_master(ctx.registry.zmq(), endpoint, timeout).await {
+        return Err(format!("{endpoint} is a cluster master (it answers nodelist): a node must be a circusd"));
+    }
+    Ok(())
 }
 
 /// `tags`: a list of strings, or one comma-separated string.

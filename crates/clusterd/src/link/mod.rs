@@ -7,6 +7,7 @@
 //! client's id is restored on the reply by the caller. A reply whose id we do not know (it
 //! arrived after its caller gave up, or from before a node restart) is dropped.
 
+mod named;
 mod task;
 
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ use clusterd_protocol::message::{now, Reply, Request};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use named::Named;
+pub use named::LOOKUP_TIMEOUT;
 use task::Task;
 
 /// Requests waiting for the link task; beyond this, callers wait their turn.
@@ -69,6 +72,8 @@ pub struct Health {
     pub since: Instant,
     /// circusd's pid, from `dstats`, once known.
     pub circusd_pid: Option<u64>,
+    /// Why the endpoint's host name does not resolve (`dns: ...`), while it does not.
+    pub dns_failure: Option<String>,
 }
 
 /// Why a forwarded request got no reply from the node.
@@ -93,6 +98,8 @@ pub enum NodeError {
     /// The node stopped answering probes (frozen, or its host unreachable) and went `down`
     /// while the request was in flight.
     WentDown,
+    /// The endpoint's host name does not resolve (`dns: ...`), so there is no connection.
+    Dns(String),
 }
 
 impl NodeError {
@@ -107,6 +114,7 @@ impl NodeError {
                 format!("node {node} is down (missed {missed} probes, {seen})")
             }
             NodeError::Unreachable => format!("node {node} is unreachable (no connection)"),
+            NodeError::Dns(reason) => format!("node {node} is unreachable ({reason})"),
             NodeError::Timeout(after) => {
                 format!("node {node} timed out after {}", humantime::format_duration(*after))
             }
@@ -195,7 +203,8 @@ pub struct Link {
 }
 
 impl Link {
-    /// Connects to `endpoint` and starts the link task for node `name`.
+    /// Connects to `endpoint` and starts the link task for node `name`. An endpoint with a host
+    /// name is looked up by the task and connected to by address ([`named`]).
     ///
     /// # Errors
     /// libzmq refused the endpoint.
@@ -206,7 +215,8 @@ impl Link {
         tuning: Arc<Tuning>,
         hook: LinkHook,
     ) -> Result<Link, ConnectionError> {
-        let socket = NodeSocket::connect(ctx, endpoint)?;
+        let named = Named::new(ctx, endpoint);
+        let socket = if named.is_some() { None } else { Some(NodeSocket::connect(ctx, endpoint)?) };
         let health = Arc::new(Mutex::new(Health {
             state: NodeState::Suspect,
             last_seen: None,
@@ -214,6 +224,7 @@ impl Link {
             missed: 0,
             since: Instant::now(),
             circusd_pid: None,
+            dns_failure: None,
         }));
         let (calls, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(
@@ -228,6 +239,8 @@ impl Link {
                 probe: None,
                 pid_probe: None,
                 counter: 0,
+                warned_not_a_reply: false,
+                named,
             }
             .run(rx),
         );
@@ -245,6 +258,9 @@ impl Link {
     /// The node is down, unreachable, too slow, or went away.
     pub async fn call(&self, request: Request, timeout: Duration) -> Result<Reply, NodeError> {
         let health = self.health();
+        if let Some(reason) = health.dns_failure.filter(|_| health.state != NodeState::Alive) {
+            return Err(NodeError::Dns(reason));
+        }
         if health.state == NodeState::Down {
             return Err(NodeError::Down { missed: health.missed, last_seen: health.last_seen });
         }

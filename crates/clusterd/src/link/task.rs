@@ -12,12 +12,14 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
+use super::named::{self, Named};
 use super::{Call, Health, LinkEvent, LinkHook, NodeError, NodeState, Tuning, CONNECT_GRACE, RETRY_EVERY};
 
 /// The link task's state. Only this task touches the socket.
 pub(super) struct Task {
     pub(super) name: String,
-    pub(super) socket: NodeSocket,
+    /// None until a host name is resolved ([`Named`]).
+    pub(super) socket: Option<NodeSocket>,
     pub(super) health: Arc<Mutex<Health>>,
     pub(super) tuning: Arc<Tuning>,
     pub(super) pending: HashMap<String, oneshot::Sender<Result<Reply, NodeError>>>,
@@ -31,6 +33,11 @@ pub(super) struct Task {
     /// The outstanding `dstats` asked after the node became alive.
     pub(super) pid_probe: Option<String>,
     pub(super) counter: u64,
+    /// A message that is no reply was logged at warn level already (a self-connected socket
+    /// would otherwise log one every heartbeat).
+    pub(super) warned_not_a_reply: bool,
+    /// The lookup state when the endpoint's host is a name.
+    pub(super) named: Option<Named>,
 }
 
 impl Task {
@@ -49,9 +56,16 @@ impl Task {
                         self.forward(call, since);
                     }
                 }
-                frame = self.socket.recv() => match frame {
+                answer = named::answer(&mut self.named) => self.on_lookup(answer),
+                frame = recv(&mut self.socket) => match frame {
                     Ok(NodeEvent::Reply(bytes)) => self.on_reply(&bytes),
-                    Ok(NodeEvent::Disconnected) => self.fail_pending(NodeError::ConnectionLost),
+                    Ok(NodeEvent::Disconnected) => {
+                        self.fail_pending(NodeError::ConnectionLost);
+                        // The node may have moved: look its name up again.
+                        if let Some(named) = &mut self.named {
+                            named.start_lookup();
+                        }
+                    }
                     Err(err) => {
                         warn!(node = %self.name, cause = %err, "receive failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -80,8 +94,21 @@ impl Task {
         if call.reply.is_closed() {
             return;
         }
+        if self.socket.is_none() {
+            match self.named.as_ref().and_then(|named| named.failure.clone()) {
+                Some(reason) => {
+                    let _ = call.reply.send(Err(NodeError::Dns(reason)));
+                }
+                None if since.elapsed() < CONNECT_GRACE => self.parked.push((call, since)),
+                None => {
+                    let _ = call.reply.send(Err(NodeError::Unreachable));
+                }
+            }
+            return;
+        }
         let id = self.next_id();
-        match self.socket.send(&call.request.encode_with_id(&Value::String(id.clone()))) {
+        let Some(socket) = &self.socket else { return };
+        match socket.send(&call.request.encode_with_id(&Value::String(id.clone()))) {
             Ok(()) if call.request.cast => {
                 let _ = call.reply.send(Ok(Reply::ok(Map::new(), Value::Null)));
             }
@@ -105,6 +132,15 @@ impl Task {
             }
         };
         let id = reply.0.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let Some(why) = reply.not_a_reply() {
+            // Not an answer: the probe or call it echoes stays outstanding and is missed.
+            if std::mem::replace(&mut self.warned_not_a_reply, true) {
+                debug!(node = %self.name, id, why, "dropped a message that is not a reply");
+            } else {
+                warn!(node = %self.name, id, why, "dropped a message that is not a reply");
+            }
+            return;
+        }
         if self.pid_probe.as_deref() == Some(id.as_str()) {
             self.pid_probe = None;
             self.on_pid(&reply);
@@ -133,11 +169,20 @@ impl Task {
             self.missed();
         }
         self.pending.retain(|_, caller| !caller.is_closed());
+        if let Some(named) = &mut self.named {
+            if named.check_overdue() {
+                warn!(node = %self.name, reason = named.failure.as_deref().unwrap_or_default(), "node endpoint does not resolve");
+                self.health.lock().expect("health lock").dns_failure = named.failure.clone();
+            }
+            if self.socket.is_none() {
+                named.start_lookup();
+            }
+        }
         let id = self.next_id();
         let probe = Request::new("numwatchers", Map::new());
-        match self.socket.send(&probe.encode_with_id(&Value::String(id.clone()))) {
-            Ok(()) => self.probe = Some((id, Instant::now())),
-            Err(_) => self.missed(),
+        match self.socket.as_ref().map(|socket| socket.send(&probe.encode_with_id(&Value::String(id.clone())))) {
+            Some(Ok(())) => self.probe = Some((id, Instant::now())),
+            _ => self.missed(),
         }
     }
 
@@ -171,7 +216,7 @@ impl Task {
     }
 
     /// Fails every request waiting for a reply: it will not come.
-    fn fail_pending(&mut self, why: NodeError) {
+    pub(super) fn fail_pending(&mut self, why: NodeError) {
         if !self.pending.is_empty() {
             info!(node = %self.name, requests = self.pending.len(), reason = %why.describe(&self.name), "failing requests in flight");
         }
@@ -196,7 +241,8 @@ impl Task {
     fn ask_pid(&mut self) {
         let id = self.next_id();
         let dstats = Request::new("dstats", Map::new());
-        if self.socket.send(&dstats.encode_with_id(&Value::String(id.clone()))).is_ok() {
+        let Some(socket) = &self.socket else { return };
+        if socket.send(&dstats.encode_with_id(&Value::String(id.clone()))).is_ok() {
             self.pid_probe = Some(id);
         }
     }
@@ -213,5 +259,13 @@ impl Task {
             info!(node = %self.name, old_pid, new_pid = pid, "node restarted");
             (self.hook)(&LinkEvent::Restarted { old_pid, new_pid: pid }, &health);
         }
+    }
+}
+
+/// The next event of an optional socket; never ready without one.
+async fn recv(socket: &mut Option<NodeSocket>) -> Result<NodeEvent, ConnectionError> {
+    match socket {
+        Some(socket) => socket.recv().await,
+        None => std::future::pending().await,
     }
 }

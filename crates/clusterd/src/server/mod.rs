@@ -63,9 +63,13 @@ pub enum ServeError {
 /// # Errors
 /// The command endpoint cannot be bound, or a node endpoint is refused by libzmq.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    // The command and read-only endpoints have libzmq contexts of their own, so their I/O
+    // threads never wait behind node I/O (thousands of node sockets keep theirs busy, and
+    // libzmq would block an I/O thread resolving a host name on reconnect).
     let zmq = Context::new();
+    let clients_zmq = Context::new();
     let settings = config.cluster.clone();
-    let mut server = CommandServer::bind(&zmq, settings.endpoint.as_str())?;
+    let mut server = CommandServer::bind(&clients_zmq, settings.endpoint.as_str())?;
     let streams =
         Streams::start(&zmq, &settings.stats_endpoint, &settings.pubsub_endpoint, settings.max_stream_message_size)?;
     let registry = Registry::new(zmq.clone(), lifecycle::probe_policy(&settings), streams);
@@ -81,7 +85,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));
-    let _readonly = access::readonly::start(&zmq, &ctx)?;
+    let _readonly = access::readonly::start(&clients_zmq, &ctx)?;
     access::warn_if_remote(&settings);
     let mut hangups = signal(SignalKind::hangup()).ok();
     info!(endpoint = %settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
@@ -125,6 +129,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if let Some(state) = &state {
         lifecycle::flush(ctx.clone(), state).await;
     }
+    // Node sockets close before the master's own (see Registry::close_all); the aborted link
+    // and feed tasks drop their sockets as the runtime gets to them.
+    ctx.registry.close_all();
+    tokio::task::yield_now().await;
     server.close(CLOSE_LINGER);
     info!("clusterd stopped");
     Ok(())

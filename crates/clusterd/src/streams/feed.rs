@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clusterd_protocol::connection::stream::{Publication, StreamReceiver};
 use clusterd_protocol::connection::{ConnectionError, Context};
+use clusterd_protocol::endpoint::resolve;
 use clusterd_protocol::Endpoint;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -14,6 +15,7 @@ use tracing::{debug, warn};
 use super::publisher::{Out, Queue, Refused};
 use super::rewrite::{self, Stat};
 use super::Counters;
+use crate::link::LOOKUP_TIMEOUT;
 
 /// Queue of each SUB socket inside libzmq (libzmq's default): a node publishes a few dozen
 /// messages a second, so this is over ten seconds of one node's stream. When the master falls
@@ -61,9 +63,9 @@ pub fn spawn(feed: Feed) -> FeedHandle {
 
 impl Feed {
     async fn run(mut self) {
-        let mut stats = self.stats.as_ref().and_then(|ep| self.connect(ep, b"stat."));
+        let mut stats = self.connect(self.stats.clone(), b"stat.").await;
         let pubsub = self.pubsub.borrow_and_update().clone();
-        let mut events = pubsub.and_then(|ep| self.connect(&ep, b"watcher."));
+        let mut events = self.connect(pubsub, b"watcher.").await;
         loop {
             // libzmq sockets are outside tokio's cooperative budget: under a flood the next
             // message is always ready, and without this a few busy feeds would hold the worker
@@ -96,7 +98,7 @@ impl Feed {
                         return; // the node is gone
                     }
                     let endpoint = self.pubsub.borrow_and_update().clone();
-                    events = endpoint.and_then(|ep| self.connect(&ep, b"watcher."));
+                    events = self.connect(endpoint, b"watcher.").await;
                 }
                 changed = self.restarts.changed() => {
                     if changed.is_err() {
@@ -105,15 +107,24 @@ impl Feed {
                     // A new circusd: fresh subscriptions, so nothing queued from the old one
                     // is republished.
                     debug!(node = %self.node, "node restarted: resubscribing");
-                    stats = self.stats.clone().and_then(|ep| self.connect(&ep, b"stat."));
+                    stats = self.connect(self.stats.clone(), b"stat.").await;
                     let endpoint = self.pubsub.borrow().clone();
-                    events = endpoint.and_then(|ep| self.connect(&ep, b"watcher."));
+                    events = self.connect(endpoint, b"watcher.").await;
                 }
             }
         }
     }
 
-    fn connect(&self, endpoint: &Endpoint, prefix: &[u8]) -> Option<StreamReceiver> {
+    /// Subscribes to `endpoint`, a host name looked up first (never by libzmq, which would block
+    /// this worker thread and every socket opening behind the contexts' lock).
+    async fn connect(&self, endpoint: Option<Endpoint>, prefix: &[u8]) -> Option<StreamReceiver> {
+        let endpoint = match resolve(&endpoint?, LOOKUP_TIMEOUT).await {
+            Ok(endpoint) => endpoint,
+            Err(reason) => {
+                warn!(node = %self.node, %reason, "cannot subscribe to the node's stream");
+                return None;
+            }
+        };
         match StreamReceiver::connect(&self.ctx, endpoint.as_str(), prefix, RCVHWM, self.max_message) {
             Ok(socket) => Some(socket),
             Err(err) => {

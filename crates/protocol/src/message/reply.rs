@@ -49,6 +49,20 @@ impl Reply {
         }
     }
 
+    /// Why this message cannot be a reply, if so: it has no `status` string, or it carries a
+    /// `command` (a request). A TCP connection that connected to itself (a closed port in the
+    /// ephemeral range, reached from a source port that happens to be the same) brings the
+    /// request back as the "reply": it must never count as an answer.
+    pub fn not_a_reply(&self) -> Option<&'static str> {
+        if self.0.contains_key("command") {
+            Some("it is a request (its own request echoed back: a TCP self-connection?)")
+        } else if self.status().is_none() {
+            Some("it has no status")
+        } else {
+            None
+        }
+    }
+
     /// The reply's `status` field.
     pub fn status(&self) -> Option<&str> {
         self.0.get("status").and_then(Value::as_str)
