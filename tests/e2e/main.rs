@@ -26,6 +26,7 @@ mod malformed;
 mod master_crash;
 mod named_node;
 mod nodesets;
+mod partial;
 mod persistence;
 mod python_client;
 mod register_secret;

@@ -191,3 +191,14 @@ fn a_node_cannot_be_the_readonly_endpoint() {
     let err = toml(text).unwrap_err().to_string();
     assert!(err.contains("node.x.endpoint: tcp://localhost:5561 is the master's own readonly_endpoint"), "{err}");
 }
+
+#[test]
+fn merged_reads_is_partial_unless_strict() {
+    assert_eq!(toml("[cluster]\n").unwrap().cluster.merged_reads, MergedReads::Partial);
+    let strict = toml("[cluster]\nmerged_reads = \"strict\"\n").unwrap();
+    assert_eq!(strict.cluster.merged_reads, MergedReads::Strict);
+    let ini = Config::parse(Path::new("cluster.ini"), "[circus-cluster]\nmerged_reads = strict\n").unwrap();
+    assert_eq!(ini.cluster.merged_reads, MergedReads::Strict);
+    let err = toml("[cluster]\nmerged_reads = \"some\"\n").unwrap_err().to_string();
+    assert!(err.contains("cluster.merged_reads: 'some' is not \"partial\" or \"strict\""), "{err}");
+}
