@@ -91,9 +91,12 @@ pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
 
 /// Forgets registered and discovered nodes that stayed `down` for `forget_after`; configured
 /// nodes stay (the configuration says they exist).
+/// Also logs entries that the probes found to be one circusd.
 pub async fn reap(ctx: Arc<Ctx>) {
+    let mut same_logged = std::collections::BTreeSet::new();
     loop {
         tokio::time::sleep(REAP_EVERY).await;
+        crate::identity::log_same_circusd(&ctx.registry, &mut same_logged);
         let forget_after = ctx.settings().forget_after;
         for node in ctx.registry.all() {
             let health = node.link.health();
