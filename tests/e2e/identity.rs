@@ -72,3 +72,23 @@ fn a_discovered_node_registered_under_a_friendly_name_shows_once() {
     let list = ok(master.call("list", json!({})));
     assert!(list["watchers"].as_array().is_some_and(|w| w.contains(&json!("friendly:dummy"))), "{list}");
 }
+
+#[test]
+fn one_circusd_behind_two_addresses_is_reported_by_the_probes() {
+    let node = CircusNode::start("twice", &[("dummy", 1)]);
+    let master = Master::start(&[&node]);
+    // `127.1` is 127.0.0.1 to the resolver but not the same text: only the pid tells.
+    let other_form = node.endpoint.replace("127.0.0.1", "127.1");
+    ok(register(&master, "alias", &other_form, &node));
+    master.wait_alive("alias");
+    wait_for("both entries to report each other", || {
+        let twice = master.node_entry("twice").unwrap_or_default();
+        let alias = master.node_entry("alias").unwrap_or_default();
+        if twice["same_circusd_as"] == json!(["alias"]) && alias["same_circusd_as"] == json!(["twice"]) {
+            Ok(())
+        } else {
+            Err(format!("{twice} / {alias}"))
+        }
+    });
+    master.wait_log("two entries reach the same circusd");
+}

@@ -32,7 +32,8 @@ pub fn admit(registry: &Registry, spec: &NodeSpec, source: Source) -> Result<Opt
                 spec.name, node.name
             ));
         }
-        if node.endpoint.normalized() != endpoint {
+        // The port first: cheap, and most entries differ there (registrations at scale).
+        if node.endpoint.port() != spec.endpoint.port() || node.endpoint.normalized() != endpoint {
             continue;
         }
         if node.source == Source::Discovered && source != Source::Discovered {

@@ -192,7 +192,8 @@ impl Builder {
             .ok_or_else(|| self.error(&format!("{prefix}.endpoint"), "missing: a node needs its circusd endpoint"))?;
         // One entry per circusd: the same daemon twice would be counted and commanded twice.
         if let Some(other) = self.nodes.iter().find(|n| n.endpoint.normalized() == endpoint.normalized()) {
-            let reason = format!("{endpoint} is already node '{}' ({}): one entry per circusd", other.name, other.endpoint);
+            let reason =
+                format!("{endpoint} is already node '{}' ({}): one entry per circusd", other.name, other.endpoint);
             return Err(self.error(&format!("{prefix}.endpoint"), reason));
         }
         self.nodes.push(NodeSpec {
