@@ -92,3 +92,30 @@ fn one_circusd_behind_two_addresses_is_reported_by_the_probes() {
     });
     master.wait_log("two entries reach the same circusd");
 }
+
+#[test]
+fn a_reloaded_config_names_a_discovered_node_and_refuses_a_registered_one() {
+    let found = CircusNode::start("found", &[("dummy", 1)]);
+    let registered = CircusNode::start("registered", &[("dummy", 1)]);
+    let text = format!("{CLUSTER_SECTION}discover = [\"{}\"]\ndiscover_interval = \"1s\"\n", found.endpoint);
+    let master = Master::start_unsettled(&text);
+    let address_name = format!("127-0-0-1-{}", found.endpoint.rsplit(':').next().expect("port"));
+    master.wait_alive(&address_name);
+    ok(register(&master, "reg", &registered.endpoint, &registered));
+
+    let mut config = std::fs::read_to_string(&master.config).expect("read the config");
+    for (name, node) in [("friendly", &found), ("again", &registered)] {
+        config.push_str(&format!(
+            "\n[node.{name}]\nendpoint = \"{}\"\nstats_endpoint = \"{}\"\n",
+            node.endpoint, node.stats_endpoint
+        ));
+    }
+    std::fs::write(&master.config, config).expect("edit the config");
+    let report = ok(master.call("reloadconfig", json!({})));
+    assert_eq!(report["added"], json!(["friendly"]), "{report}");
+    assert!(report["refused"]["again"].as_str().unwrap_or_default().contains("is already node 'reg'"), "{report}");
+    let entries = entries_of(&master, &found);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["name"], "friendly");
+    assert_eq!(entries_of(&master, &registered).len(), 1);
+}

@@ -40,6 +40,10 @@ pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
             info!(node = %spec.name, "saved node also in the configuration: the configuration wins");
             continue;
         }
+        if let Err(reason) = crate::identity::admit(&ctx.registry, &spec, source) {
+            info!(node = %spec.name, %reason, "saved node not restored: the configuration wins");
+            continue;
+        }
         match ctx.registry.insert(spec, source) {
             Ok((node, _)) => learn_pubsub_in_background(&node, ctx.settings().node_timeout),
             Err(err) => warn!(cause = %err, "cannot restore a saved node"),
@@ -153,7 +157,7 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
         new.audit_log = running.audit_log.clone();
     }
     let wanted: BTreeSet<&str> = config.nodes.iter().map(|spec| spec.name.as_str()).collect();
-    let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut added, mut changed, mut removed, mut refused) = (Vec::new(), Vec::new(), Vec::new(), Map::new());
     for node in ctx.registry.all() {
         if node.source == Source::Config && !wanted.contains(node.name.as_str()) {
             ctx.registry.remove(&node.name);
@@ -166,6 +170,20 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
             continue;
         }
         let name = spec.name.clone();
+        // One entry per circusd: a discovered entry gives way to the configured name, a
+        // registered one keeps its place and the new section is refused.
+        match crate::identity::admit(&ctx.registry, &spec, Source::Config) {
+            Ok(Some(found)) => {
+                ctx.registry.remove(&found.name);
+                info!(node = %name, was = %found.name, "discovered node renamed by the configuration");
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                warn!(node = %name, %reason, "node of the reloaded configuration not added");
+                refused.insert(name, reason.into());
+                continue;
+            }
+        }
         match ctx.registry.insert(spec, Source::Config) {
             Ok((node, _)) => learn_pubsub_in_background(&node, new.node_timeout),
             Err(err) => {
@@ -187,5 +205,6 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     report.insert("changed".into(), changed.into());
     report.insert("removed".into(), removed.into());
     report.insert("needs_restart".into(), needs_restart.into());
+    report.insert("refused".into(), Value::Object(refused));
     Ok(report)
 }
