@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use cluster_e2e::cli::circusctl;
+use cluster_e2e::cluster::STRICT_READS;
 use cluster_e2e::{call, json, Cluster, Value};
 
 /// How long a request to a dead node may take: well under circusctl's 5 s default timeout and
@@ -27,7 +28,8 @@ fn reason(reply: &Value) -> &str {
 
 #[test]
 fn dead_node_fails_fast_and_the_other_still_answers() {
-    let mut c = Cluster::start();
+    // Strict merged reads: the fan-out below is all or nothing (partial.rs tests the default).
+    let mut c = Cluster::start_keyed(STRICT_READS);
     c.master.wait_node_state("second", "alive");
     c.second.kill9();
 

@@ -22,6 +22,8 @@ mod faults;
 mod fd_budget;
 mod hostile;
 mod input_limits;
+
+mod identity;
 mod join;
 mod lifecycle;
 mod liveness;
@@ -29,6 +31,7 @@ mod malformed;
 mod master_crash;
 mod named_node;
 mod nodesets;
+mod partial;
 mod persistence;
 mod python_client;
 mod register_secret;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use cluster_e2e::cluster::tagged_trio;
+use cluster_e2e::cluster::{tagged_trio, tagged_trio_keyed, STRICT_READS};
 use cluster_e2e::{json, ok, Master, Value};
 
 fn resolved(master: &Master, expr: &str) -> Value {
@@ -64,7 +64,8 @@ fn a_node_set_gathers_every_reply() {
 
 #[test]
 fn a_dead_node_fails_without_delaying_the_others() {
-    let (mut nodes, master) = tagged_trio();
+    // Strict merged reads: all or nothing (the default, partial, is tested below).
+    let (mut nodes, master) = tagged_trio_keyed(STRICT_READS);
     nodes[1].kill9();
     let started = Instant::now();
     let reply = master.call("status", json!({"node": "all", "name": "dummy"}));
@@ -78,4 +79,24 @@ fn a_dead_node_fails_without_delaying_the_others() {
     assert_eq!(reply["replies"]["node2"]["status"], "error", "{reply}");
     // Not the 4 s node timeout: a refused connection is known at once. Generous for noisy machines.
     assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[test]
+fn a_dead_node_is_left_out_of_a_node_set_read_and_named() {
+    let (mut nodes, master) = tagged_trio();
+    nodes[1].kill9();
+    let reply = ok(master.call("status", json!({"node": "all", "name": "dummy"})));
+    let replies = reply["replies"].as_object().unwrap_or_else(|| panic!("no replies: {reply}"));
+    assert_eq!(replies.keys().collect::<Vec<_>>(), ["node1", "node3"], "{reply}");
+    assert!(replies.values().all(|r| r["status"] == "active"), "{reply}");
+    let missing = &reply["missing"]["node2"];
+    assert!(missing["reason"].as_str().unwrap_or_default().contains("node2"), "{reply}");
+    assert!(["alive", "suspect", "down"].contains(&missing["state"].as_str().unwrap_or_default()), "{reply}");
+    // A change over the set: the live nodes changed, the dead one failed, and the reply is ok
+    // because a change happened (an error would invite a retry that doubles it).
+    let reply = ok(master.call("incr", json!({"node": "all", "name": "dummy"})));
+    assert_eq!(reply["changed"], json!(["node1", "node3"]), "{reply}");
+    assert!(reply["failed"]["node2"].as_str().unwrap_or_default().contains("node2"), "{reply}");
+    nodes[0].wait_numprocesses("dummy", 2);
+    nodes[2].wait_numprocesses("dummy", 2);
 }

@@ -80,7 +80,8 @@ fn register_then_unregister_a_node() {
 fn re_registering_a_name_moves_it_to_the_new_endpoints() {
     let old = CircusNode::start("old", &[("w_old", 1)]);
     let new = CircusNode::start("new", &[("w_new", 1)]);
-    let master = Master::start(&[&old]);
+    // No static entry for `old`: one circusd may be only one entry (issue 12).
+    let master = Master::start(&[]);
     ok(register(&master, "extra", &old));
     master.wait_node_state("extra", "alive");
     assert!(listed(&master).contains(&"extra:w_old".to_string()));

@@ -3,7 +3,7 @@
 //! executing a script on every node with each exit code reported and no watcher left behind.
 
 use cluster_e2e::cli::{clusterctl, Run};
-use cluster_e2e::cluster::tagged_trio;
+use cluster_e2e::cluster::{tagged_trio, tagged_trio_keyed, STRICT_READS};
 use cluster_e2e::{retry_busy, Master};
 
 /// `clusterctl --endpoint <master> --timeout 10 <args>`, again while circusd reports its lock.
@@ -15,7 +15,8 @@ fn ctl(master: &Master, args: &[&str]) -> Run {
 
 #[test]
 fn gathered_output_groups_identical_answers_and_counts_failures() {
-    let (mut nodes, master) = tagged_trio();
+    // Strict merged reads: a dead node fails the read (the default, partial, is tested below).
+    let (mut nodes, master) = tagged_trio_keyed(STRICT_READS);
     let out = ctl(&master, &["--node", "all", "status", "dummy"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("node[1-3] (3)"), "one group for three identical answers: {out:?}");
@@ -35,6 +36,24 @@ fn gathered_output_groups_identical_answers_and_counts_failures() {
     assert_eq!(lines[0]["node"], "node1", "{json:?}");
     assert_eq!(lines[0]["reply"]["numprocesses"], 1, "{json:?}");
     assert_eq!(lines[1]["node"], "node2", "{json:?}");
+}
+
+#[test]
+fn gathered_output_leaves_out_a_dead_node_and_names_it() {
+    let (mut nodes, master) = tagged_trio();
+    nodes[1].kill9();
+    master.wait_node_state("node2", "down");
+    let out = ctl(&master, &["--node", "all", "status", "dummy"]);
+    assert_eq!(out.code, 4, "a partial result exits 4: {out:?}");
+    assert!(out.stdout.contains("node[1,3] (2)"), "{out:?}");
+    assert!(out.stderr.contains("partial result: node node2 did not answer (down): node node2 is down"), "{out:?}");
+
+    let json = ctl(&master, &["--json", "--node", "@eu", "numprocesses", "dummy"]);
+    let lines: Vec<serde_json::Value> =
+        json.stdout.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    assert_eq!(lines.len(), 1, "only the node that answered: {json:?}");
+    assert_eq!(lines[0]["node"], "node1", "{json:?}");
+    assert_eq!(json.code, 4, "{json:?}");
 }
 
 #[test]

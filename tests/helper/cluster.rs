@@ -7,9 +7,17 @@ use crate::{CircusNode, Master};
 /// Three nodes with watcher `dummy` (1 process): `node1` tagged `eu`, `node2` tagged `eu` and
 /// `canary`, `node3` untagged, behind a master that declares them.
 pub fn tagged_trio() -> (Vec<CircusNode>, Master) {
+    tagged_trio_keyed("")
+}
+
+/// `merged_reads = "strict"`: merged reads all or nothing, as before partial results.
+pub const STRICT_READS: &str = "merged_reads = \"strict\"\n";
+
+/// [`tagged_trio`] with more `[cluster]` keys (`key = value` lines).
+pub fn tagged_trio_keyed(cluster_keys: &str) -> (Vec<CircusNode>, Master) {
     let nodes: Vec<CircusNode> =
         ["node1", "node2", "node3"].iter().map(|n| CircusNode::start(n, &[("dummy", 1)])).collect();
-    let mut config = CLUSTER_SECTION.to_string();
+    let mut config = format!("{CLUSTER_SECTION}{cluster_keys}");
     for (node, tags) in nodes.iter().zip([r#"["eu"]"#, r#"["eu", "canary"]"#, "[]"]) {
         config.push_str(&node_section(node));
         config.push_str(&format!("tags = {tags}\n"));
@@ -31,9 +39,14 @@ pub struct Cluster {
 impl Cluster {
     /// Starts both nodes, then the master, and waits until all answer.
     pub fn start() -> Cluster {
+        Cluster::start_keyed("")
+    }
+
+    /// Like [`Cluster::start`] with more `[cluster]` keys (`key = value` lines).
+    pub fn start_keyed(cluster_keys: &str) -> Cluster {
         let first = CircusNode::start("first", &[("dummy", 1)]);
         let second = CircusNode::start("second", &[("dummy2", 2)]);
-        let master = Master::start(&[&first, &second]);
+        let master = Master::start_keyed(&[&first, &second], cluster_keys);
         Cluster { master, first, second }
     }
 

@@ -46,7 +46,12 @@ pub const CLUSTER_SECTION: &str = "[cluster]\nendpoint = \"{endpoint}\"\nstats_e
 impl Master {
     /// Starts clusterd with `nodes` as static `[node.NAME]` entries.
     pub fn start(nodes: &[&CircusNode]) -> Master {
-        let mut text = CLUSTER_SECTION.to_string();
+        Master::start_keyed(nodes, "")
+    }
+
+    /// Like [`Master::start`] with more `[cluster]` keys (`key = value` lines).
+    pub fn start_keyed(nodes: &[&CircusNode], cluster_keys: &str) -> Master {
+        let mut text = format!("{CLUSTER_SECTION}{cluster_keys}");
         for node in nodes {
             text.push_str(&node_section(node));
         }

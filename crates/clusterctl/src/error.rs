@@ -14,6 +14,9 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// The server answered with an error reply.
     pub const ERROR_REPLY: i32 = 3;
+    /// The master answered for only some nodes: the others are named on stderr (a merged read
+    /// with nodes `missing`, or a change that `failed` on some nodes).
+    pub const PARTIAL: i32 = 4;
 }
 
 /// A failure before or instead of a printable reply.

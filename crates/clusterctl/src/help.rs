@@ -28,5 +28,7 @@ With --json: {\"batch\", \"node\", \"reply\"} and {\"batch\", \"node\", \"wait\"
   clusterctl --node 'all!second' restart dummy --batch 1 --wait
 
 Exit status: 0 ok, 1 timeout or transport error, 2 usage error, 3 error reply (for a node set: \
-any node failed; for a roll: any node not done). With --json a single or gathered reply exits 0 \
-whatever it says, as circusctl; rolls and run keep their status.";
+any node failed; for a roll: any node not done), 4 partial result (some nodes gave no answer, or a \
+change failed on some nodes but happened on others: each is named on stderr). With --json a single \
+or gathered reply exits 0 whatever it says, as circusctl, except 4 for a partial result; rolls and \
+run keep their status.";

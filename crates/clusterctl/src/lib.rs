@@ -6,7 +6,8 @@
 //!   exactly as circusctl encodes it) and [`Subscriber`](clusterd_protocol::connection::Subscriber)
 //!   (`listen`, `top`).
 //! * [`pyjson`], [`pystr`]: Python-identical JSON and `str()` formatting.
-//! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply).
+//! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply,
+//!   4 partial result).
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
@@ -24,6 +25,7 @@ pub mod gather;
 mod help;
 pub mod job;
 pub mod master;
+pub mod partial;
 pub mod pystr;
 pub mod rolling;
 pub mod top;
@@ -141,10 +143,12 @@ where
             }
             let client = Client::connect(&endpoint, global.timeout)?;
             let reply = client.call(&request)?;
-            match Gathered::from_reply(&reply) {
-                Some(gathered) => gather::print(&reply, &gathered, render, global.json, global.prettify, out, err),
+            let gathered = Gathered::from_reply(&reply);
+            let code = match &gathered {
+                Some(gathered) => gather::print(&reply, gathered, render, global.json, global.prettify, out, err),
                 None => print_reply(&reply, render, global, out, err),
-            }
+            }?;
+            Ok(partial::report(&reply, code, gathered.is_some(), err)?)
         }
     }
 }

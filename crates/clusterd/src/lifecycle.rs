@@ -42,6 +42,10 @@ pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
             info!(node = %spec.name, "saved node also in the configuration: the configuration wins");
             continue;
         }
+        if let Err(reason) = crate::identity::admit(&ctx.registry, &spec, source) {
+            info!(node = %spec.name, %reason, "saved node not restored: the configuration wins");
+            continue;
+        }
         match ctx.registry.insert(spec.clone(), source) {
             Ok((node, _)) => learn_pubsub_in_background(&node, ctx.settings().node_timeout),
             Err(ConnectionError::OutOfDescriptors(reason)) => {
@@ -111,9 +115,12 @@ pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
 
 /// Forgets registered and discovered nodes that stayed `down` for `forget_after`; configured
 /// nodes stay (the configuration says they exist).
+/// Also logs entries that the probes found to be one circusd.
 pub async fn reap(ctx: Arc<Ctx>) {
+    let mut same_logged = std::collections::BTreeSet::new();
     loop {
         tokio::time::sleep(REAP_EVERY).await;
+        crate::identity::log_same_circusd(&ctx.registry, &mut same_logged);
         let forget_after = ctx.settings().forget_after;
         for node in ctx.registry.all() {
             let health = node.link.health();
@@ -175,7 +182,7 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
         new.max_stream_message_size = running.max_stream_message_size;
     }
     let wanted: BTreeSet<&str> = config.nodes.iter().map(|spec| spec.name.as_str()).collect();
-    let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut added, mut changed, mut removed, mut refused) = (Vec::new(), Vec::new(), Vec::new(), Map::new());
     for node in ctx.registry.all() {
         if node.source == Source::Config && !wanted.contains(node.name.as_str()) {
             ctx.registry.remove(&node.name);
@@ -188,6 +195,20 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
             continue;
         }
         let name = spec.name.clone();
+        // One entry per circusd: a discovered entry gives way to the configured name, a
+        // registered one keeps its place and the new section is refused.
+        match crate::identity::admit(&ctx.registry, &spec, Source::Config) {
+            Ok(Some(found)) => {
+                ctx.registry.remove(&found.name);
+                info!(node = %name, was = %found.name, "discovered node renamed by the configuration");
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                warn!(node = %name, %reason, "node of the reloaded configuration not added");
+                refused.insert(name, reason.into());
+                continue;
+            }
+        }
         match ctx.registry.insert(spec, Source::Config) {
             Ok((node, _)) => learn_pubsub_in_background(&node, new.node_timeout),
             Err(err) => {
@@ -209,5 +230,6 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     report.insert("changed".into(), changed.into());
     report.insert("removed".into(), removed.into());
     report.insert("needs_restart".into(), needs_restart.into());
+    report.insert("refused".into(), Value::Object(refused));
     Ok(report)
 }

@@ -189,6 +189,28 @@ fn aton_part(text: &str) -> Option<u32> {
     u32::from_str_radix(digits, radix).ok()
 }
 
+impl Endpoint {
+    /// The endpoint as one circusd is known by, for telling whether two node entries are the
+    /// same circusd: the host lower-cased, `localhost` and the wildcards a client may connect to
+    /// (`0.0.0.0`, `*`) written `127.0.0.1`, an IPv6 literal in its canonical form
+    /// (`[0:0::1]` → `[::1]`). `ipc://` paths are kept as written.
+    pub fn normalized(&self) -> String {
+        let Kind::Tcp { host, port } = &self.kind else {
+            return self.text.clone();
+        };
+        let host = host.to_ascii_lowercase();
+        let host = match host.as_str() {
+            "localhost" | "0.0.0.0" | "*" => "127.0.0.1".to_string(),
+            _ => match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+                Ok(IpAddr::V4(ip)) => ip.to_string(),
+                Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
+                Err(_) => host,
+            },
+        };
+        format!("tcp://{host}:{port}")
+    }
+}
+
 impl FromStr for Endpoint {
     type Err = String;
 
@@ -300,6 +322,19 @@ mod tests {
             assert_eq!(literal_ip(name), None, "{name}");
         }
         assert!(is_this_machine("127.9.9.9".parse().unwrap()) && !is_this_machine("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn normalized_names_one_circusd_one_way() {
+        let norm = |s: &str| s.parse::<Endpoint>().unwrap().normalized();
+        for same in ["tcp://localhost:5555", "tcp://LocalHost:5555", "tcp://0.0.0.0:5555", "tcp://*:5555"] {
+            assert_eq!(norm(same), "tcp://127.0.0.1:5555", "{same}");
+        }
+        assert_eq!(norm("tcp://[0:0::1]:5555"), "tcp://[::1]:5555");
+        assert_eq!(norm("tcp://Node-1.example:5555"), "tcp://node-1.example:5555");
+        assert_ne!(norm("tcp://127.0.0.1:5555"), norm("tcp://127.0.0.1:5556"));
+        assert_ne!(norm("tcp://10.0.0.1:5555"), norm("tcp://127.0.0.1:5555"));
+        assert_eq!(norm("ipc:///tmp/c.sock"), "ipc:///tmp/c.sock");
     }
 
     #[test]

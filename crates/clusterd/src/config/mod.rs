@@ -168,6 +168,10 @@ impl Builder {
         if self.nodes.iter().any(|n| n.name == name) {
             return Err(self.error(prefix, format!("node '{name}' is declared twice")));
         }
+        if let Some(other) = self.nodes.iter().find(|n| n.name.eq_ignore_ascii_case(name)) {
+            let reason = format!("node '{name}' differs only in case from node '{}': refused", other.name);
+            return Err(self.error(prefix, reason));
+        }
         let (mut endpoint, mut pubsub, mut stats, mut tags) = (None, None, None, Vec::new());
         for (k, v) in pairs {
             let key = format!("{prefix}.{k}");
@@ -186,6 +190,12 @@ impl Builder {
         }
         let endpoint = endpoint
             .ok_or_else(|| self.error(&format!("{prefix}.endpoint"), "missing: a node needs its circusd endpoint"))?;
+        // One entry per circusd: the same daemon twice would be counted and commanded twice.
+        if let Some(other) = self.nodes.iter().find(|n| n.endpoint.normalized() == endpoint.normalized()) {
+            let reason =
+                format!("{endpoint} is already node '{}' ({}): one entry per circusd", other.name, other.endpoint);
+            return Err(self.error(&format!("{prefix}.endpoint"), reason));
+        }
         self.nodes.push(NodeSpec {
             name: name.to_string(),
             endpoint,

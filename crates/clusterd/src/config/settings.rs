@@ -89,6 +89,29 @@ pub struct ClusterSettings {
     /// A file that gets one JSON line per command that changes something (`None`: the audit
     /// events go to stderr with the rest of the log).
     pub audit_log: Option<PathBuf>,
+    /// What a merged read answers when some nodes do not: `Partial` (the default) gives the
+    /// nodes that answered and names the others, `Strict` an error naming them.
+    pub merged_reads: MergedReads,
+}
+
+/// `merged_reads = "partial" | "strict"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergedReads {
+    /// `status: "ok"` with every answering node's results and `missing` naming the others.
+    #[default]
+    Partial,
+    /// All or nothing: an error naming each node that did not answer.
+    Strict,
+}
+
+impl MergedReads {
+    fn parse(value: &str) -> Result<MergedReads, String> {
+        match value.trim() {
+            "partial" => Ok(MergedReads::Partial),
+            "strict" => Ok(MergedReads::Strict),
+            _ => Err(format!("'{value}' is not \"partial\" or \"strict\"")),
+        }
+    }
 }
 
 impl ClusterSettings {
@@ -133,6 +156,7 @@ impl Default for ClusterSettings {
             register_secret: None,
             discover_trusted: false,
             audit_log: None,
+            merged_reads: MergedReads::Partial,
         }
     }
 }
@@ -158,6 +182,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "register_secret",
     "discover_trusted",
     "audit_log",
+    "merged_reads",
 ];
 
 impl Builder {
@@ -212,6 +237,7 @@ impl Builder {
                 let path = one()?.trim();
                 settings.audit_log = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
             }
+            "merged_reads" => settings.merged_reads = MergedReads::parse(one()?).map_err(fail)?,
             _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
         }
         self.cluster = settings;

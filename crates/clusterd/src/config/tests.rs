@@ -229,3 +229,34 @@ fn a_remote_udp_target_needs_allow_remote() {
     assert!(toml(&text.replace("[cluster]\n", &format!("[cluster]\n{remote}"))).is_ok());
     assert!(toml("[cluster]\ndiscover = [\"udp://[::1]:12027\"]\n").is_ok());
 }
+
+#[test]
+fn merged_reads_is_partial_unless_strict() {
+    assert_eq!(toml("[cluster]\n").unwrap().cluster.merged_reads, MergedReads::Partial);
+    let strict = toml("[cluster]\nmerged_reads = \"strict\"\n").unwrap();
+    assert_eq!(strict.cluster.merged_reads, MergedReads::Strict);
+    let ini = Config::parse(Path::new("cluster.ini"), "[circus-cluster]\nmerged_reads = strict\n").unwrap();
+    assert_eq!(ini.cluster.merged_reads, MergedReads::Strict);
+    let err = toml("[cluster]\nmerged_reads = \"some\"\n").unwrap_err().to_string();
+    assert!(err.contains("cluster.merged_reads: 'some' is not \"partial\" or \"strict\""), "{err}");
+}
+
+#[test]
+fn one_entry_per_circusd_and_per_name_whatever_its_case() {
+    let node = |name: &str, endpoint: &str| format!("[node.{name}]\nendpoint = \"{endpoint}\"\n");
+    let twice = format!("{}{}", node("first", "tcp://127.0.0.1:5555"), node("First", "tcp://127.0.0.1:6555"));
+    let err = toml(&twice).unwrap_err().to_string();
+    // TOML tables come sorted, so `First` is read first.
+    assert!(err.contains("node.first: node 'first' differs only in case from node 'First'"), "{err}");
+    let same = format!("{}{}", node("first", "tcp://127.0.0.1:5555"), node("second", "tcp://localhost:5555"));
+    let err = toml(&same).unwrap_err().to_string();
+    assert!(
+        err.contains("node.second.endpoint: tcp://localhost:5555 is already node 'first' (tcp://127.0.0.1:5555)"),
+        "{err}"
+    );
+    let ini = "[node:a]\nendpoint = tcp://127.0.0.1:5555\n[node:A]\nendpoint = tcp://127.0.0.1:6555\n";
+    let err = Config::parse(Path::new("cluster.ini"), ini).unwrap_err().to_string();
+    assert!(err.contains("node:A: node 'A' differs only in case from node 'a'"), "{err}");
+    let fine = format!("{}{}", node("first", "tcp://127.0.0.1:5555"), node("second", "tcp://127.0.0.1:5565"));
+    assert_eq!(toml(&fine).unwrap().nodes.len(), 2);
+}

@@ -28,6 +28,16 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     if let Err(reason) = not_a_master(ctx, &spec.endpoint).await {
         return error(Errno::MessageError, &reason);
     }
+    let renames = match crate::identity::admit(&ctx.registry, &spec, Source::Registered) {
+        Ok(renames) => renames,
+        Err(reason) => return error(Errno::MessageError, &reason),
+    };
+    // A discovered entry of this circusd takes the friendly name: the old one goes, and
+    // discovery knows the endpoint from then on, so never re-adds it under its address name.
+    if let Some(found) = &renames {
+        ctx.registry.remove(&found.name);
+        info!(node = %spec.name, was = %found.name, "discovered node renamed by register_node");
+    }
     let ask_pubsub = spec.pubsub_endpoint.is_none();
     let (node, replaced) = match ctx.registry.insert(spec, Source::Registered) {
         Ok(inserted) => inserted,
@@ -42,6 +52,9 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     }
     fields.insert("node".into(), node.describe());
     fields.insert("replaced".into(), replaced.into());
+    if let Some(found) = renames {
+        fields.insert("renamed_from".into(), found.name.clone().into());
+    }
     ok(fields)
 }
 
@@ -131,7 +144,17 @@ pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
 /// Invoked by `clusterctl nodes`: every node with its endpoints, state and source, and the
 /// probe interval in force.
 pub fn nodes(ctx: &Ctx) -> Reply {
-    let nodes: Vec<Value> = ctx.registry.all().iter().map(|node| node.describe()).collect();
+    let nodes: Vec<Value> = ctx
+        .registry
+        .all()
+        .iter()
+        .map(|node| {
+            let mut entry = node.describe();
+            // Entries the probes found to be the same circusd (same pid and port).
+            entry["same_circusd_as"] = crate::identity::same_circusd(&ctx.registry, node).into();
+            entry
+        })
+        .collect();
     let mut fields = Map::new();
     fields.insert("nodes".into(), nodes.into());
     // The heartbeat, or longer when max_probes_per_sec caps it.

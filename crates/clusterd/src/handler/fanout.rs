@@ -1,5 +1,6 @@
 //! Requests that concern several nodes: sent in parallel, each with its own deadline, and
 //! merged into one Circus reply over the `node:watcher` namespace (circus-protocol.md §6.2).
+//! Changes over several nodes are reported per node by [`changes`].
 
 use std::sync::Arc;
 
@@ -8,8 +9,11 @@ use clusterd_protocol::{Errno, Reply, Request};
 use futures::future::join_all;
 use serde_json::{Map, Value};
 
-use super::route::forward;
-use super::{error, ok};
+use super::partial::{self, Missing};
+use super::route::{call, no_answer};
+use super::{changes, error, ok};
+use crate::config::MergedReads;
+use crate::link::NodeError;
 use crate::registry::Node;
 use crate::Ctx;
 
@@ -28,16 +32,52 @@ pub const MERGED_COMMANDS: &[&str] = &[
     "reloadconfig",
 ];
 
-/// Sends `request` to every node of `nodes` at once; a failed node yields an error reply that
-/// names it, so one slow node costs only its own deadline.
-async fn gather(ctx: &Ctx, nodes: &[Arc<Node>], request: &Request) -> Vec<(Arc<Node>, Reply)> {
-    let calls = nodes.iter().map(|node| async move { (node.clone(), forward(ctx, node, request.clone()).await) });
+/// Merged commands that only read: a node that does not answer leaves a partial result.
+const MERGED_READS: &[&str] = &["list", "status", "stats", "numwatchers", "numprocesses", "listsockets"];
+
+/// Each node's reply, or why it gave none.
+pub type Results = Vec<(Arc<Node>, Result<Reply, NodeError>)>;
+
+/// Sends `request` to every node of `nodes` at once, so one slow node costs only its own
+/// deadline.
+pub async fn gather(ctx: &Ctx, nodes: &[Arc<Node>], request: &Request) -> Results {
+    let calls = nodes.iter().map(|node| async move { (node.clone(), call(ctx, node, request.clone()).await) });
     join_all(calls).await
+}
+
+/// Every result as a reply: a node that gave no answer gets the errno 5 reply naming it.
+pub fn as_replies(results: Results) -> Vec<(Arc<Node>, Reply)> {
+    results
+        .into_iter()
+        .map(|(node, result)| {
+            let reply = result.unwrap_or_else(|err| no_answer(&node, &err));
+            (node, reply)
+        })
+        .collect()
+}
+
+/// The nodes that answered (an error reply is an answer) and those that did not.
+fn split(results: Results) -> (Vec<(Arc<Node>, Reply)>, Vec<Missing>) {
+    let mut answered = Vec::new();
+    let mut missing = Vec::new();
+    for (node, result) in results {
+        match result {
+            Ok(reply) => answered.push((node, reply)),
+            Err(err) => missing.push((node, err)),
+        }
+    }
+    (answered, missing)
+}
+
+/// Whether a read over several nodes may leave out nodes that gave no answer: in `partial`
+/// mode, when at least one node answered.
+pub fn partial_allowed(ctx: &Ctx, results: &Results) -> bool {
+    ctx.settings().merged_reads == MergedReads::Partial && results.iter().any(|(_, result)| result.is_ok())
 }
 
 /// One error reply for the nodes that failed: each reason prefixed by its node, and the
 /// common errno (5 when they differ).
-fn failures(results: &[(Arc<Node>, Reply)]) -> Option<Reply> {
+pub fn failures(results: &[(Arc<Node>, Reply)]) -> Option<Reply> {
     let failed: Vec<&(Arc<Node>, Reply)> = results.iter().filter(|(_, reply)| reply.is_error()).collect();
     let first = failed.first()?;
     let errno = first.1.errno();
@@ -67,14 +107,23 @@ fn failures(results: &[(Arc<Node>, Reply)]) -> Option<Reply> {
     Some(error(errno, &reason))
 }
 
-/// A request without a name, sent to every node, merged per command.
+/// A request without a name, sent to every node, merged per command. A read leaves out the
+/// nodes that gave no answer and names them ([`partial`]); with `merged_reads = "strict"`
+/// they make it an error.
 pub async fn merge(ctx: &Ctx, request: Request) -> Reply {
+    let command = request.command.as_str();
     let results = gather(ctx, &ctx.registry.all(), &request).await;
+    if !MERGED_READS.contains(&command) {
+        // start/stop/restart/reload/reloadconfig on every node.
+        return changes::merged(results);
+    }
+    let (results, missing) =
+        if partial_allowed(ctx, &results) { split(results) } else { (as_replies(results), vec![]) };
     if let Some(failed) = failures(&results) {
         return failed;
     }
     let mut fields = Map::new();
-    match request.command.as_str() {
+    match command {
         "list" => {
             let mut watchers: Vec<String> =
                 results.iter().flat_map(|(node, reply)| qualified_items(node, reply, "watchers")).collect();
@@ -88,9 +137,8 @@ pub async fn merge(ctx: &Ctx, request: Request) -> Reply {
             fields.insert("infos".into(), Value::Object(qualified_map(&results, "infos")));
         }
         "numwatchers" | "numprocesses" => {
-            let key = request.command.as_str();
-            let sum: u64 = results.iter().filter_map(|(_, reply)| reply.0.get(key).and_then(Value::as_u64)).sum();
-            fields.insert(key.into(), sum.into());
+            let sum: u64 = results.iter().filter_map(|(_, reply)| reply.0.get(command).and_then(Value::as_u64)).sum();
+            fields.insert(command.into(), sum.into());
         }
         "listsockets" => {
             let sockets: Vec<Value> = results
@@ -107,10 +155,9 @@ pub async fn merge(ctx: &Ctx, request: Request) -> Reply {
                 .collect();
             fields.insert("sockets".into(), sockets.into());
         }
-        // start/stop/restart/reload/reloadconfig on every node: a bare ok, as circusd gives
-        // for arbiter-wide commands.
         _ => {}
     }
+    partial::annotate(command, &mut fields, &missing);
     ok(fields)
 }
 
@@ -131,62 +178,13 @@ fn qualified_map(results: &[(Arc<Node>, Reply)], key: &str) -> Map<String, Value
     merged
 }
 
-/// A request sent to each of `nodes` (a node-set expression), answered with every node's reply
-/// under `replies` (without their upstream ids). The status is `ok` when every node succeeded,
-/// else an error whose reason counts and names the failed nodes; `replies` holds them all.
-pub async fn gathered(ctx: &Ctx, nodes: &[Arc<Node>], request: Request) -> Reply {
-    let results = gather(ctx, nodes, &request).await;
-    let mut replies = Map::new();
-    for (node, reply) in &results {
-        let mut reply = reply.0.clone();
-        reply.remove("id");
-        replies.insert(node.name.clone(), Value::Object(reply));
-    }
-    let mut reply = match failures(&results) {
-        None => ok(Map::new()),
-        Some(failed) => {
-            let count = results.iter().filter(|(_, reply)| reply.is_error()).count();
-            let reason = format!("{count} of {} nodes failed: {}", results.len(), failed.reason().unwrap_or_default());
-            error(Errno::CommandError, &reason)
-        }
-    };
-    // `replies` goes before `id`, which stays last as in every Circus reply.
-    let id = reply.0.remove("id").unwrap_or(Value::Null);
-    reply.0.insert("replies".into(), Value::Object(replies));
-    reply.0.insert("id".into(), id);
-    reply
-}
-
-/// start/stop/restart of a watcher pattern on several nodes. Nodes where the pattern matches
-/// nothing answer "not found" and are skipped; a single hit returns that node's reply (with
-/// `info` when waiting), several a bare ok, as circusd does for several watchers.
-pub async fn pattern(ctx: &Ctx, mut request: Request, nodes: &[Arc<Node>], watcher: &str, full: &str) -> Reply {
-    request.properties.insert("name".into(), Value::String(watcher.to_string()));
-    let results = gather(ctx, nodes, &request).await;
-    let (misses, others): (Vec<_>, Vec<_>) = results.into_iter().partition(|(_, reply)| is_not_found(reply));
-    if let Some(failed) = failures(&others) {
-        return failed;
-    }
-    match others.len() {
-        0 if misses.is_empty() => error(Errno::MessageError, &format!("program {full} not found: no nodes")),
-        0 => error(Errno::MessageError, &format!("program {full} not found")),
-        1 => others.into_iter().next().map(|(_, reply)| reply).expect("one hit"),
-        _ => ok(Map::new()),
-    }
-}
-
-/// circusd's errno 3 `program X not found`.
-fn is_not_found(reply: &Reply) -> bool {
-    reply.errno() == Some(3) && reply.reason().is_some_and(|r| r.starts_with("program ") && r.ends_with("not found"))
-}
-
 /// The one node that has watcher `name` (asked with `list` on every node).
 ///
 /// # Errors
 /// No node or several nodes have it (the reason says which), or nodes failed to answer.
 pub async fn find_watcher(ctx: &Ctx, name: &str) -> Result<Arc<Node>, String> {
     let list = Request::new("list", Map::new());
-    let results = gather(ctx, &ctx.registry.all(), &list).await;
+    let results = as_replies(gather(ctx, &ctx.registry.all(), &list).await);
     let wanted = name.to_lowercase();
     let mut holders = Vec::new();
     let mut silent = Vec::new();

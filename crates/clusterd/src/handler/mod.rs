@@ -13,9 +13,11 @@
 //!
 //! Every reply leaves with the client's `id`, whatever built it.
 
+mod changes;
 mod cluster;
 mod fanout;
 mod local;
+mod partial;
 mod route;
 
 use clusterd_protocol::{Errno, Reply, Request};
@@ -58,7 +60,7 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
         _ => match route::take_node_property(ctx, &mut request) {
             Err(reply) => reply.into(),
             Ok(Some(route::NodeTarget::One(node))) => route::forward(ctx, &node, request).await.into(),
-            Ok(Some(route::NodeTarget::Set(nodes))) => fanout::gathered(ctx, &nodes, request).await.into(),
+            Ok(Some(route::NodeTarget::Set(nodes))) => changes::gathered(ctx, &nodes, request).await.into(),
             Ok(None) => match request.command.as_str() {
                 "globaloptions" => local::globaloptions(ctx, &request).into(),
                 "dstats" => local::dstats(ctx).into(),

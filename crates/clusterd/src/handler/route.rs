@@ -8,7 +8,8 @@ use clusterd_protocol::nodeset::{self, Member};
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
-use super::{error, fanout};
+use super::{changes, error, fanout};
+use crate::link::NodeError;
 use crate::registry::Node;
 use crate::Ctx;
 
@@ -99,10 +100,10 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
                     Err(reason) => return error(Errno::MessageError, &reason),
                 };
                 if is_pattern {
-                    return fanout::pattern(ctx, request, &nodes, watcher, &name).await;
+                    return changes::pattern(ctx, request, &nodes, watcher, &name).await;
                 }
                 request.properties.insert("name".into(), Value::String(watcher.to_string()));
-                return fanout::gathered(ctx, &nodes, request).await;
+                return changes::gathered(ctx, &nodes, request).await;
             }
             let Some(node) = ctx.registry.get(node_part) else {
                 return error(
@@ -115,7 +116,7 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
             reprefix(&mut reply, watcher, &name);
             reply
         }
-        None if is_pattern => fanout::pattern(ctx, request, &ctx.registry.all(), &name, &name).await,
+        None if is_pattern => changes::pattern(ctx, request, &ctx.registry.all(), &name, &name).await,
         None if command == "add" => error(
             Errno::MessageError,
             &format!("add needs a node: name the watcher node:{name} or set properties.node"),
@@ -130,12 +131,23 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
 /// Forwards `request` to `node` and returns its reply, or an errno 5 reply naming the node
 /// when it is down, unreachable or too slow.
 pub async fn forward(ctx: &Ctx, node: &Node, request: Request) -> Reply {
+    match call(ctx, node, request).await {
+        Ok(reply) => reply,
+        Err(err) => no_answer(node, &err),
+    }
+}
+
+/// Forwards `request` to `node` under the request's deadline; `Err` when the node gave no
+/// answer at all (as opposed to an error reply of its own).
+pub async fn call(ctx: &Ctx, node: &Node, request: Request) -> Result<Reply, NodeError> {
     let settings = ctx.settings();
     let timeout = if request.waiting() { settings.waiting_timeout } else { settings.node_timeout };
-    match node.link.call(request, timeout).await {
-        Ok(reply) => reply,
-        Err(err) => error(Errno::CommandError, &err.describe(&node.name)),
-    }
+    node.link.call(request, timeout).await
+}
+
+/// The errno 5 reply for a node that gave no answer.
+pub fn no_answer(node: &Node, err: &NodeError) -> Reply {
+    error(Errno::CommandError, &err.describe(&node.name))
 }
 
 /// Puts the client's qualified name back where the node echoed the bare one
