@@ -27,6 +27,8 @@ With --json: {\"batch\", \"node\", \"reply\"} and {\"batch\", \"node\", \"wait\"
 {\"summary\": {\"done\", \"failed\", \"not_reached\"}}.
   clusterctl --node 'all!second' restart dummy --batch 1 --wait
 
-Exit status: 0 ok, 1 timeout or transport error, 2 usage error, 3 error reply (for a node set: \
+Errors print the master's reason (`error: <reason>`), warnings in a reply go to stderr as `warning: <text>`, and a command endpoint that never answers gives `no answer from ENDPOINT within Ns (is clusterd running there?)`.
+
+Exit status: 0 ok, 1 no answer or transport error, 2 usage error (an endpoint without tcp:// or ipc:// included), 3 error reply (for a node set: \
 any node failed; for a roll: any node not done). With --json a single or gathered reply exits 0 \
 whatever it says, as circusctl; rolls and run keep their status.";
