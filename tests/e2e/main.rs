@@ -11,6 +11,7 @@ mod access;
 mod audit;
 mod circus_top;
 mod clusterctl;
+mod clusterctl_messages;
 mod clusterctl_top;
 mod config;
 mod dead_node;
