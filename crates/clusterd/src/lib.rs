@@ -18,6 +18,7 @@ mod access;
 pub mod config;
 pub mod discovery;
 mod handler;
+pub mod learn;
 mod lifecycle;
 pub mod link;
 pub mod logging;

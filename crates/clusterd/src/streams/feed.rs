@@ -31,7 +31,7 @@ pub struct Feed {
     pub out: mpsc::Sender<Out>,
     pub counters: Arc<Counters>,
     pub totals: Arc<Counters>,
-    pub stats: Option<Endpoint>,
+    pub stats: watch::Receiver<Option<Endpoint>>,
     pub pubsub: watch::Receiver<Option<Endpoint>>,
     pub restarts: watch::Receiver<u64>,
 }
@@ -59,7 +59,8 @@ pub fn spawn(feed: Feed) -> FeedHandle {
 
 impl Feed {
     async fn run(mut self) {
-        let mut stats = self.stats.as_ref().and_then(|ep| self.connect(ep, b"stat."));
+        let stats = self.stats.borrow_and_update().clone();
+        let mut stats = stats.and_then(|ep| self.connect(&ep, b"stat."));
         let pubsub = self.pubsub.borrow_and_update().clone();
         let mut events = pubsub.and_then(|ep| self.connect(&ep, b"watcher."));
         loop {
@@ -89,6 +90,13 @@ impl Feed {
                     }
                     Err(err) => self.pause(err).await,
                 },
+                changed = self.stats.changed() => {
+                    if changed.is_err() {
+                        return; // the node is gone
+                    }
+                    let endpoint = self.stats.borrow_and_update().clone();
+                    stats = endpoint.and_then(|ep| self.connect(&ep, b"stat."));
+                }
                 changed = self.pubsub.changed() => {
                     if changed.is_err() {
                         return; // the node is gone
@@ -103,7 +111,8 @@ impl Feed {
                     // A new circusd: fresh subscriptions, so nothing queued from the old one
                     // is republished.
                     debug!(node = %self.node, "node restarted: resubscribing");
-                    stats = self.stats.clone().and_then(|ep| self.connect(&ep, b"stat."));
+                    let endpoint = self.stats.borrow().clone();
+                    stats = endpoint.and_then(|ep| self.connect(&ep, b"stat."));
                     let endpoint = self.pubsub.borrow().clone();
                     events = endpoint.and_then(|ep| self.connect(&ep, b"watcher."));
                 }
