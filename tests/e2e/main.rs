@@ -24,6 +24,7 @@ mod join;
 mod lifecycle;
 mod liveness;
 mod malformed;
+mod manual;
 mod master_crash;
 mod named_node;
 mod nodesets;

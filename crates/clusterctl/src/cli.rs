@@ -9,7 +9,7 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
-use crate::top;
+use crate::{manual, top};
 
 /// Environment variable read when `--endpoint` is not given.
 pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
@@ -144,6 +144,8 @@ pub enum Command {
                             --endpoint, --node and --timeout do not apply. \
                             Exit status 2 when the ini cannot be read or lacks node or master.")]
     Join(join::JoinArgs),
+    /// Print a shell completion script: clusterctl completions bash|zsh|fish
+    Completions(manual::CompletionsArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

@@ -10,6 +10,7 @@
 //! * [`endpoint`]: endpoints checked before use, and the stream endpoints learnt from the master.
 //! * [`streams`]: `listen` and `top` set up from the command endpoint.
 //! * [`top`]: the `top` stats viewer (ratatui).
+//! * [`manual`]: shell completions and man pages, generated from [`cli`].
 //! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
 //!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
@@ -26,6 +27,7 @@ pub mod fold;
 pub mod gather;
 mod help;
 pub mod job;
+pub mod manual;
 pub mod master;
 pub mod pystr;
 pub mod rolling;
@@ -89,6 +91,13 @@ where
     let usage = |usage: commands::UsageError| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0));
     let plan = commands::plan(&parsed.cli.command).map_err(usage)?;
     let roll = rolling::settings(global, &plan).map_err(usage)?;
+    match &plan {
+        Plan::Completions(shell) => {
+            manual::completions(*shell, out);
+            return Ok(exit::OK);
+        }
+        _ => {}
+    }
     if let Plan::Join(args) = &plan {
         // join reads its master from the worker's ini: --endpoint does not apply.
         return match join::run(args, err) {
@@ -144,7 +153,9 @@ fn dispatch(
             streams::listen(endpoint, pubsub_endpoint.as_ref(), &topics, global, out, err)
         }
         (Plan::Top(args), _) => streams::top(endpoint, &args, global, err),
-        (Plan::Join(_), _) => unreachable!("join is run before the command endpoint is read"),
+        (Plan::Join(_) | Plan::Completions(_), _) => {
+            unreachable!("run before the command endpoint is read")
+        }
         (Plan::Run(args), _) => {
             let client = Client::connect(endpoint, global.timeout)?;
             job::run(&client, global.node.as_deref().unwrap_or("all"), &args, global.json, out, err)

@@ -50,6 +50,8 @@ pub enum Plan {
     Join(join::JoinArgs),
     /// Run a one-shot job on a node set.
     Run(run::RunArgs),
+    /// Print a shell completion script.
+    Completions(crate::manual::CompletionShell),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -116,6 +118,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Nodelist => call(empty("nodelist"), nodes::render_nodelist),
         C::Join(args) => Ok(Plan::Join(args.clone())),
         C::Run(args) => Ok(Plan::Run(args.clone())),
+        C::Completions(args) => Ok(Plan::Completions(args.shell)),
     }
 }
 

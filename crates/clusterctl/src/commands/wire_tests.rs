@@ -17,6 +17,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Top(args)) => format!("top {args:?}"),
         Ok(Plan::Join(args)) => format!("join {}", args.ini.display()),
         Ok(Plan::Run(args)) => format!("run {args:?}"),
+        Ok(Plan::Completions(shell)) => format!("completions {shell:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }
