@@ -162,6 +162,8 @@ fn shipped_configs_work() {
         let text = out.ok();
         assert!(text.contains("first:dummy: active"), "{}: {text}", master.config.display());
         assert!(text.contains("second:dummy2: active"), "{}: {text}", master.config.display());
+        // The joined node's own join watcher is part of the cluster too (the README shows it).
+        assert!(text.contains("second:cluster-join: active"), "{}: {text}", master.config.display());
         assert_eq!(circusctl(&master.endpoint, &["numprocesses", "second:dummy2"]).ok().trim(), "2");
     }
 }
