@@ -91,12 +91,9 @@ where
     let usage = |usage: commands::UsageError| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0));
     let plan = commands::plan(&parsed.cli.command).map_err(usage)?;
     let roll = rolling::settings(global, &plan).map_err(usage)?;
-    match &plan {
-        Plan::Completions(shell) => {
-            manual::completions(*shell, out);
-            return Ok(exit::OK);
-        }
-        _ => {}
+    if let Plan::Completions(shell) = &plan {
+        manual::completions(*shell, out);
+        return Ok(exit::OK);
     }
     if let Plan::Join(args) = &plan {
         // join reads its master from the worker's ini: --endpoint does not apply.
