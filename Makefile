@@ -8,6 +8,7 @@
 #                docs/benchmarks.md (never part of make test)
 #   make fuzz    cargo fuzz on the request decoder for FUZZ_SECONDS (installs cargo-fuzz; needs nightly)
 #   make lint    rustfmt and clippy, warnings as errors
+#   make man     man pages of clusterd and clusterctl (one per clusterctl command) into target/man
 
 PYTHON ?= python3
 CARGO ?= cargo
@@ -18,7 +19,7 @@ VENV_STAMP := $(VENV)/.requirements.stamp
 # The end-to-end tests and the demo find circusd and circusctl here.
 export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: venv system-deps build run test bench fuzz lint
+.PHONY: venv system-deps build run test bench fuzz lint man
 
 # System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test):
 # checked on every run, installed with apt-get when missing and run as root.
@@ -51,6 +52,13 @@ test: venv
 bench: venv
 	$(CARGO) build --release --workspace --bins
 	target/release/clusterd-bench all --out docs/benchmarks.md
+
+# Generated from the clap definitions, so never out of date with --help; target/ is git-ignored.
+# Read one with `man -l target/man/clusterctl.1`.
+MAN_DIR ?= target/man
+man:
+	$(CARGO) run --quiet -p clusterd -- --man $(MAN_DIR)
+	$(CARGO) run --quiet -p clusterctl --example manpages -- $(MAN_DIR)
 
 # Not part of make test: libFuzzer needs a nightly toolchain (docs/testing.md).
 FUZZ_SECONDS ?= 120

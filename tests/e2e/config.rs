@@ -162,6 +162,33 @@ fn shipped_configs_work() {
         let text = out.ok();
         assert!(text.contains("first:dummy: active"), "{}: {text}", master.config.display());
         assert!(text.contains("second:dummy2: active"), "{}: {text}", master.config.display());
+        // The joined node's own join watcher is part of the cluster too (the README shows it).
+        assert!(text.contains("second:cluster-join: active"), "{}: {text}", master.config.display());
         assert_eq!(circusctl(&master.endpoint, &["numprocesses", "second:dummy2"]).ok().trim(), "2");
+    }
+}
+
+#[test]
+fn two_equal_master_endpoints_exit_2_naming_both_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = ports::free_endpoint();
+    let text = format!(
+        "[cluster]\nendpoint = \"{shared}\"\nstats_endpoint = \"{}\"\npubsub_endpoint = \"{}\"\n",
+        shared.replace("127.0.0.1", "localhost"),
+        ports::free_endpoint()
+    );
+    let path = write_file(dir.path(), "same.toml", &text);
+    let check = cluster_e2e::cli::run(&paths::workspace_bin("clusterd"), ["--check".as_ref(), path.as_os_str()]);
+    let start = run_to_exit(&path);
+    let start = (start.status.code(), String::from_utf8_lossy(&start.stderr).to_string());
+    for (how, (code, stderr)) in [("--check", (Some(check.code), check.stderr)), ("start", start)] {
+        assert_eq!(code, Some(2), "{how}: {stderr}");
+        assert!(
+            stderr.contains("cluster.stats_endpoint: ")
+                && stderr
+                    .contains("is also the master's endpoint: endpoint and stats_endpoint need different addresses"),
+            "{how}: {stderr}"
+        );
+        assert!(!stderr.contains("Address already in use"), "{how}: {stderr}");
     }
 }

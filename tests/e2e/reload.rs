@@ -72,3 +72,31 @@ fn reloadconfig_reports_and_a_bad_config_changes_nothing() {
     assert_eq!(node_names(&master), ["second"]);
     master.wait_node_state("second", "alive");
 }
+
+#[test]
+fn clusterctl_reloadconfig_prints_what_changed() {
+    let first = CircusNode::start("first", &[("dummy", 1)]);
+    let second = CircusNode::start("second", &[("dummy2", 2)]);
+    let master = Master::start(&[&first]);
+    let moved = config_for(&master, &[&second]).replace(&master.stats_endpoint, &cluster_e2e::ports::free_endpoint());
+    std::fs::write(&master.config, moved).expect("edit the config");
+    let run = cluster_e2e::cli::clusterctl(&["--endpoint", &master.endpoint, "reloadconfig"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "added: second\nchanged: -\nremoved: first\nneeds_restart: stats_endpoint\n", "{run:?}");
+}
+
+#[test]
+fn a_reload_with_two_equal_endpoints_is_refused_naming_both_keys() {
+    let first = CircusNode::start("first", &[("dummy", 1)]);
+    let master = Master::start(&[&first]);
+    let same = config_for(&master, &[&first]).replace(&master.pubsub_endpoint, &master.stats_endpoint);
+    std::fs::write(&master.config, same).expect("edit the config");
+    let reply = master.call("reloadconfig", json!({}));
+    assert_eq!(reply["status"], "error", "{reply}");
+    let reason = reply["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("cluster.pubsub_endpoint") && reason.contains("stats_endpoint and pubsub_endpoint"),
+        "{reply}"
+    );
+    assert_eq!(node_names(&master), ["first"]);
+}

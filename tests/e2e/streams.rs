@@ -238,3 +238,33 @@ fn stream_counters_in_nodes_and_dstats() {
     assert!(totals["events_forwarded"].is_u64(), "{dstats}");
     assert_eq!(totals["dropped"], 0, "nothing is dropped at this rate: {dstats}");
 }
+
+/// A node declared with its command endpoint only: the master learns both stream endpoints from
+/// the node's `globaloptions`, says so in `nodes`, and forwards the node's stats and events.
+#[test]
+fn stream_endpoints_missing_from_the_config_are_learnt() {
+    let first = cluster_e2e::CircusNode::start("first", &[("dummy", 1)]);
+    let config = format!("{}\n[node.first]\nendpoint = \"{}\"\n", cluster_e2e::master::CLUSTER_SECTION, first.endpoint);
+    let master = cluster_e2e::Master::start_with_config(&config);
+    let entry = cluster_e2e::wait_for("both stream endpoints learnt", || {
+        let entry = master.node_entry("first").ok_or("no entry for first")?;
+        if entry["stats_endpoint"].is_string() && entry["pubsub_endpoint"].is_string() {
+            Ok(entry)
+        } else {
+            Err(format!("not yet: {entry}"))
+        }
+    });
+    assert_eq!(entry["stats_endpoint"], first.stats_endpoint.as_str(), "{entry}");
+    assert_eq!(entry["pubsub_endpoint"], first.pubsub_endpoint.as_str(), "{entry}");
+    assert_eq!(
+        entry["endpoint_sources"],
+        json!({"endpoint": "config", "pubsub_endpoint": "learnt", "stats_endpoint": "learnt"}),
+        "{entry}"
+    );
+    let stats = Stream::subscribe(&master.stats_endpoint, &["stat.first-dummy"]);
+    stats.wait_for("first's stats on the merged stream", |m| m.payload["node"] == "first");
+    let table = cluster_e2e::cli::clusterctl(&["--endpoint", &master.endpoint, "nodes"]);
+    let row = table.ok().lines().find(|l| l.starts_with("first ")).unwrap_or_default().to_string();
+    assert!(row.contains(&format!("{} (learnt)", first.stats_endpoint)), "{row}");
+    assert!(row.contains(&format!("{} (learnt)", first.pubsub_endpoint)), "{row}");
+}

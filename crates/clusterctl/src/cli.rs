@@ -9,9 +9,9 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
-use crate::top;
+use crate::{manual, top};
 
-/// Environment variable read when `--endpoint` is not given (not by `listen`).
+/// Environment variable read when `--endpoint` is not given.
 pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
 
 /// The whole command line.
@@ -35,9 +35,8 @@ pub struct Cli {
 /// Options accepted before or after any command.
 #[derive(clap::Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Endpoint to talk to: the command endpoint [env: CLUSTERCTL_ENDPOINT] [default:
-    /// tcp://127.0.0.1:5558]; for listen the event stream (default tcp://127.0.0.1:5560), for top
-    /// the stats stream (default tcp://127.0.0.1:5559), neither reading the env
+    /// The master's (or a circusd's) command endpoint, for every command, listen and top
+    /// included [env: CLUSTERCTL_ENDPOINT] [default: tcp://127.0.0.1:5558]
     #[arg(long, global = true, value_name = "ENDPOINT")]
     pub endpoint: Option<String>,
     /// Seconds to wait for a reply
@@ -145,6 +144,8 @@ pub enum Command {
                             --endpoint, --node and --timeout do not apply. \
                             Exit status 2 when the ini cannot be read or lacks node or master.")]
     Join(join::JoinArgs),
+    /// Print a shell completion script: clusterctl completions bash|zsh|fish
+    Completions(manual::CompletionsArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

@@ -1,6 +1,7 @@
 //! Why a clusterctl run failed, and the exit status each failure maps to.
 
 use std::io;
+use std::time::Duration;
 
 use clusterd_protocol::connection::ConnectionError;
 
@@ -28,6 +29,21 @@ pub enum CtlError {
     /// The request could not be sent or no reply came ([`ConnectionError::Timeout`]).
     #[error("{0}")]
     Transport(ConnectionError),
+    /// Nothing answered at `endpoint` within `timeout` (a silent peer, or one that is not a
+    /// ZeroMQ ROUTER, such as a stream endpoint given where the command endpoint belongs).
+    #[error("no answer from {endpoint} within {}s (is clusterd running there?)", timeout.as_secs_f64())]
+    NoAnswer {
+        /// Where the request went.
+        endpoint: String,
+        /// `--timeout`.
+        timeout: Duration,
+    },
+    /// An endpoint that cannot be used: which option, and the fix.
+    #[error("{0}")]
+    BadEndpoint(String),
+    /// The peer answered, but not as a clusterd master (or a circusd) would.
+    #[error("{0}")]
+    NotMaster(String),
     /// The reply lacks what the console needs.
     #[error("malformed reply: {0}")]
     Malformed(String),
@@ -41,8 +57,13 @@ impl CtlError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CtlError::Usage(err) => err.exit_code(),
+            CtlError::BadEndpoint(_) => exit::USAGE,
             CtlError::Io(err) if err.kind() == io::ErrorKind::BrokenPipe => exit::OK,
-            CtlError::Transport(_) | CtlError::Malformed(_) | CtlError::Io(_) => exit::FAILURE,
+            CtlError::Transport(_)
+            | CtlError::NoAnswer { .. }
+            | CtlError::NotMaster(_)
+            | CtlError::Malformed(_)
+            | CtlError::Io(_) => exit::FAILURE,
         }
     }
 }

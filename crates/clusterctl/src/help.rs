@@ -27,6 +27,8 @@ With --json: {\"batch\", \"node\", \"reply\"} and {\"batch\", \"node\", \"wait\"
 {\"summary\": {\"done\", \"failed\", \"not_reached\"}}.
   clusterctl --node 'all!second' restart dummy --batch 1 --wait
 
+Errors print the master's reason (`error: <reason>`), warnings in a reply go to stderr as `warning: <text>`, and a command endpoint that never answers gives `no answer from ENDPOINT within Ns (is clusterd running there?)`.
+
 Exit status: 0 ok, 1 timeout or transport error, 2 usage error, 3 error reply (for a node set: \
 any node failed; for a roll: any node not done), 4 partial result (some nodes gave no answer, or a \
 change failed on some nodes but happened on others: each is named on stderr). With --json a single \

@@ -8,7 +8,10 @@
 //! * [`pyjson`], [`pystr`]: Python-identical JSON and `str()` formatting.
 //! * [`error`]: failures and exit statuses (0 ok, 1 timeout/transport, 2 usage, 3 error reply,
 //!   4 partial result).
+//! * [`endpoint`]: endpoints checked before use, and the stream endpoints learnt from the master.
+//! * [`streams`]: `listen` and `top` set up from the command endpoint.
 //! * [`top`]: the `top` stats viewer (ratatui).
+//! * [`manual`]: shell completions and man pages, generated from [`cli`].
 //! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
 //!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
@@ -19,15 +22,18 @@
 
 pub mod cli;
 pub mod commands;
+pub mod endpoint;
 pub mod error;
 pub mod fold;
 pub mod gather;
 mod help;
 pub mod job;
+pub mod manual;
 pub mod master;
 pub mod partial;
 pub mod pystr;
 pub mod rolling;
+mod streams;
 pub mod top;
 
 use std::ffi::OsString;
@@ -38,25 +44,10 @@ use clusterd_protocol::{pyjson, Reply, DEFAULT_MASTER_ENDPOINT};
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, ENDPOINT_ENV};
-use crate::commands::{join, listen, Plan, Render};
+use crate::commands::{join, Plan, Render};
 use crate::error::{exit, CtlError};
 use crate::gather::Gathered;
 use crate::master::resolve_or_report;
-
-/// circusctl's help text after `Timed out.`.
-const TIMEOUT_HINT: &str = "
-A time out usually happens in one of those cases:
-
-#1 The Circus daemon could not be reached.
-#2 The Circus daemon took too long to perform the operation
-
-For #1, make sure you are hitting the right place
-by checking your --endpoint option.
-
-For #2, if you are not expecting a result to
-come back, increase your timeout option value
-(particularly with waiting switches)
-";
 
 /// Runs clusterctl with `args` (program name first) on the real stdout and stderr, reading
 /// `CLUSTERCTL_ENDPOINT`; returns the exit status.
@@ -102,46 +93,77 @@ where
     let usage = |usage: commands::UsageError| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0));
     let plan = commands::plan(&parsed.cli.command).map_err(usage)?;
     let roll = rolling::settings(global, &plan).map_err(usage)?;
-    let endpoint = global.endpoint.clone().or(env_endpoint.clone()).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into());
+    if let Plan::Completions(shell) = &plan {
+        manual::completions(*shell, out);
+        return Ok(exit::OK);
+    }
+    if let Plan::Join(args) = &plan {
+        // join reads its master from the worker's ini: --endpoint does not apply.
+        return match join::run(args, err) {
+            Ok(()) => Ok(exit::OK),
+            Err(config) => {
+                writeln!(err, "error: {config}")?;
+                Ok(exit::USAGE)
+            }
+        };
+    }
+    let endpoint = command_endpoint(global, env_endpoint)?;
+    // circusctl's `Timed out.` names neither the endpoint nor the likely cause.
+    let no_answer = |error: CtlError| match error {
+        CtlError::Transport(ConnectionError::Timeout) => {
+            CtlError::NoAnswer { endpoint: endpoint.clone(), timeout: global.timeout }
+        }
+        other => other,
+    };
+    dispatch(plan, roll, &endpoint, global, out, err).map_err(no_answer)
+}
+
+/// The command endpoint: `--endpoint`, else `CLUSTERCTL_ENDPOINT`, else the default; checked.
+///
+/// # Errors
+/// [`CtlError::BadEndpoint`] naming where the bad endpoint came from.
+fn command_endpoint(global: &GlobalArgs, env_endpoint: Option<String>) -> Result<String, CtlError> {
+    match (&global.endpoint, env_endpoint) {
+        (Some(endpoint), _) => endpoint::check("--endpoint", endpoint).map(|()| endpoint.clone()),
+        (None, Some(endpoint)) => endpoint::check(ENDPOINT_ENV, &endpoint).map(|()| endpoint),
+        (None, None) => Ok(DEFAULT_MASTER_ENDPOINT.into()),
+    }
+}
+
+/// Runs a planned command against the command endpoint `endpoint`.
+fn dispatch(
+    plan: Plan,
+    roll: Option<rolling::Roll>,
+    endpoint: &str,
+    global: &GlobalArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CtlError> {
     match (plan, roll) {
         (Plan::Call { request, render }, Some(roll)) => {
-            let client = Client::connect(&endpoint, global.timeout)?;
+            let client = Client::connect(endpoint, global.timeout)?;
             let Some(nodes) = resolve_or_report(&client, global.node.as_deref().unwrap_or("all"), err)? else {
                 return Ok(exit::ERROR_REPLY);
             };
             let mut output = rolling::Output { render, json: global.json, out, err };
             Ok(rolling::roll(&client, &request, &nodes, &roll, &mut output)?.exit_code())
         }
-        (Plan::Listen(topics), _) => {
-            let endpoint = global.endpoint.as_deref().unwrap_or(listen::DEFAULT_LISTEN_ENDPOINT);
-            listen::run(endpoint, &topics, global.json, out)?;
-            Ok(exit::OK)
+        (Plan::Listen { topics, pubsub_endpoint }, _) => {
+            streams::listen(endpoint, pubsub_endpoint.as_ref(), &topics, global, out, err)
         }
-        (Plan::Top(args), _) => {
-            let config = top::Config {
-                stats: global.endpoint.clone().unwrap_or_else(|| top::DEFAULT_STATS_ENDPOINT.into()),
-                master: Some(args.master.or(env_endpoint).unwrap_or_else(|| DEFAULT_MASTER_ENDPOINT.into())),
-                process_timeout: args.process_timeout,
-            };
-            top::run(&config)?;
-            Ok(exit::OK)
+        (Plan::Top(args), _) => streams::top(endpoint, &args, global, err),
+        (Plan::Join(_) | Plan::Completions(_), _) => {
+            unreachable!("run before the command endpoint is read")
         }
-        (Plan::Join(args), _) => match join::run(&args, err) {
-            Ok(()) => Ok(exit::OK),
-            Err(config) => {
-                writeln!(err, "error: {config}")?;
-                Ok(exit::USAGE)
-            }
-        },
         (Plan::Run(args), _) => {
-            let client = Client::connect(&endpoint, global.timeout)?;
+            let client = Client::connect(endpoint, global.timeout)?;
             job::run(&client, global.node.as_deref().unwrap_or("all"), &args, global.json, out, err)
         }
         (Plan::Call { mut request, render }, None) => {
             if let Some(node) = &global.node {
                 request.properties.insert("node".into(), Value::String(node.clone()));
             }
-            let client = Client::connect(&endpoint, global.timeout)?;
+            let client = Client::connect(endpoint, global.timeout)?;
             let reply = client.call(&request)?;
             let gathered = Gathered::from_reply(&reply);
             let code = match &gathered {
@@ -172,6 +194,11 @@ fn print_reply(
         return Err(CtlError::Malformed("missing 'status'".into()));
     }
     let text = render(reply).map_err(|malformed| CtlError::Malformed(malformed.0))?;
+    // A reply can succeed and still carry a warning (register_node of a node that does not
+    // answer yet): on stderr, so that stdout stays the result.
+    for warning in commands::warnings(reply) {
+        writeln!(err, "warning: {warning}")?;
+    }
     if reply.is_error() {
         writeln!(err, "{text}")?;
         Ok(exit::ERROR_REPLY)
@@ -181,12 +208,11 @@ fn print_reply(
     }
 }
 
-/// Prints `error` where circusctl would and returns its exit status.
+/// Prints why the run failed and returns its exit status.
 fn report(error: &CtlError, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let written = match error {
         CtlError::Usage(usage) if !usage.use_stderr() => write!(out, "{}", usage.render()),
         CtlError::Usage(usage) => write!(err, "{}", usage.render()),
-        CtlError::Transport(ConnectionError::Timeout) => write!(err, "Timed out.{TIMEOUT_HINT}"),
         CtlError::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => writeln!(err, "error: {other}"),
     };

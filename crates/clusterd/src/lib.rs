@@ -19,6 +19,7 @@ pub mod config;
 pub mod discovery;
 mod handler;
 mod identity;
+pub mod learn;
 mod lifecycle;
 pub mod link;
 pub mod logging;

@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use tracing::{error, info, warn};
 
 use crate::config::{ClusterSettings, Config};
+use crate::learn::learn_streams_in_background;
 use crate::link::NodeState;
-use crate::registry::{learn_pubsub_in_background, ProbePolicy, Source};
+use crate::registry::{ProbePolicy, Source};
 use crate::state::{StateError, StateFile};
 use crate::Ctx;
 
@@ -47,7 +48,7 @@ pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
             continue;
         }
         match ctx.registry.insert(spec.clone(), source) {
-            Ok((node, _)) => learn_pubsub_in_background(&node, ctx.settings().node_timeout),
+            Ok((node, _)) => learn_streams_in_background(&node, ctx.settings().node_timeout),
             Err(ConnectionError::OutOfDescriptors(reason)) => {
                 if unstarted.is_empty() {
                     error!(%reason, "saved nodes past the file-descriptor budget are not started");
@@ -135,12 +136,12 @@ pub async fn reap(ctx: Arc<Ctx>) {
     }
 }
 
-/// True when `node` is what `spec` declares (a pubsub endpoint learnt from the node counts as
+/// True when `node` is what `spec` declares (a stream endpoint learnt from the node counts as
 /// declared when the configuration gives none).
 fn declared_as(node: &crate::registry::Node, spec: &crate::config::NodeSpec) -> bool {
     let current = node.spec();
     current.endpoint == spec.endpoint
-        && current.stats_endpoint == spec.stats_endpoint
+        && (spec.stats_endpoint.is_none() || current.stats_endpoint == spec.stats_endpoint)
         && (spec.pubsub_endpoint.is_none() || current.pubsub_endpoint == spec.pubsub_endpoint)
 }
 
@@ -210,7 +211,7 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
             }
         }
         match ctx.registry.insert(spec, Source::Config) {
-            Ok((node, _)) => learn_pubsub_in_background(&node, new.node_timeout),
+            Ok((node, _)) => learn_streams_in_background(&node, new.node_timeout),
             Err(err) => {
                 warn!(node = %name, cause = %err, "cannot add a node from the reloaded configuration");
                 continue;

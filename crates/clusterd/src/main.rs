@@ -3,16 +3,26 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use clusterd::config::Config;
 
 /// Cluster master for the Circus process manager: one Circus-compatible endpoint for a pool
 /// of circusd nodes.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit status: 0 after SIGINT, SIGTERM or a quit command (a graceful stop); 1 when an endpoint \
+                  cannot be bound; 2 for a bad configuration (one line naming the file, the key and why), \
+                  also with --check; 130 after a second SIGINT.\n\n\
+                  Talk to it with circusctl or clusterctl on its endpoint (default tcp://127.0.0.1:5558). \
+                  See docs/operations.md."
+)]
 struct Cli {
     /// Configuration file: TOML (cluster.toml) or the 2012 circusd-cluster INI (*.ini).
-    config: PathBuf,
+    #[arg(required_unless_present = "man")]
+    config: Option<PathBuf>,
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
@@ -23,11 +33,21 @@ struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Write the man page clusterd.1 into this folder and exit (`make man`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    man: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    if let Some(dir) = &cli.man {
+        return write_man(dir);
+    }
+    let Some(path) = cli.config.as_deref() else {
+        eprintln!("clusterd: a configuration file is required");
+        return ExitCode::from(2);
+    };
+    let config = match Config::load(path) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("clusterd: {err}");
@@ -35,7 +55,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.check {
-        println!("{}: ok ({} nodes)", cli.config.display(), config.nodes.len());
+        println!("{}: ok ({} nodes)", path.display(), config.nodes.len());
         return ExitCode::SUCCESS;
     }
     if let Err(err) = clusterd::logging::install(cli.verbose, config.cluster.audit_log.as_deref()) {
@@ -82,5 +102,22 @@ fn raise_open_files_limit() {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open files limit"),
         Err(err) => tracing::warn!(cause = %err, "cannot raise the open files limit"),
+    }
+}
+
+/// Writes `dir/clusterd.1` from the command-line definition, so the page never drifts from
+/// `--help`.
+fn write_man(dir: &std::path::Path) -> ExitCode {
+    let mut page = Vec::new();
+    let written = clap_mangen::Man::new(Cli::command()).render(&mut page).and_then(|()| {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("clusterd.1"), page)
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("clusterd: cannot write {}: {err}", dir.join("clusterd.1").display());
+            ExitCode::FAILURE
+        }
     }
 }

@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use clusterd_protocol::connection::{budget, ConnectionError, Context};
-use clusterd_protocol::{Endpoint, Request};
+use clusterd_protocol::Endpoint;
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify};
-use tracing::{debug, info};
 
 use crate::config::NodeSpec;
 use crate::link::{Health, Link, LinkEvent, Tuning};
@@ -47,11 +46,14 @@ pub struct Node {
     pub name: String,
     /// circusd's command endpoint.
     pub endpoint: Endpoint,
-    /// circusd-stats' stream.
-    pub stats_endpoint: Option<Endpoint>,
-    /// circusd's event stream; learnt from the node's `globaloptions` when not given. The feed
-    /// watches it and subscribes as soon as it is known.
+    /// circusd-stats' stream; learnt from the node's `globaloptions` when not given
+    /// ([`crate::learn`]). The feed watches it and subscribes as soon as it is known.
+    pub stats_endpoint: watch::Sender<Option<Endpoint>>,
+    /// circusd's event stream; learnt like the stats stream.
     pub pubsub_endpoint: watch::Sender<Option<Endpoint>>,
+    /// The stream endpoints learnt from the node rather than given (`pubsub_endpoint`,
+    /// `stats_endpoint`).
+    learnt: Mutex<Vec<&'static str>>,
     /// Where the entry came from.
     pub source: Source,
     /// Tags, for node-set expressions (`@eu`).
@@ -65,27 +67,54 @@ pub struct Node {
 }
 
 impl Node {
-    /// The node's name and endpoints, as declared or registered (with the pubsub endpoint
+    /// The node's name and endpoints, as declared or registered (with the stream endpoints
     /// learnt since).
     pub fn spec(&self) -> NodeSpec {
         NodeSpec {
             name: self.name.clone(),
             endpoint: self.endpoint.clone(),
-            stats_endpoint: self.stats_endpoint.clone(),
+            stats_endpoint: self.stats_endpoint.borrow().clone(),
             pubsub_endpoint: self.pubsub_endpoint.borrow().clone(),
             tags: self.tags.clone(),
         }
+    }
+
+    /// Where each endpoint came from: the node's source (`config`, `registered`, `discovered`)
+    /// for the ones given, `learnt` for those asked from the node, `null` while unknown.
+    pub fn endpoint_sources(&self) -> Value {
+        let learnt = self.learnt.lock().expect("learnt lock");
+        let source = |key: &str, known: bool| match (known, learnt.contains(&key)) {
+            (false, _) => Value::Null,
+            (true, true) => "learnt".into(),
+            (true, false) => self.source.as_str().into(),
+        };
+        json!({
+            "endpoint": self.source.as_str(),
+            "pubsub_endpoint": source("pubsub_endpoint", self.pubsub_endpoint.borrow().is_some()),
+            "stats_endpoint": source("stats_endpoint", self.stats_endpoint.borrow().is_some()),
+        })
+    }
+
+    /// Records a stream endpoint learnt from the node; the feed subscribes to it.
+    pub(crate) fn set_learnt(&self, key: &'static str, endpoint: Endpoint) {
+        self.learnt.lock().expect("learnt lock").push(key);
+        match key {
+            "stats_endpoint" => self.stats_endpoint.send_replace(Some(endpoint)),
+            _ => self.pubsub_endpoint.send_replace(Some(endpoint)),
+        };
     }
 
     /// The node as `nodes` reports it.
     pub fn describe(&self) -> Value {
         let health = self.link.health();
         let pubsub = self.pubsub_endpoint.borrow().clone();
+        let stats = self.stats_endpoint.borrow().clone();
         let mut described = json!({
             "name": self.name,
             "endpoint": self.endpoint.as_str(),
             "pubsub_endpoint": pubsub.map(|e| e.to_string()),
-            "stats_endpoint": self.stats_endpoint.as_ref().map(|e| e.to_string()),
+            "stats_endpoint": stats.map(|e| e.to_string()),
+            "endpoint_sources": self.endpoint_sources(),
             "state": health.state.as_str(),
             "source": self.source.as_str(),
             "tags": self.tags,
@@ -101,54 +130,6 @@ impl Node {
         }
         described
     }
-
-    /// Asks the node's `globaloptions` for its `pubsub_endpoint` and records it; a wildcard
-    /// host (`0.0.0.0`, `*`) is replaced by the host of the node's command endpoint, as
-    /// circus-web does.
-    ///
-    /// # Errors
-    /// The node did not answer, or reported no usable endpoint.
-    pub async fn learn_pubsub_endpoint(&self, timeout: Duration) -> Result<Endpoint, String> {
-        let mut properties = Map::new();
-        properties.insert("option".into(), "pubsub_endpoint".into());
-        let reply = self.link.call(Request::new("globaloptions", properties), timeout).await;
-        let reply = reply.map_err(|err| err.describe(&self.name))?;
-        let text = reply
-            .0
-            .get("options")
-            .and_then(|o| o.get("pubsub_endpoint"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("node {} did not report a pubsub_endpoint", self.name))?;
-        let mut endpoint: Endpoint = text.parse()?;
-        if let (Some(host @ ("0.0.0.0" | "*")), Some(node_host)) = (endpoint.host(), self.endpoint.host()) {
-            endpoint = endpoint.as_str().replacen(host, node_host, 1).parse()?;
-        }
-        self.pubsub_endpoint.send_replace(Some(endpoint.clone()));
-        Ok(endpoint)
-    }
-}
-
-/// Until a configured node without `pubsub_endpoint` tells us its own, ask it again every
-/// few seconds; stop when it answers or leaves the registry.
-pub fn learn_pubsub_in_background(node: &Arc<Node>, timeout: Duration) {
-    let node = Arc::downgrade(node);
-    tokio::spawn(async move {
-        loop {
-            let Some(current) = node.upgrade() else { return };
-            if current.pubsub_endpoint.borrow().is_some() {
-                return;
-            }
-            match current.learn_pubsub_endpoint(timeout).await {
-                Ok(endpoint) => {
-                    info!(node = %current.name, %endpoint, "learnt pubsub_endpoint from the node");
-                    return;
-                }
-                Err(reason) => debug!(node = %current.name, reason, "pubsub_endpoint not known yet"),
-            }
-            drop(current);
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
-    });
 }
 
 /// How nodes are probed: the configured heartbeat and `down_after`, and the cap on probes per
@@ -257,12 +238,14 @@ impl Registry {
         let link = Link::spawn(&self.ctx, &spec.name, spec.endpoint.as_str(), self.tuning.clone(), hook)?;
         let counters = Arc::new(Counters::default());
         let (pubsub_endpoint, pubsub) = watch::channel(spec.pubsub_endpoint);
-        let feed = self.streams.attach(&spec.name, spec.stats_endpoint.clone(), pubsub, restarted, counters.clone());
+        let (stats_endpoint, stats) = watch::channel(spec.stats_endpoint);
+        let feed = self.streams.attach(&spec.name, stats, pubsub, restarted, counters.clone());
         let node = Arc::new(Node {
             name: spec.name.clone(),
             endpoint: spec.endpoint,
-            stats_endpoint: spec.stats_endpoint,
+            stats_endpoint,
             pubsub_endpoint,
+            learnt: Mutex::new(Vec::new()),
             source,
             tags: spec.tags,
             link,

@@ -1,6 +1,7 @@
-//! `listen [<topic>...] [--json]`: subscribes to an event stream (the master's merged events by
-//! default, or any circusd's `pubsub_endpoint` with `--endpoint`) and prints one line per event
-//! until interrupted.
+//! `listen [<topic>...] [--json]`: subscribes to an event stream (the master's merged events,
+//! found through its `globaloptions` by [`crate::streams`], or any circusd's `pubsub_endpoint`
+//! with `--pubsub-endpoint`) and prints one line per event until interrupted; with `--node`,
+//! only the events of those nodes.
 //!
 //! Lines are `<node> <watcher> <event> <payload>` for the master's `watcher.<node>:<watcher>.<event>`,
 //! `- <watcher> <event> <payload>` for a plain circusd's `watcher.<watcher>.<event>`,
@@ -20,14 +21,13 @@ use serde_json::{json, Value};
 
 use crate::error::CtlError;
 
-/// The master's merged event stream; `CLUSTERCTL_ENDPOINT` is not used (circusctl's `listen`
-/// ignores `CIRCUSCTL_ENDPOINT` too).
+/// The default master's merged event stream (what its `globaloptions` names by default).
 pub const DEFAULT_LISTEN_ENDPOINT: &str = "tcp://127.0.0.1:5560";
 
 /// How long a wait for the next event lasts before checking for Ctrl-C.
 const SLICE: Duration = Duration::from_millis(250);
 
-/// `listen` arguments (`--endpoint` and `--json` are global options).
+/// `listen` arguments (`--endpoint`, `--node` and `--json` are global options).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "\
 Output, one line per event, flushed at once:
@@ -38,18 +38,25 @@ Output, one line per event, flushed at once:
 With --json, one object per line: {\"topic\", \"node\", \"watcher\", \"event\", \"payload\"}
 (null where the topic has no such part; the payload parsed, or its text if it is not JSON).
 
---endpoint defaults to tcp://127.0.0.1:5560, the master's event stream; CLUSTERCTL_ENDPOINT is
-not used. Point it at a circusd's pubsub_endpoint to watch one node. Ctrl-C stops (status 0).
+--endpoint is the master's command endpoint, as for every command [env: CLUSTERCTL_ENDPOINT]
+[default: tcp://127.0.0.1:5558]: listen asks its globaloptions for the merged pubsub_endpoint.
+--pubsub-endpoint reads another event stream instead (a circusd's, to watch one node).
+--node SET prints only the events of those nodes (resolved once, at start). A command endpoint
+that does not answer within --timeout fails with status 1. Ctrl-C stops (status 0).
 
 Examples:
   clusterctl listen                             everything the master publishes
   clusterctl listen watcher.first: cluster.     node first's watchers, and node health
+  clusterctl --node second listen               only second's events
   clusterctl listen --json | head -1            the next event as JSON")]
 pub struct ListenArgs {
     /// Topic prefixes to subscribe to, e.g. `watcher.first:dummy.` or `cluster.` (everything
     /// when omitted)
     #[arg(value_name = "TOPIC")]
     pub topics: Vec<String>,
+    /// The event stream to read instead of the one the master's globaloptions names
+    #[arg(long = "pubsub-endpoint", value_name = "ENDPOINT")]
+    pub pubsub_endpoint: Option<String>,
 }
 
 /// The subscriptions: the given prefixes, or `""` (everything) as circusctl.
@@ -106,6 +113,17 @@ pub fn parse_topic(topic: &str) -> Topic<'_> {
     }
 }
 
+/// True when the event's topic names one of `nodes` (every event when `nodes` is `None`).
+pub fn admits(topic: &str, nodes: Option<&[String]>) -> bool {
+    let Some(nodes) = nodes else { return true };
+    let node = match parse_topic(topic) {
+        Topic::Watcher { node, .. } => node,
+        Topic::Cluster { node, .. } => Some(node),
+        Topic::Other => None,
+    };
+    node.is_some_and(|node| nodes.iter().any(|wanted| wanted == node))
+}
+
 /// The text line for one event.
 pub fn text_line(topic: &str, payload: &str) -> String {
     let payload = one_line(payload);
@@ -144,12 +162,19 @@ fn one_line(payload: &str) -> Cow<'_, str> {
     }
 }
 
-/// Prints events from `endpoint` until Ctrl-C (status 0) or until stdout closes.
+/// Prints events from `endpoint` (only those of `nodes`, when given) until Ctrl-C (status 0)
+/// or until stdout closes.
 ///
 /// # Errors
 /// A bad endpoint, a socket failure, or a closed stdout ([`CtlError::Io`], status 0 for a
 /// broken pipe).
-pub fn run(endpoint: &str, topics: &[String], json: bool, out: &mut dyn Write) -> Result<(), CtlError> {
+pub fn run(
+    endpoint: &str,
+    topics: &[String],
+    nodes: Option<&[String]>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CtlError> {
     let subscriber = Subscriber::connect(endpoint, topics)?;
     let interrupted = Arc::new(AtomicBool::new(false));
     // Without the handler Ctrl-C would still stop us, but with status 130; if it cannot be
@@ -163,6 +188,9 @@ pub fn run(endpoint: &str, topics: &[String], json: bool, out: &mut dyn Write) -
         let topic = frames.next().unwrap_or_default();
         let payload: Vec<u8> = frames.flatten().collect();
         let (topic, payload) = (String::from_utf8_lossy(&topic), String::from_utf8_lossy(&payload));
+        if !admits(&topic, nodes) {
+            continue;
+        }
         let line = if json { json_line(&topic, &payload) } else { text_line(&topic, &payload) };
         writeln!(out, "{line}")?;
         out.flush()?;
@@ -176,8 +204,8 @@ mod tests {
 
     #[test]
     fn topics_default_to_everything() {
-        assert_eq!(topics(&ListenArgs { topics: vec![] }), vec![String::new()]);
-        let args = ListenArgs { topics: vec!["cluster.".into()] };
+        assert_eq!(topics(&ListenArgs { topics: vec![], pubsub_endpoint: None }), vec![String::new()]);
+        let args = ListenArgs { topics: vec!["cluster.".into()], pubsub_endpoint: None };
         assert_eq!(topics(&args), vec!["cluster.".to_string()]);
     }
 
@@ -197,6 +225,17 @@ mod tests {
         {
             assert_eq!(parse_topic(other), Topic::Other, "{other}");
         }
+    }
+
+    #[test]
+    fn node_sets_filter_by_the_topics_node() {
+        let second = ["second".to_string()];
+        assert!(admits("watcher.second:dummy2.spawn", Some(&second)));
+        assert!(admits("cluster.second.down", Some(&second)));
+        assert!(!admits("watcher.first:dummy.spawn", Some(&second)));
+        assert!(!admits("watcher.dummy.spawn", Some(&second)));
+        assert!(!admits("other", Some(&second)));
+        assert!(admits("watcher.first:dummy.spawn", None));
     }
 
     #[test]

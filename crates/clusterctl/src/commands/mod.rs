@@ -23,7 +23,7 @@ use clusterd_protocol::{Reply, Request};
 use serde_json::{Map, Value};
 
 use crate::cli::Command;
-use crate::pystr::py_str_opt;
+use crate::pystr::{py_str, py_str_opt};
 
 /// Turns a reply into console text, or says which field circusctl would have crashed on.
 pub type Render = fn(&Reply) -> Result<String, Malformed>;
@@ -38,13 +38,20 @@ pub enum Plan {
         render: Render,
     },
     /// Subscribe to the event stream with these topic prefixes.
-    Listen(Vec<String>),
+    Listen {
+        /// Topic prefixes (`""` for everything).
+        topics: Vec<String>,
+        /// `--pubsub-endpoint`: the stream to read instead of the one the master names.
+        pubsub_endpoint: Option<String>,
+    },
     /// Run the stats viewer.
     Top(crate::top::TopArgs),
     /// Register a worker and keep it registered.
     Join(join::JoinArgs),
     /// Run a one-shot job on a node set.
     Run(run::RunArgs),
+    /// Print a shell completion script.
+    Completions(crate::manual::CompletionShell),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -86,14 +93,16 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Ipython => call(empty("ipython"), ipython::render),
         C::Kill(args) => call(procs::kill_request(args), default_console),
         C::List(args) => call(query::named_request("list", args), query::render_list),
-        C::Listen(args) => Ok(Plan::Listen(listen::topics(args))),
+        C::Listen(args) => {
+            Ok(Plan::Listen { topics: listen::topics(args), pubsub_endpoint: args.pubsub_endpoint.clone() })
+        }
         C::Listsockets => call(empty("listsockets"), query::render_listsockets),
         C::Numprocesses(args) => call(query::named_request("numprocesses", args), query::render_numprocesses),
         C::Numwatchers => call(empty("numwatchers"), query::render_numwatchers),
         C::Options(args) => call(options::options_request(args), options::render_options),
         C::Quit(args) => call(lifecycle::waiting_request("quit", args), default_console),
         C::Reload(args) => call(lifecycle::reload_request(args), default_console),
-        C::Reloadconfig(args) => call(lifecycle::waiting_request("reloadconfig", args), default_console),
+        C::Reloadconfig(args) => call(lifecycle::waiting_request("reloadconfig", args), lifecycle::render_reloadconfig),
         C::Restart(args) => call(lifecycle::match_request("restart", args), default_console),
         C::Rm(args) => call(watcher::rm_request(args), default_console),
         C::Set(args) => call(set::set_request(args)?, default_console),
@@ -109,6 +118,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Nodelist => call(empty("nodelist"), nodes::render_nodelist),
         C::Join(args) => Ok(Plan::Join(args.clone())),
         C::Run(args) => Ok(Plan::Run(args.clone())),
+        C::Completions(args) => Ok(Plan::Completions(args.shell)),
     }
 }
 
@@ -141,6 +151,15 @@ pub fn default_console(reply: &Reply) -> Result<String, Malformed> {
     Ok(if is_ok(reply) { "ok".into() } else { console_error(reply) })
 }
 
+/// The reply's `warning` (one text) and `warnings` (a list), in that order.
+pub fn warnings(reply: &Reply) -> Vec<String> {
+    let mut found: Vec<String> = reply.0.get("warning").map(py_str).into_iter().collect();
+    if let Some(Value::Array(list)) = reply.0.get("warnings") {
+        found.extend(list.iter().map(py_str));
+    }
+    found
+}
+
 /// The reply's `key` field, or [`Malformed`] naming it.
 pub fn field<'a>(reply: &'a Reply, key: &str) -> Result<&'a Value, Malformed> {
     reply.0.get(key).ok_or_else(|| Malformed::field(key))
@@ -163,5 +182,14 @@ mod tests {
         assert_eq!(default_console(&err).unwrap(), "error: program nope not found");
         assert_eq!(default_console(&reply(r#"{"status": "error"}"#)).unwrap(), "error: None");
         assert_eq!(default_console(&reply(r#"{"status": "active"}"#)).unwrap(), "error: None");
+    }
+
+    #[test]
+    fn warnings_are_collected() {
+        let one = reply(r#"{"status": "ok", "warning": "pubsub_endpoint unknown: node tmp3 timed out"}"#);
+        assert_eq!(warnings(&one), ["pubsub_endpoint unknown: node tmp3 timed out"]);
+        let many = reply(r#"{"status": "ok", "warning": "a", "warnings": ["b", "c"]}"#);
+        assert_eq!(warnings(&many), ["a", "b", "c"]);
+        assert!(warnings(&reply(r#"{"status": "ok"}"#)).is_empty());
     }
 }

@@ -117,7 +117,8 @@ pub fn render_nodelist(reply: &Reply) -> Result<String, Malformed> {
 const HEADERS: [&str; 8] = ["NAME", "STATE", "SOURCE", "ENDPOINT", "PUBSUB", "STATS", "LAST SEEN", "DROPPED"];
 
 /// `nodes`: an aligned table, one row per node in reply order; ages are relative to the reply's
-/// `time` (the master's clock).
+/// `time` (the master's clock). A stream endpoint the master learnt from the node's
+/// `globaloptions` (`endpoint_sources`) is marked `(learnt)`; the others come from SOURCE.
 pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
     if !is_ok(reply) {
         return Ok(console_error(reply));
@@ -139,6 +140,15 @@ pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
             Some(seen) => format!("{} ago", age(reference - seen)),
             None => "never".into(),
         };
+        let stream = |key: &str| {
+            let learnt =
+                node.get("endpoint_sources").and_then(|s| s.get(key)).and_then(Value::as_str) == Some("learnt");
+            if learnt {
+                format!("{} (learnt)", cell(key))
+            } else {
+                cell(key)
+            }
+        };
         // Stream messages the master could not keep up with (`streams.dropped`).
         let dropped = node.get("streams").and_then(|s| s.get("dropped")).map_or("-".to_string(), py_str);
         rows.push(vec![
@@ -146,8 +156,8 @@ pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
             cell("state"),
             cell("source"),
             cell("endpoint"),
-            cell("pubsub_endpoint"),
-            cell("stats_endpoint"),
+            stream("pubsub_endpoint"),
+            stream("stats_endpoint"),
             last_seen,
             dropped,
         ]);
@@ -211,6 +221,15 @@ third        up     static      e                     p                     s   
         let empty = render_nodes(&reply(r#"{"status": "ok", "nodes": []}"#)).unwrap();
         assert_eq!(empty, "NAME  STATE  SOURCE  ENDPOINT  PUBSUB  STATS  LAST SEEN  DROPPED");
         assert!(render_nodes(&reply(r#"{"status": "ok"}"#)).is_err());
+    }
+
+    #[test]
+    fn learnt_endpoints_are_marked() {
+        let text = r#"{"status": "ok", "time": 10.0, "nodes": [{"name": "a", "endpoint": "e", "pubsub_endpoint": "p",
+            "stats_endpoint": "s", "state": "alive", "source": "config", "last_seen": 9.0,
+            "endpoint_sources": {"endpoint": "config", "pubsub_endpoint": "learnt", "stats_endpoint": "config"}}]}"#;
+        let table = render_nodes(&reply(text)).unwrap();
+        assert_eq!(table.lines().nth(1).unwrap(), "a     alive  config  e         p (learnt)  s      1.0s ago   -");
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub fn render_list(reply: &Reply) -> Result<String, Malformed> {
     Ok("error: Response doesn't contain 'pids' nor 'watchers'.".into())
 }
 
-/// `status`: sorted `watcher: state` lines, or the single state (`error` for an error reply,
-/// as circusctl prints it).
+/// `status`: sorted `watcher: state` lines, or the single state; an error reply prints its
+/// reason (circusctl prints a bare `error`, which hides why).
 pub fn render_status(reply: &Reply) -> Result<String, Malformed> {
     if let Some(statuses) = reply.0.get("statuses") {
         let Value::Object(statuses) = statuses else {
@@ -52,8 +52,8 @@ pub fn render_status(reply: &Reply) -> Result<String, Malformed> {
         return Ok(lines.join("\n"));
     }
     match reply.0.get("status") {
-        Some(status) => Ok(py_str(status)),
-        None => Ok(console_error(reply)),
+        Some(status) if !reply.is_error() => Ok(py_str(status)),
+        _ => Ok(console_error(reply)),
     }
 }
 
@@ -135,7 +135,8 @@ mod tests {
         assert_eq!(render_status(&reply(all)).unwrap(), "Other: active\ndummy: stopped\nweb: active");
         assert_eq!(render_status(&reply(r#"{"status": "active", "time": 1.0}"#)).unwrap(), "active");
         let err = r#"{"status": "error", "reason": "program nope not found", "errno": 3}"#;
-        assert_eq!(render_status(&reply(err)).unwrap(), "error");
+        // circusctl prints a bare `error` here; issue 12 asks for the reason.
+        assert_eq!(render_status(&reply(err)).unwrap(), "error: program nope not found");
     }
 
     #[test]

@@ -27,9 +27,9 @@ Ctrl-C (or SIGTERM) stops the job on every node before exiting (status 130).
 
 Output: `== run-NAME-xxxx on <nodes> (<count>): <command>`, then, when all is over, the nodes \
 grouped by outcome, one line per group, successes first, durations from spawn to reap on the \
-node (circusd reaps every check_delay, so short jobs show up to about 1 s):
-  exit 0 (2): first,third [0.21s-0.30s]
-  exit 1 (1): second [0.05s]
+node (circusd reaps exited processes every check_delay, 5 s by default, so a short job shows anything up to about 5 s):
+  exit 0 (2): first,third [1.21s-4.30s]
+  exit 1 (1): second [2.05s]
   exit ? (1): fourth [1.20s]          exited, exit code unknown (its reap event was missed)
   timed out (1): fifth [60.00s]
   failed to start (1): sixth: <reason>

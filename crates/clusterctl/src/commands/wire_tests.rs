@@ -13,10 +13,11 @@ fn sent(line: &str) -> String {
         Ok(Plan::Call { request, .. }) => {
             dumps(&serde_json::json!({"command": request.command, "properties": request.properties}))
         }
-        Ok(Plan::Listen(topics)) => format!("listen {topics:?}"),
+        Ok(Plan::Listen { topics, .. }) => format!("listen {topics:?}"),
         Ok(Plan::Top(args)) => format!("top {args:?}"),
         Ok(Plan::Join(args)) => format!("join {}", args.ini.display()),
         Ok(Plan::Run(args)) => format!("run {args:?}"),
+        Ok(Plan::Completions(shell)) => format!("completions {shell:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }

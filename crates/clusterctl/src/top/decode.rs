@@ -64,6 +64,15 @@ pub struct ProcessStat {
     pub age: Option<f64>,
 }
 
+/// The node a stats publication comes from (its payload's `node`, which the master splices in),
+/// for `top --node`; `None` for a plain circusd's publications and the sockets total.
+pub fn stat_node(topic: &[u8], payload: &[u8]) -> Option<String> {
+    match stat(topic, payload)? {
+        Stat::Process { node, .. } | Stat::Aggregate { node, .. } | Stat::Socket { node, .. } => node,
+        Stat::SocketTotal { .. } => None,
+    }
+}
+
 /// Decodes one publication; `None` for anything that is not a stats message of a known shape.
 pub fn stat(topic: &[u8], payload: &[u8]) -> Option<Stat> {
     let topic = std::str::from_utf8(topic).ok()?;

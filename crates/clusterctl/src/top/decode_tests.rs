@@ -35,6 +35,16 @@ fn per_process_messages_of_a_master_and_of_a_circusd() {
 }
 
 #[test]
+fn the_node_of_a_publication_is_its_payloads() {
+    let payload = process_payload(8498, "0.0", "0.036", "42.5", "null", r#", "node": "first""#);
+    assert_eq!(stat_node(b"stat.first-dummy.8498", payload.as_bytes()), Some("first".into()));
+    assert_eq!(stat_node(b"stat.first-dummy", br#"{"pid": [1], "node": "first"}"#), Some("first".into()));
+    let circusd = process_payload(8501, "1.0", "0.036", "42.6", "null", "");
+    assert_eq!(stat_node(b"stat.my-app.8501", circusd.as_bytes()), None);
+    assert_eq!(stat_node(b"stat.sockets", br#"{"reads": 1}"#), None);
+}
+
+#[test]
 fn not_available_figures_are_none() {
     let payload = process_payload(7, r#""N/A""#, r#""N/A""#, r#""N/A""#, "null", "");
     let Some(Stat::Process { process, .. }) = decode("stat.dummy.7", &payload) else { panic!() };

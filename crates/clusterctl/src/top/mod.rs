@@ -40,7 +40,7 @@ const TICK: Duration = Duration::from_millis(200);
 /// the keyboard.
 const DRAIN_LIMIT: usize = 10_000;
 
-/// `top` arguments (`--endpoint`, the stats endpoint, is a global option).
+/// `top` arguments (`--endpoint`, the master's command endpoint, and `--node` are global options).
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_help = "\
 Shows every process of the cluster, grouped by node then watcher, refreshed as the stats stream
@@ -49,21 +49,23 @@ it (alive, suspect, down; ? when unknown), a watcher header its watcher's totals
 CPU % and MEM % and show the oldest AGE. A node the master knows but that sends no stats is
 listed with its state and \"no stats\".
 
---endpoint is the stats stream: the master's stats_endpoint (default tcp://127.0.0.1:5559), or a
-circusd's stats_endpoint (its circusd-stats, statsd = True) to watch one node.
+--endpoint is the master's command endpoint, as for every command [env: CLUSTERCTL_ENDPOINT]
+[default: tcp://127.0.0.1:5558]: top asks its globaloptions for the merged stats_endpoint and
+polls its nodes every 2 s. --stats-endpoint reads another stats stream instead (a circusd's,
+from its circusd-stats, statsd = True, to watch one node). --node SET shows only those nodes.
 
 Keys: c / m / n  sort by CPU, memory, name      Up/Down, PgUp/PgDn, Home/End  scroll
       q, Esc, Ctrl-C  quit
 
 Examples:
   clusterctl top
-  clusterctl top --endpoint tcp://127.0.0.1:5557 --process-timeout 10")]
+  clusterctl top --node @eu
+  clusterctl top --stats-endpoint tcp://127.0.0.1:5557 --process-timeout 10")]
 pub struct TopArgs {
-    /// The master's command endpoint, asked for node states every 2 s (failures are ignored, so
-    /// a plain circusd or no master just shows `?`) [env: CLUSTERCTL_ENDPOINT] [default:
-    /// tcp://127.0.0.1:5558]
-    #[arg(long, value_name = "ENDPOINT")]
-    pub master: Option<String>,
+    /// The stats stream to read instead of the one the master's globaloptions names (node
+    /// states are still polled from --endpoint; failures there just show `?`)
+    #[arg(long = "stats-endpoint", value_name = "ENDPOINT")]
+    pub stats_endpoint: Option<String>,
     /// Drop a process after this many seconds without stats (watchers and nodes left empty go
     /// too)
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = crate::cli::parse_timeout)]
@@ -77,6 +79,8 @@ pub struct Config {
     pub stats: String,
     /// The master's command endpoint to poll for node states.
     pub master: Option<String>,
+    /// Only these nodes are shown (`--node`); every node when `None`.
+    pub nodes: Option<Vec<String>>,
     /// `--process-timeout`.
     pub process_timeout: Duration,
 }
@@ -99,7 +103,7 @@ pub fn run(config: &Config) -> Result<(), CtlError> {
     let mut failure = None;
     while !quit.load(Ordering::Relaxed) {
         let now = Instant::now();
-        if let Some(reason) = drain(&conn, &mut app.model, now) {
+        if let Some(reason) = drain(&conn, &mut app.model, config.nodes.as_deref(), now) {
             failure = Some(reason);
         }
         app.model.expire(now);
@@ -149,15 +153,21 @@ impl App {
     }
 }
 
-/// Moves what the threads sent into the model; returns why the stats stream failed, if it did.
-fn drain(conn: &Connection, model: &mut Model, now: Instant) -> Option<String> {
+/// Moves what the threads sent into the model, only what concerns `nodes` when given; returns
+/// why the stats stream failed, if it did.
+fn drain(conn: &Connection, model: &mut Model, nodes: Option<&[String]>, now: Instant) -> Option<String> {
     let mut failure = None;
     for update in conn.updates.try_iter().take(DRAIN_LIMIT) {
         match update {
             Update::Stat(topic, payload) => {
-                model.apply(&topic, &payload, now);
+                if nodes.is_none_or(|nodes| decode::stat_node(&topic, &payload).is_some_and(|n| nodes.contains(&n))) {
+                    model.apply(&topic, &payload, now);
+                }
             }
-            Update::Nodes(states) => model.set_node_states(states),
+            Update::Nodes(states) => model.set_node_states(
+                states
+                    .map(|states| states.into_iter().filter(|(n, _)| nodes.is_none_or(|ns| ns.contains(n))).collect()),
+            ),
             Update::Failed(reason) => failure = Some(reason),
         }
     }

@@ -29,20 +29,21 @@ impl ClusterSettings {
         self.bound_endpoints().into_iter().filter(|(_, ep)| !ep.is_local()).collect()
     }
 
-    /// Checks the bound endpoints: each in its own place, and none reachable from another
-    /// machine unless `allow_remote` says so.
+    /// Checks the bound endpoints: each in its own place (no two equal, `localhost` and
+    /// `127.0.0.1` alike), and none reachable from another machine unless `allow_remote` says so.
     ///
     /// # Errors
     /// The key at fault and why.
     pub fn check_access(&self) -> Result<(), (&'static str, String)> {
-        if let Some(readonly) = &self.readonly_endpoint {
-            for (key, other) in self.bound_endpoints().into_iter().filter(|(key, _)| *key != "readonly_endpoint") {
-                if readonly.same_place(other) {
-                    return Err((
-                        "readonly_endpoint",
-                        format!("{readonly} is also the master's {key}: the read-only endpoint needs its own address"),
-                    ));
-                }
+        // Two sockets cannot bind one address: without this check the second bind fails at
+        // start-up with `Address already in use`, naming no key.
+        let bound = self.bound_endpoints();
+        for (i, (key, endpoint)) in bound.iter().enumerate() {
+            if let Some((first, _)) = bound[..i].iter().find(|(_, earlier)| earlier.same_place(endpoint)) {
+                return Err((
+                    key,
+                    format!("{endpoint} is also the master's {first}: {first} and {key} need different addresses"),
+                ));
             }
         }
         if self.allow_remote {

@@ -156,6 +156,25 @@ fn access_keys_refuse_bad_values() {
 }
 
 #[test]
+fn two_master_endpoints_in_one_place_name_both_keys() {
+    let err = toml("[cluster]\nendpoint = \"tcp://127.0.0.1:7000\"\nstats_endpoint = \"tcp://localhost:7000\"\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "cluster.toml: cluster.stats_endpoint: tcp://localhost:7000 is also the master's endpoint: endpoint and \
+         stats_endpoint need different addresses"
+    );
+    let ini = "[circus-cluster]\nstats_endpoint = ipc:///tmp/x\npubsub_endpoint = ipc:///tmp/x\n";
+    let err = Config::parse(Path::new("c.ini"), ini).unwrap_err().to_string();
+    assert!(
+        err.starts_with("c.ini: circus-cluster.pubsub_endpoint: ipc:///tmp/x is also the master's stats_endpoint"),
+        "{err}"
+    );
+    assert!(toml("[cluster]\nendpoint = \"tcp://127.0.0.1:7000\"\nstats_endpoint = \"tcp://127.0.0.1:7001\"\n").is_ok());
+}
+
+#[test]
 fn remote_endpoints_need_allow_remote() {
     for (key, endpoint) in [
         ("endpoint", "tcp://0.0.0.0:5558"),

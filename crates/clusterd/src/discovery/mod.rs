@@ -39,7 +39,8 @@ pub use node::{is_master, node_name, Found, Miss};
 pub use target::{parse_target, Target};
 
 use crate::config::NodeSpec;
-use crate::registry::{learn_pubsub_in_background, Node, Source};
+use crate::learn::learn_streams_in_background;
+use crate::registry::{Node, Source};
 use crate::Ctx;
 
 /// Deadline of one `globaloptions` probe (connection included).
@@ -130,8 +131,8 @@ impl Known {
     fn new(ctx: &Ctx) -> Self {
         let mut by_port: HashMap<Option<u16>, Vec<Endpoint>> = HashMap::new();
         for node in ctx.registry.all() {
-            let pubsub = node.pubsub_endpoint.borrow().clone();
-            for endpoint in [Some(node.endpoint.clone()), node.stats_endpoint.clone(), pubsub].into_iter().flatten() {
+            let (pubsub, stats) = (node.pubsub_endpoint.borrow().clone(), node.stats_endpoint.borrow().clone());
+            for endpoint in [Some(node.endpoint.clone()), stats, pubsub].into_iter().flatten() {
                 by_port.entry(endpoint.port()).or_default().push(endpoint);
             }
         }
@@ -181,7 +182,7 @@ fn register(ctx: &Ctx, found: Found) -> Option<Arc<Node>> {
                 "discovered a node"
             );
             if found.pubsub_endpoint.is_none() {
-                learn_pubsub_in_background(&node, node_timeout(ctx));
+                learn_streams_in_background(&node, node_timeout(ctx));
             }
             Some(node)
         }

@@ -46,7 +46,7 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     info!(node = %node.name, endpoint = %node.endpoint, replaced, "node registered");
     let mut fields = Map::new();
     if ask_pubsub {
-        if let Err(reason) = node.learn_pubsub_endpoint(ctx.settings().node_timeout).await {
+        if let Err(reason) = node.learn_streams(ctx.settings().node_timeout).await {
             fields.insert("warning".into(), format!("pubsub_endpoint unknown: {reason}").into());
         }
     }

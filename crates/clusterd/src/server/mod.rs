@@ -33,7 +33,8 @@ pub use requests::{RequestCounters, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT};
 
 use crate::access::{self, Door};
 use crate::config::Config;
-use crate::registry::{learn_pubsub_in_background, Registry, Source};
+use crate::learn::learn_streams_in_background;
+use crate::registry::{Registry, Source};
 use crate::state::{StateError, StateFile};
 use crate::streams::Streams;
 use crate::{lifecycle, Ctx};
@@ -75,7 +76,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let registry = Registry::new(zmq.clone(), lifecycle::probe_policy(&settings), streams);
     for spec in config.nodes {
         let (node, _) = registry.insert(spec, Source::Config)?;
-        learn_pubsub_in_background(&node, settings.node_timeout);
+        learn_streams_in_background(&node, settings.node_timeout);
     }
     let ctx = Arc::new(Ctx::new(settings.clone(), config.path.clone(), registry));
     let state = settings.state_file.as_deref().map(StateFile::new);

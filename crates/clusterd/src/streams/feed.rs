@@ -33,7 +33,7 @@ pub struct Feed {
     pub out: Queue,
     pub counters: Arc<Counters>,
     pub totals: Arc<Counters>,
-    pub stats: Option<Endpoint>,
+    pub stats: watch::Receiver<Option<Endpoint>>,
     pub pubsub: watch::Receiver<Option<Endpoint>>,
     pub restarts: watch::Receiver<u64>,
     /// Messages larger than this (topic and payload) are dropped and counted `oversized`.
@@ -63,7 +63,8 @@ pub fn spawn(feed: Feed) -> FeedHandle {
 
 impl Feed {
     async fn run(mut self) {
-        let mut stats = self.connect(self.stats.clone(), b"stat.").await;
+        let stats = self.stats.borrow_and_update().clone();
+        let mut stats = self.connect(stats, b"stat.").await;
         let pubsub = self.pubsub.borrow_and_update().clone();
         let mut events = self.connect(pubsub, b"watcher.").await;
         loop {
@@ -93,6 +94,13 @@ impl Feed {
                     }
                     Err(err) => self.pause(err).await,
                 },
+                changed = self.stats.changed() => {
+                    if changed.is_err() {
+                        return; // the node is gone
+                    }
+                    let endpoint = self.stats.borrow_and_update().clone();
+                    stats = self.connect(endpoint, b"stat.").await;
+                }
                 changed = self.pubsub.changed() => {
                     if changed.is_err() {
                         return; // the node is gone
@@ -107,7 +115,8 @@ impl Feed {
                     // A new circusd: fresh subscriptions, so nothing queued from the old one
                     // is republished.
                     debug!(node = %self.node, "node restarted: resubscribing");
-                    stats = self.connect(self.stats.clone(), b"stat.").await;
+                    let endpoint = self.stats.borrow().clone();
+                    stats = self.connect(endpoint, b"stat.").await;
                     let endpoint = self.pubsub.borrow().clone();
                     events = self.connect(endpoint, b"watcher.").await;
                 }

@@ -127,7 +127,7 @@ impl Streams {
     pub fn attach(
         &self,
         node: &str,
-        stats: Option<Endpoint>,
+        stats: watch::Receiver<Option<Endpoint>>,
         pubsub: watch::Receiver<Option<Endpoint>>,
         restarts: watch::Receiver<u64>,
         counters: Arc<Counters>,
