@@ -20,6 +20,7 @@ mod fanout;
 mod faults;
 mod hostile;
 mod join;
+mod lab;
 mod lifecycle;
 mod liveness;
 mod malformed;
