@@ -3,6 +3,7 @@
 //! and talks to them from inside the lab ([`Lab::within`]). They need root and `ip`; elsewhere
 //! each prints `lab: skipped: <why>` and passes.
 //!
+//! * [`fixture`]: the lab itself (reachability, cuts, no route out, cleanup after a panic);
 //! * [`discovery`]: the range scan of a subnet and Circus's UDP multicast discovery on the bridge;
 //! * [`join`]: a worker joining from another host with `register_secret`, a wrong secret refused;
 //! * [`partition`]: a host cut off goes `down`, the others answer, it comes back by itself.
@@ -10,6 +11,7 @@
 //! Placement (failover copies, the partition guard) and etcd scenarios come with those features.
 
 mod discovery;
+mod fixture;
 mod join;
 mod partition;
 
