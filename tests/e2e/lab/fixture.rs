@@ -1,8 +1,8 @@
 //! The lab itself: hosts reach each other and nothing else, a cut host is unreachable until
-//! healed, and a lab is removed (its processes killed, its namespaces deleted) even when its
-//! test panics.
+//! healed, a host cut one way is heard by nobody but still hears, and a lab is removed (its
+//! processes killed, its namespaces deleted) even when its test panics.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -61,4 +61,32 @@ fn a_lab_is_removed_with_its_processes_even_when_its_test_panics() {
     for netns in [h1, m] {
         assert!(!Path::new("/run/netns").join(&netns).exists(), "{netns} is left behind");
     }
+}
+
+#[test]
+fn a_one_way_cut_drops_what_the_host_sends_and_not_what_it_hears() {
+    let Some(lab) = Lab::new(["h1"]) else { return };
+    if !lab.can_cut_one_way() {
+        return;
+    }
+    let socket = |host: &str| {
+        let socket = lab.within(host, || UdpSocket::bind((lab.address(host), 0)).expect("bind udp"));
+        socket.set_read_timeout(Some(Duration::from_secs(1))).expect("read timeout");
+        socket
+    };
+    let (m, h1) = (socket("m"), socket("h1"));
+    let heard = |from: &UdpSocket, to: &UdpSocket| {
+        let mut buffer = [0u8; 16];
+        from.send_to(b"ping", to.local_addr().expect("address")).is_ok() && to.recv_from(&mut buffer).is_ok()
+    };
+    wait_for(
+        "h1 and m to hear each other",
+        || if heard(&h1, &m) && heard(&m, &h1) { Ok(()) } else { Err("no".into()) },
+    );
+
+    lab.cut_outgoing("h1");
+    assert!(!heard(&h1, &m), "what h1 sends is dropped");
+    assert!(heard(&m, &h1), "h1 still hears m");
+    lab.heal("h1");
+    wait_for("h1 to be heard again", || if heard(&h1, &m) { Ok(()) } else { Err("not heard".into()) });
 }

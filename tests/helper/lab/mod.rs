@@ -18,7 +18,8 @@
 //!   [`crate::node::Binding::host`]), [`crate::Master`], [`crate::cli`] (stock circusctl,
 //!   clusterctl), requests and subscriptions. Processes spawned there stay there.
 //! * Partitions: [`Lab::cut`] sets the host's switch port down (its cable pulled out at the
-//!   switch: its packets vanish, nothing is refused), [`Lab::heal`] sets it up again.
+//!   switch: its packets vanish, nothing is refused), [`Lab::heal`] sets it up again;
+//!   [`Lab::cut_outgoing`] cuts one way only (an nftables drop rule on what the host sends).
 //! * Cleanup on every path, panics included: fixtures are dropped first (declared after the lab),
 //!   then the lab SIGKILLs whatever still runs in its namespaces, by pid, and deletes them.
 
@@ -27,6 +28,7 @@ pub mod subnet;
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use crate::node::Binding;
 use crate::CircusNode;
@@ -56,6 +58,8 @@ pub struct Lab {
     switch: String,
     subnet: Subnet,
     hosts: Vec<Host>,
+    /// Hosts cut one way ([`Lab::cut_outgoing`]), whose drop rule [`Lab::heal`] removes.
+    one_way: Mutex<Vec<String>>,
 }
 
 impl Lab {
@@ -88,7 +92,8 @@ impl Lab {
             Err(e) => panic!("{e}"),
         }
         // From here on, a panic drops `lab`, which removes what was made so far.
-        let mut lab = Lab { switch: switch.clone(), subnet: Subnet::lock(), hosts: Vec::new() };
+        let mut lab =
+            Lab { switch: switch.clone(), subnet: Subnet::lock(), hosts: Vec::new(), one_way: Mutex::new(Vec::new()) };
         net::add_switch_bridge(&switch);
         for (i, name) in names.iter().enumerate() {
             let host = Host {
@@ -153,10 +158,29 @@ impl Lab {
         net::set_port(&self.switch, &host.port, false);
     }
 
-    /// Plugs host `name` back in after [`Lab::cut`].
+    /// Cuts host `name` off one way: whatever it sends is dropped (an nftables rule in its own
+    /// namespace), while it still receives. Needs `nft` (see [`Lab::can_cut_one_way`]).
+    pub fn cut_outgoing(&self, name: &str) {
+        let host = self.host(name);
+        net::drop_outgoing(&host.netns, true);
+        self.one_way.lock().unwrap_or_else(|e| e.into_inner()).push(host.name.clone());
+    }
+
+    /// Whether [`Lab::cut_outgoing`] can work here (nftables installed); when it cannot, the
+    /// reason is printed as `lab: skipped: ...`.
+    pub fn can_cut_one_way(&self) -> bool {
+        net::has_nft() || skip("`nft` not installed (nftables: scripts/system-deps.sh installs it)").is_some()
+    }
+
+    /// Plugs host `name` back in after [`Lab::cut`] or [`Lab::cut_outgoing`].
     pub fn heal(&self, name: &str) {
         let host = self.host(name);
         net::set_port(&self.switch, &host.port, true);
+        let mut one_way = self.one_way.lock().unwrap_or_else(|e| e.into_inner());
+        if one_way.contains(&host.name) {
+            net::drop_outgoing(&host.netns, false);
+            one_way.retain(|h| *h != host.name);
+        }
     }
 
     /// Pids of the processes running inside host `name`.

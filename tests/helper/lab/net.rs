@@ -70,6 +70,41 @@ pub fn set_port(switch: &str, port: &str, up: bool) {
     must_ip(&["-n", switch, "link", "set", port, if up { "up" } else { "down" }]);
 }
 
+/// The nftables table of a one-way cut, in the host's own namespace.
+const ONE_WAY_TABLE: &str = "inet cluster_e2e_lab";
+
+/// Drops (`drop = true`) everything host namespace `netns` sends on `eth0`, while it still
+/// receives: the half of a partition where a host hears but is not heard. `drop = false` removes
+/// the rule (nothing happens when there is none).
+///
+/// # Panics
+/// When `nft` (nftables) is missing or refuses the rule.
+pub fn drop_outgoing(netns: &str, drop: bool) {
+    let script = if drop {
+        format!(
+            "add table {ONE_WAY_TABLE}; add chain {ONE_WAY_TABLE} out {{ type filter hook output priority 0; \
+             policy accept; }}; add rule {ONE_WAY_TABLE} out oifname \"eth0\" drop"
+        )
+    } else {
+        format!("delete table {ONE_WAY_TABLE}")
+    };
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "nft", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `ip netns exec ... nft`: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let nothing_to_remove = !drop && stderr.contains("No such file or directory");
+    if !out.status.success() && !nothing_to_remove {
+        panic!("nft {script} in {netns} (install nftables; scripts/system-deps.sh does): {}", stderr.trim());
+    }
+}
+
+/// Whether `nft` (nftables) can be run, for one-way cuts.
+pub fn has_nft() -> bool {
+    Command::new("nft").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
 /// Kills every process inside `netns` (SIGKILL, by pid), waits until none is left, and deletes the
 /// namespace. Never panics: it runs in `Drop`.
 pub fn remove(netns: &str) {
