@@ -21,7 +21,8 @@ export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
 .PHONY: venv system-deps build run test bench fuzz lint man
 
-# System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test):
+# System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test, iproute2
+# for the lab tests):
 # checked on every run, installed with apt-get when missing and run as root.
 venv: system-deps $(VENV_STAMP)
 
@@ -41,8 +42,10 @@ run: venv
 	scripts/demo.sh
 
 # The end-to-end tests run the built binaries (target/debug/clusterd, clusterctl), which
-# `cargo test` alone does not build for another package. Afterwards, check-leaks fails the run
-# if any process the tests started is still alive (and kills it), whether the tests passed or not.
+# `cargo test` alone does not build for another package. The lab tests among them (tests/e2e/lab:
+# hosts in network namespaces) need root and `ip`; without them each prints `lab: skipped: <why>`.
+# Afterwards, check-leaks fails the run if any process the tests started is still alive, or a lab
+# namespace is left (and removes them), whether the tests passed or not.
 test: venv
 	$(CARGO) build --workspace --bins
 	status=0; $(CARGO) test --workspace || status=$$?; scripts/check-leaks.sh && exit $$status

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the build and tests need beyond the Rust toolchain: a C++ compiler (the zmq
-# crate builds libzmq from source), Python's venv module (for the circus venv) and tmux (the
-# circus-top end-to-end test). Installs what is missing with apt-get when run as root on
-# Debian/Ubuntu; otherwise says what to install. Idempotent: does nothing when everything is there.
+# crate builds libzmq from source), Python's venv module (for the circus venv), tmux (the
+# circus-top end-to-end test), iproute2's `ip` and nftables' `nft` (the network-namespace lab
+# tests, run as root). Installs what is missing with apt-get when run as root on Debian/Ubuntu;
+# otherwise says what to install. Idempotent: does nothing when everything is there.
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,10 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 # The end-to-end tests run stock circus-top in a detached tmux session (tests/helper/tmux.rs).
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+# The lab tests (tests/helper/lab) build network namespaces, a bridge and veth pairs with `ip`.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# ... and cut a host off one way with an nftables drop rule.
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 ((${#missing[@]})) || exit 0
 
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

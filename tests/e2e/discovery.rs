@@ -38,7 +38,7 @@ fn discovering_master(targets: &[String], extra: &str) -> Master {
 }
 
 /// Waits until the master's merged `list` holds `watcher`.
-fn wait_listed(master: &Master, watcher: &str) {
+pub(crate) fn wait_listed(master: &Master, watcher: &str) {
     wait_for(&format!("{watcher} in list"), || {
         let reply = master.call("list", json!({}));
         let watchers = reply["watchers"].as_array().cloned().unwrap_or_default();
@@ -51,19 +51,19 @@ fn wait_listed(master: &Master, watcher: &str) {
 }
 
 /// Every command endpoint in `nodes`.
-fn node_endpoints(master: &Master) -> Vec<String> {
+pub(crate) fn node_endpoints(master: &Master) -> Vec<String> {
     let reply = master.call("nodes", json!({}));
     let nodes = reply["nodes"].as_array().cloned().unwrap_or_default();
     nodes.iter().filter_map(|n| n["endpoint"].as_str().map(String::from)).collect()
 }
 
 /// Discovery rounds the master has logged so far (it runs with `-v`).
-fn rounds(master: &Master) -> usize {
+pub(crate) fn rounds(master: &Master) -> usize {
     master.stderr().matches("discovery round").count()
 }
 
 /// Waits until the master has finished `n` more rounds than `after`.
-fn wait_rounds(master: &Master, after: usize, n: usize) {
+pub(crate) fn wait_rounds(master: &Master, after: usize, n: usize) {
     wait_for(&format!("{n} more discovery rounds"), || {
         let done = rounds(master);
         if done >= after + n {

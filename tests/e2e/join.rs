@@ -7,24 +7,12 @@ use std::time::{Duration, Instant};
 
 use cluster_e2e::cli::{circusctl, clusterctl};
 use cluster_e2e::master::{assert_entry, CLUSTER_SECTION};
+use cluster_e2e::worker::worker_ini;
 use cluster_e2e::{json, paths, ports, procs, wait_for, CircusNode, Master};
-
-/// A worker ini: `[circus]` with `node`/`master`, one `sleep` watcher and the join watcher,
-/// which runs the built clusterctl on this very ini.
-fn worker_ini(name: &str, master: &str) -> String {
-    format!(
-        "[circus]\nendpoint = {{endpoint}}\npubsub_endpoint = {{pubsub_endpoint}}\n\
-         stats_endpoint = {{stats_endpoint}}\nstatsd = True\nmulticast_endpoint =\ncheck_delay = 10\n\
-         warmup_delay = 0\nnode = {name}\nmaster = {master}\n\n\
-         [watcher:work]\ncmd = sleep 3600\nnumprocesses = 1\ncopy_env = True\ngraceful_timeout = 2\n\n\
-         [watcher:cluster-join]\ncmd = {clusterctl} join {{ini}}\ncopy_env = True\ngraceful_timeout = 5\n",
-        clusterctl = paths::workspace_bin("clusterctl").display()
-    )
-}
 
 /// Starts a worker circusd named `name` that joins `master` (an endpoint).
 fn start_worker(name: &str, master: &str) -> CircusNode {
-    CircusNode::start_from_template(name, &worker_ini(name, master), &[("work", 1)])
+    CircusNode::start_from_template(name, &worker_ini(name, master, None), &[("work", 1)])
 }
 
 /// A master config without static nodes and without persisted state, so that a restart forgets

@@ -26,6 +26,7 @@ mod input_limits;
 
 mod identity;
 mod join;
+mod lab;
 mod lifecycle;
 mod liveness;
 mod malformed;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use cluster_e2e::cli::{clusterctl, run};
 use cluster_e2e::master::CLUSTER_SECTION;
+use cluster_e2e::worker::worker_ini;
 use cluster_e2e::{json, paths, wait_for, CircusNode, Master, Value};
 
 const SECRET: &str = "e2e-Secret-7f3a";
@@ -69,24 +70,13 @@ fn registry_commands_need_the_secret() {
     assert!(!master.stderr().contains(SECRET), "the secret never reaches the log");
 }
 
-/// A worker ini that joins `master` as `name`, with `secret` in `[circus]`.
-fn worker_ini(name: &str, master: &str, secret: &str) -> String {
-    format!(
-        "[circus]\nendpoint = {{endpoint}}\npubsub_endpoint = {{pubsub_endpoint}}\n\
-         stats_endpoint = {{stats_endpoint}}\nstatsd = True\nmulticast_endpoint =\ncheck_delay = 10\n\
-         warmup_delay = 0\nnode = {name}\nmaster = {master}\nsecret = {secret}\n\n\
-         [watcher:work]\ncmd = sleep 3600\nnumprocesses = 1\ncopy_env = True\ngraceful_timeout = 2\n\n\
-         [watcher:cluster-join]\ncmd = {clusterctl} join {{ini}}\ncopy_env = True\ngraceful_timeout = 5\n",
-        clusterctl = paths::workspace_bin("clusterctl").display()
-    )
-}
-
 #[test]
 fn a_worker_joins_with_the_secret_from_its_ini_and_leaves_with_it() {
     let master = master();
     let mut good =
-        CircusNode::start_from_template("good", &worker_ini("good", &master.endpoint, SECRET), &[("work", 1)]);
-    let bad = CircusNode::start_from_template("bad", &worker_ini("bad", &master.endpoint, "guess"), &[("work", 1)]);
+        CircusNode::start_from_template("good", &worker_ini("good", &master.endpoint, Some(SECRET)), &[("work", 1)]);
+    let bad =
+        CircusNode::start_from_template("bad", &worker_ini("bad", &master.endpoint, Some("guess")), &[("work", 1)]);
     master.wait_alive("good");
     wait_for("the refused worker to say so", || {
         let log = bad.log();

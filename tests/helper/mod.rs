@@ -11,6 +11,8 @@
 //! * [`tmux`]: a terminal program (circus-top) in a detached tmux session;
 //! * [`simnode::SimNodes`]: simulated nodes (the `simnode` binary), for scale and soak tests only;
 //! * [`traffic::Traffic`]: commands flowing through the master while a test breaks something;
+//! * [`lab::Lab`]: hosts of their own (network namespaces on a bridge), partitions, as root;
+//! * [`worker::worker_ini`]: a worker circusd's ini that joins a master with `clusterctl join`;
 //! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
 //! * [`paths`]: where the binaries and the venv are.
@@ -22,6 +24,7 @@
 pub mod background;
 pub mod cli;
 pub mod cluster;
+pub mod lab;
 pub mod master;
 pub mod node;
 pub mod paths;
@@ -33,6 +36,7 @@ pub mod stream;
 pub mod tmux;
 pub mod traffic;
 pub mod udp;
+pub mod worker;
 
 use std::time::{Duration, Instant};
 

@@ -25,6 +25,38 @@ pub fn stubborn_watcher(name: &str, graceful_timeout: u32) -> String {
     )
 }
 
+/// The three endpoints a circusd binds.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Command endpoint (ROUTER).
+    pub endpoint: String,
+    /// Event endpoint (PUB).
+    pub pubsub_endpoint: String,
+    /// Stats endpoint (PUB, bound by circusd-stats).
+    pub stats_endpoint: String,
+}
+
+impl Binding {
+    /// Fresh loopback ports that no other test has ([`ports::free_endpoint`]).
+    pub fn loopback() -> Binding {
+        Binding {
+            endpoint: ports::free_endpoint(),
+            pubsub_endpoint: ports::free_endpoint(),
+            stats_endpoint: ports::free_endpoint(),
+        }
+    }
+
+    /// Circus's default ports (5555, 5556, 5557) on `address`: for a host of its own (a lab
+    /// namespace), where nothing else binds them.
+    pub fn host(address: &str) -> Binding {
+        Binding {
+            endpoint: format!("tcp://{address}:5555"),
+            pubsub_endpoint: format!("tcp://{address}:5556"),
+            stats_endpoint: format!("tcp://{address}:5557"),
+        }
+    }
+}
+
 /// A running circusd. Dropping it stops circusd and every process it started.
 pub struct CircusNode {
     /// The node name clusterd knows it by.
@@ -52,14 +84,30 @@ impl CircusNode {
     /// Like [`CircusNode::start`], with `extra` appended to the ini (e.g. `[socket:web]`).
     /// `{ini}` in `extra` stands for the ini's absolute path (for `clusterctl join {ini}`).
     pub fn start_with(name: &str, watchers: &[(&str, usize)], extra: &str) -> CircusNode {
-        CircusNode::start_inner(name, watchers, |node| node.ini_text(extra))
+        CircusNode::start_inner(name, Binding::loopback(), watchers, |node| node.ini_text(extra))
+    }
+
+    /// Like [`CircusNode::start_with`], bound at `binding` (a lab host's address) instead of
+    /// fresh loopback ports.
+    pub fn start_at(binding: Binding, name: &str, watchers: &[(&str, usize)], extra: &str) -> CircusNode {
+        CircusNode::start_inner(name, binding, watchers, |node| node.ini_text(extra))
     }
 
     /// Starts circusd from a complete ini whose `{endpoint}`, `{pubsub_endpoint}` and
     /// `{stats_endpoint}` are replaced with fresh endpoints (and `{ini}` with the ini's path);
     /// `watchers` is what it must run.
     pub fn start_from_template(name: &str, template: &str, watchers: &[(&str, usize)]) -> CircusNode {
-        CircusNode::start_inner(name, watchers, |node| {
+        CircusNode::start_from_template_at(Binding::loopback(), name, template, watchers)
+    }
+
+    /// Like [`CircusNode::start_from_template`], bound at `binding`.
+    pub fn start_from_template_at(
+        binding: Binding,
+        name: &str,
+        template: &str,
+        watchers: &[(&str, usize)],
+    ) -> CircusNode {
+        CircusNode::start_inner(name, binding, watchers, |node| {
             template
                 .replace("{endpoint}", &node.endpoint)
                 .replace("{pubsub_endpoint}", &node.pubsub_endpoint)
@@ -67,14 +115,19 @@ impl CircusNode {
         })
     }
 
-    fn start_inner(name: &str, watchers: &[(&str, usize)], ini: impl FnOnce(&CircusNode) -> String) -> CircusNode {
+    fn start_inner(
+        name: &str,
+        binding: Binding,
+        watchers: &[(&str, usize)],
+        ini: impl FnOnce(&CircusNode) -> String,
+    ) -> CircusNode {
         let dir = tempfile::Builder::new().prefix(&format!("e2e-node-{name}-")).tempdir().expect("tempdir");
         let tag = procs::tag(name, dir.path());
         let mut node = CircusNode {
             name: name.to_string(),
-            endpoint: ports::free_endpoint(),
-            pubsub_endpoint: ports::free_endpoint(),
-            stats_endpoint: ports::free_endpoint(),
+            endpoint: binding.endpoint,
+            pubsub_endpoint: binding.pubsub_endpoint,
+            stats_endpoint: binding.stats_endpoint,
             watchers: watchers.iter().map(|(w, n)| (w.to_string(), *n)).collect(),
             dir,
             child: None,
