@@ -27,6 +27,7 @@ mod server;
 pub mod signal;
 pub mod state;
 pub mod streams;
+pub mod view;
 
 pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 

@@ -17,6 +17,7 @@
 mod feed;
 mod publisher;
 pub mod rewrite;
+mod tap;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tracing::debug;
 
 pub use feed::FeedHandle;
 use publisher::Out;
+pub use tap::{Tap, TapKind, TapMessage, TapReceiver, TAP_CAPACITY};
 
 /// Per-subscriber queue of the merged stats PUB: about 20 s of a 1,000-message/s cluster
 /// (some 9 MiB for a subscriber that stopped reading); a viewer that far behind needs fresh
@@ -73,6 +75,7 @@ pub struct Streams {
     out: mpsc::Sender<Out>,
     totals: Arc<Counters>,
     next_index: Arc<AtomicU32>,
+    tap: Tap,
 }
 
 impl Streams {
@@ -84,8 +87,20 @@ impl Streams {
         let stats = StreamSender::bind(ctx, stats.as_str(), STATS_SNDHWM)?;
         let events = StreamSender::bind(ctx, events.as_str(), EVENTS_SNDHWM)?;
         let (out, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(publisher::run(stats, events, rx));
-        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index: Arc::new(AtomicU32::new(1)) })
+        let tap = Tap::default();
+        tokio::spawn(publisher::run(stats, events, rx, tap.clone()));
+        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index: Arc::new(AtomicU32::new(1)), tap })
+    }
+
+    /// An in-process reader of every merged stats and event message, with its node (the
+    /// dashboard and `/metrics` read through it; see `streams/tap.rs`).
+    pub fn subscribe(&self) -> TapReceiver {
+        self.tap.subscribe()
+    }
+
+    /// The tap itself (for its drop counter).
+    pub fn tap(&self) -> &Tap {
+        &self.tap
     }
 
     /// The master-wide counters.
