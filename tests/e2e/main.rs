@@ -19,6 +19,7 @@ mod events;
 mod fanout;
 mod faults;
 mod hostile;
+mod http_api;
 mod join;
 mod lifecycle;
 mod liveness;

@@ -22,6 +22,7 @@
 pub mod background;
 pub mod cli;
 pub mod cluster;
+pub mod http;
 pub mod master;
 pub mod node;
 pub mod paths;

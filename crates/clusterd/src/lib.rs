@@ -18,6 +18,7 @@ mod access;
 pub mod config;
 pub mod discovery;
 mod handler;
+mod http;
 mod lifecycle;
 pub mod link;
 pub mod logging;
@@ -48,12 +49,20 @@ pub struct Ctx {
     pub registry: Registry,
     /// What the command endpoint refused or could not answer (`dstats`).
     pub requests: RequestCounters,
+    /// Requests handled, by command and outcome (`/metrics`).
+    pub commands: access::tally::CommandTally,
 }
 
 impl Ctx {
     /// A context over `registry` with `settings` read from `config_path`.
     pub fn new(settings: ClusterSettings, config_path: PathBuf, registry: Registry) -> Self {
-        Ctx { settings: RwLock::new(Arc::new(settings)), config_path, registry, requests: RequestCounters::default() }
+        Ctx {
+            settings: RwLock::new(Arc::new(settings)),
+            config_path,
+            registry,
+            requests: RequestCounters::default(),
+            commands: Default::default(),
+        }
     }
 
     /// The settings in force.

@@ -7,6 +7,7 @@ use clusterd_protocol::message::DEFAULT_MAX_MESSAGE_SIZE;
 use clusterd_protocol::secret::Secret;
 use clusterd_protocol::Endpoint;
 
+use super::http::{HttpSettings, HTTP_KEYS};
 use super::{parse_endpoint, Builder, ConfigError};
 
 /// Default command endpoint (the 2012 `DEFAULT_CLUSTER_DEALER`).
@@ -78,6 +79,8 @@ pub struct ClusterSettings {
     /// A file that gets one JSON line per command that changes something (`None`: the audit
     /// events go to stderr with the rest of the log).
     pub audit_log: Option<PathBuf>,
+    /// The dashboard, JSON API and `/metrics` (`http_*` keys, `metrics_per_pid`).
+    pub http: HttpSettings,
 }
 
 impl ClusterSettings {
@@ -120,6 +123,7 @@ impl Default for ClusterSettings {
             readonly_endpoint: None,
             register_secret: None,
             audit_log: None,
+            http: HttpSettings::default(),
         }
     }
 }
@@ -143,6 +147,10 @@ const CLUSTER_KEYS: &[&str] = &[
     "readonly_endpoint",
     "register_secret",
     "audit_log",
+    "http_endpoint",
+    "http_token",
+    "http_readonly",
+    "metrics_per_pid",
 ];
 
 impl Builder {
@@ -191,6 +199,7 @@ impl Builder {
                 let path = one()?.trim();
                 settings.audit_log = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
             }
+            _ if HTTP_KEYS.contains(&name) => settings.http.set(name, one()?).map_err(fail)?,
             _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
         }
         self.cluster = settings;
