@@ -25,6 +25,7 @@ mod lifecycle;
 mod liveness;
 mod malformed;
 mod master_crash;
+mod metrics;
 mod named_node;
 mod nodesets;
 mod persistence;
