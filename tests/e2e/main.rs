@@ -20,6 +20,7 @@ mod fanout;
 mod faults;
 mod hostile;
 mod http_api;
+mod http_events;
 mod join;
 mod lifecycle;
 mod liveness;
