@@ -9,6 +9,7 @@
 
 mod access;
 mod audit;
+mod browser;
 mod circus_top;
 mod clusterctl;
 mod clusterctl_top;

@@ -36,12 +36,17 @@ impl HttpReply {
 }
 
 /// The standard two-node cluster ([`Cluster`]) with the master's HTTP server on a free port;
-/// `extra` is added to `[cluster]`. Returns the cluster and `127.0.0.1:PORT`.
+/// `extra` (`key = value` lines) is added to `[cluster]`, replacing the standard section's line
+/// of the same key (`heartbeat`). Returns the cluster and `127.0.0.1:PORT`.
 pub fn dashboard_cluster(extra: &str) -> (Cluster, String) {
     let first = CircusNode::start("first", &[("dummy", 1)]);
     let second = CircusNode::start("second", &[("dummy2", 2)]);
     let addr = format!("127.0.0.1:{}", ports::free_port());
-    let mut config = format!("{CLUSTER_SECTION}http_endpoint = \"{addr}\"\n{extra}\n");
+    let key = |line: &str| line.split('=').next().unwrap_or_default().trim().to_string();
+    let overridden: Vec<String> = extra.lines().map(key).filter(|k| !k.is_empty()).collect();
+    let section: String =
+        CLUSTER_SECTION.lines().filter(|l| !overridden.contains(&key(l))).map(|l| format!("{l}\n")).collect();
+    let mut config = format!("{section}http_endpoint = \"{addr}\"\n{extra}\n");
     config.push_str(&node_section(&first));
     config.push_str(&node_section(&second));
     let master = Master::start_with_config(&config);

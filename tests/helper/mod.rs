@@ -20,6 +20,7 @@
 //! (`make venv`); `make test` does both.
 
 pub mod background;
+pub mod browser;
 pub mod cli;
 pub mod cluster;
 pub mod http;
