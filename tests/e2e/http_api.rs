@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use cluster_e2e::cli::circusctl;
+use cluster_e2e::cli::{circusctl, clusterctl};
 use cluster_e2e::http::{dashboard_cluster, get, post, request, EventStream};
 use cluster_e2e::master::{run_to_exit, write_file, CLUSTER_SECTION};
-use cluster_e2e::{ports, wait_for, Value};
+use cluster_e2e::{paths, ports, wait_for, Master, Value};
 
 /// The `/api/watchers` row of `node`/`watcher`.
 fn watcher_row(addr: &str, node: &str, watcher: &str) -> Option<Value> {
@@ -157,4 +157,38 @@ fn a_remote_http_endpoint_needs_allow_remote_and_a_token() {
         assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
         assert!(stderr.contains(key) && stderr.contains(words), "{file}: {stderr}");
     }
+}
+
+#[test]
+fn clusterctl_dashboard_prints_and_opens_the_url() {
+    let (cluster, addr) = dashboard_cluster("");
+    let out = clusterctl(&["--endpoint", cluster.ep(), "dashboard"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, format!("http://{addr}/\n").as_str()), "{out:?}");
+
+    // --open hands the URL to xdg-open (a stand-in on PATH records it).
+    let bin = tempfile::tempdir().expect("tempdir");
+    let opened = bin.path().join("opened");
+    let script = bin.path().join("xdg-open");
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display())).expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let status = std::process::Command::new(paths::workspace_bin("clusterctl"))
+        .args(["--endpoint", cluster.ep(), "dashboard", "--open"])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("clusterctl");
+    assert!(status.success());
+    let url = wait_for("xdg-open to be run", || match std::fs::read_to_string(&opened) {
+        Ok(text) if text.ends_with('\n') => Ok(text),
+        other => Err(format!("{other:?}")),
+    });
+    assert_eq!(url.trim(), format!("http://{addr}/"));
+
+    // A master without a dashboard says how to turn it on.
+    let plain = Master::start(&[&cluster.first]);
+    let out = clusterctl(&["--endpoint", &plain.endpoint, "dashboard"]);
+    // Exit status 3, clusterctl's for an error reply.
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("http_endpoint"), "{out:?}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
+use crate::commands::{dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
 use crate::top;
 
 /// Environment variable read when `--endpoint` is not given (not by `listen`).
@@ -145,6 +145,8 @@ pub enum Command {
                             --endpoint, --node and --timeout do not apply. \
                             Exit status 2 when the ini cannot be read or lacks node or master.")]
     Join(join::JoinArgs),
+    /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

@@ -2,6 +2,7 @@
 //! does (`request`) and renders the reply exactly as circusctl's `console_msg` (`render`);
 //! [`plan`] is the only dispatcher. `top` lives in its own module tree, [`crate::top`].
 
+pub mod dashboard;
 pub mod ipython;
 pub mod join;
 pub mod lifecycle;
@@ -45,6 +46,8 @@ pub enum Plan {
     Join(join::JoinArgs),
     /// Run a one-shot job on a node set.
     Run(run::RunArgs),
+    /// Print (and maybe open) the master's dashboard URL.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -109,6 +112,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Nodelist => call(empty("nodelist"), nodes::render_nodelist),
         C::Join(args) => Ok(Plan::Join(args.clone())),
         C::Run(args) => Ok(Plan::Run(args.clone())),
+        C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
     }
 }
 

@@ -17,6 +17,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Top(args)) => format!("top {args:?}"),
         Ok(Plan::Join(args)) => format!("join {}", args.ini.display()),
         Ok(Plan::Run(args)) => format!("run {args:?}"),
+        Ok(Plan::Dashboard(args)) => format!("dashboard {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }
