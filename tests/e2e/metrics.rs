@@ -42,7 +42,7 @@ fn metrics_parse_and_match_circusctl() {
     let samples = wait_for("dummy2's processes in /metrics", || {
         let samples = parse(&get(&addr, "/metrics").body);
         match value(&samples, "clusterd_watcher_processes", &dummy2) {
-            Some(n) if n == 2.0 => Ok(samples),
+            Some(2.0) => Ok(samples),
             other => Err(format!("{other:?}")),
         }
     });
