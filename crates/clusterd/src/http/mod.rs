@@ -32,6 +32,8 @@ pub struct Web {
     view: Arc<ClusterView>,
     /// Becomes true when the master stops: open event streams end then.
     stopping: watch::Receiver<bool>,
+    /// The rows every open event stream sends from.
+    rows: Arc<sse::SharedRows>,
 }
 
 /// The running server; dropping it ends every open event stream and stops the server.
@@ -56,7 +58,7 @@ pub fn start(ctx: &Arc<Ctx>) -> std::io::Result<Option<HttpServer>> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = watch::channel(false);
-    let web = Web { ctx: ctx.clone(), view: view::start(ctx), stopping: stopping.clone() };
+    let web = Web { ctx: ctx.clone(), view: view::start(ctx), stopping: stopping.clone(), rows: Arc::default() };
     let app = router(web).into_make_service_with_connect_info::<SocketAddr>();
     let mut until = stopping;
     tokio::spawn(async move {

@@ -4,7 +4,8 @@
 //!
 //! One `std::sync::Mutex` around plain maps, never held across an `.await`. Readers take a
 //! [`Snapshot`] (plain data, serialisable); the version in [`ClusterView::changes`] moves on
-//! every change so that live pages know when to look again.
+//! every event and status change so that live pages know when to look again (not on stats,
+//! which change all the time: readers pick those up on their own clock).
 
 mod history;
 mod stats;
@@ -122,7 +123,7 @@ impl Default for ClusterView {
 }
 
 impl ClusterView {
-    /// Moves on whenever something changed (an event, new stats, a node's watchers).
+    /// Moves on whenever an event came or a node's watchers changed.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
     }
@@ -147,9 +148,9 @@ impl ClusterView {
             WatcherStat::Aggregate { watcher, pids } => {
                 let measured = state.measured.entry((node.to_string(), watcher)).or_default();
                 measured.processes.retain(|pid, _| pids.contains(pid));
+                // No bump: stats come several times a second per watcher; readers look at
+                // them on their own clock (the event stream's one-second tick).
                 measured.at = Some(Instant::now());
-                drop(state);
-                self.bump();
             }
         }
     }

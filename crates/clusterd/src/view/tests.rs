@@ -21,12 +21,14 @@ fn aggregate(view: &ClusterView, node: &str, watcher: &str, pids: &[u64]) {
 #[test]
 fn stats_give_processes_cpu_and_memory_per_watcher() {
     let view = ClusterView::default();
-    let version = view.changes();
+    let mut version = view.changes();
     view.set_statuses("first", &statuses(&[("dummy", "active"), ("idle", "stopped")]));
+    assert!(version.has_changed().unwrap(), "new watchers are a change");
+    version.borrow_and_update();
     process(&view, "first", "dummy", 10, 1.5, "1K");
     process(&view, "first", "dummy", 11, 2.0, "2K");
     aggregate(&view, "first", "dummy", &[10, 11]);
-    assert!(version.has_changed().unwrap());
+    assert!(!version.has_changed().unwrap(), "stats are read on the reader's clock");
     let rows = view.watchers();
     assert_eq!(rows.len(), 2);
     let dummy = &rows[0];
@@ -46,8 +48,11 @@ fn events_update_statuses_and_the_feed() {
     view.set_statuses("first", &statuses(&[("dummy", "active")]));
     process(&view, "first", "dummy", 10, 1.0, "1K");
     aggregate(&view, "first", "dummy", &[10]);
+    let mut version = view.changes();
+    version.borrow_and_update();
     let parsed = view.on_event("first", b"watcher.first:dummy.stop", br#"{"time": 12.5, "node": "first"}"#);
     assert_eq!(parsed.unwrap().watcher.as_deref(), Some("dummy"));
+    assert!(version.has_changed().unwrap(), "events are a change");
     let row = &view.watchers()[0];
     assert_eq!((row.status.as_deref(), row.processes, row.cpu), (Some("stopped"), Some(0), 0.0));
     view.on_event("first", b"cluster.first.down", br#"{"node": "first"}"#);
