@@ -192,3 +192,27 @@ fn clusterctl_dashboard_prints_and_opens_the_url() {
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("http_endpoint"), "{out:?}");
 }
+
+#[test]
+fn the_pages_show_nodes_watchers_and_processes() {
+    let (cluster, addr) = dashboard_cluster("");
+    wait_processes(&addr, "second", "dummy2", 2);
+    let index = get(&addr, "/");
+    assert_eq!(index.status, 200);
+    assert!(index.header("content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", index.headers);
+    for key in ["data-key=\"first\"", "data-key=\"second\"", "data-key=\"first/dummy\"", "data-key=\"second/dummy2\""] {
+        assert!(index.body.contains(key), "{key} missing from /");
+    }
+    let page = get(&addr, "/nodes/second");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("data-key=\"second/dummy2\"") && !page.body.contains("data-key=\"first/dummy\""));
+    for pid in cluster.second.pids("dummy2") {
+        assert!(page.body.contains(&format!("<td>{pid}</td>")), "pid {pid} missing from /nodes/second");
+    }
+    let missing = get(&addr, "/nodes/nowhere");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("known: first, second"), "{}", missing.body);
+    let script = get(&addr, "/assets/app.js");
+    assert!(script.status == 200 && script.body.contains("EventSource"), "{}", script.status);
+    assert_eq!(get(&addr, "/assets/nothing.js").status, 404);
+}

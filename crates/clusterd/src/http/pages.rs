@@ -3,6 +3,8 @@
 //! no cluster data: the script fetches it with the token.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::api::ACTIONS;
@@ -38,8 +40,13 @@ pub async fn index(State(web): State<Web>) -> Markup {
     layout(&web, "clusterd", None, body)
 }
 
-/// `GET /nodes/{node}`: its watchers and processes, its events.
-pub async fn node(State(web): State<Web>, Path(name): Path<String>) -> Markup {
+/// `GET /nodes/{node}`: its watchers and processes, its events; 404 for a node the master does
+/// not know.
+pub async fn node(State(web): State<Web>, Path(name): Path<String>) -> Response {
+    if !web.ctx.registry.contains(&name) {
+        let known = web.ctx.registry.names().join(", ");
+        return (StatusCode::NOT_FOUND, format!("unknown node '{name}' (known: {known})")).into_response();
+    }
     let mut snapshot = data(&web);
     snapshot.nodes.retain(|n| n.name == name);
     snapshot.watchers.retain(|w| w.node == name);
@@ -62,7 +69,7 @@ pub async fn node(State(web): State<Web>, Path(name): Path<String>) -> Markup {
         }
         section { h2 { "Events" } (events_list(&snapshot.events)) }
     };
-    layout(&web, &format!("clusterd: {name}"), Some(&name), body)
+    layout(&web, &format!("clusterd: {name}"), Some(&name), body).into_response()
 }
 
 /// The view, or nothing when a token guards the data.
@@ -188,5 +195,18 @@ fn bytes(value: u64) -> String {
         v if v >= 1 << 30 => format!("{:.1} GiB", v as f64 / f64::from(1u32 << 30)),
         v if v >= 1 << 20 => format!("{:.1} MiB", v as f64 / f64::from(1u32 << 20)),
         v => format!("{:.0} KiB", v as f64 / 1024.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparklines_scale_to_the_highest_sample() {
+        assert_eq!(sparkline(&[]), "");
+        let svg = sparkline(&[(0.0, 0), (50.0, 0), (100.0, 0)]);
+        assert!(svg.starts_with("<svg") && svg.contains(r#"points="0.0,20.0 2.0,11.0 4.1,2.0""#), "{svg}");
+        assert_eq!(bytes(3 << 20), "3.0 MiB");
     }
 }
