@@ -13,6 +13,9 @@
 //! * [`traffic::Traffic`]: commands flowing through the master while a test breaks something;
 //! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
+//! * [`http`]: a small HTTP/1.1 and server-sent events client for the dashboard, and a two-node
+//!   cluster with `http_endpoint` on ([`http::dashboard_cluster`]);
+//! * [`browser::Browser`]: a real headless Chromium page (tests/browser/driver.js);
 //! * [`paths`]: where the binaries and the venv are.
 //!
 //! Everything here is blocking and waits by polling against [`TIMEOUT`], never with bare sleeps.

@@ -8,7 +8,10 @@
 //!   per request so that a slow node never delays anything else;
 //! * `handler`: what each command does: master-local commands, forwarding to one node, and
 //!   fan-out with merged replies;
-//! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher);
+//! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher), and
+//!   the in-process tap on them;
+//! * [`view`]: the cluster state kept from the tap and the registry, read by `http`;
+//! * `http`: the dashboard, JSON API and `/metrics` (`http_endpoint`, docs/http.md);
 //! * `access`: what each endpoint allows (`readonly_endpoint`), `register_secret`, and the
 //!   audit trail of changing commands;
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
