@@ -3,7 +3,7 @@
 #   make venv    Python venv with stock Circus (circusd, circusctl, circus-top) in .venv
 #   make build   debug build of every binary (clusterd, clusterctl)
 #   make run     demo: two circusd nodes + clusterd over them (scripts/demo.sh), Ctrl-C stops all
-#   make test    venv + binaries + every test, end-to-end ones included (what CI runs)
+#   make test    venv + browser deps + binaries + every test, end-to-end and browser ones included (what CI runs)
 #   make bench   release build, then every benchmark against its same-run baseline, written to
 #                docs/benchmarks.md (never part of make test)
 #   make fuzz    cargo fuzz on the request decoder for FUZZ_SECONDS (installs cargo-fuzz; needs nightly)
@@ -19,7 +19,7 @@ VENV_STAMP := $(VENV)/.requirements.stamp
 # The end-to-end tests and the demo find circusd and circusctl here.
 export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
-.PHONY: venv system-deps build run test bench fuzz lint man
+.PHONY: venv system-deps browser-deps build run test bench fuzz lint man
 
 # System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test, iproute2
 # for the lab tests):
@@ -28,6 +28,11 @@ venv: system-deps $(VENV_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
+
+# Debian's chromium, Node.js and playwright-core (tests/browser/node_modules) for the dashboard's
+# browser tests: checked on every run, installed when missing.
+browser-deps:
+	@scripts/browser-deps.sh
 
 $(VENV_STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +49,10 @@ run: venv
 # The end-to-end tests run the built binaries (target/debug/clusterd, clusterctl), which
 # `cargo test` alone does not build for another package. The lab tests among them (tests/e2e/lab:
 # hosts in network namespaces) need root and `ip`; without them each prints `lab: skipped: <why>`.
+# The browser tests need chromium and playwright-core (browser-deps installs them).
 # Afterwards, check-leaks fails the run if any process the tests started is still alive, or a lab
 # namespace is left (and removes them), whether the tests passed or not.
-test: venv
+test: venv browser-deps
 	$(CARGO) build --workspace --bins
 	status=0; $(CARGO) test --workspace || status=$$?; scripts/check-leaks.sh && exit $$status
 

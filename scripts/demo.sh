@@ -17,7 +17,7 @@ CLUSTERCTL="$TARGET/release/clusterctl"
 DEMO="$ROOT/.demo"
 NODES=(first second)
 # Every port of config/: nodes first and second, then the master.
-PORTS=(5555 5556 5557 6555 6556 6557 5558 5559 5560)
+PORTS=(5555 5556 5557 6555 6556 6557 5558 5559 5560 5580)
 
 die() {
     echo "demo: $*" >&2

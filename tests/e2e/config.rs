@@ -102,7 +102,7 @@ fn shipped(name: &str) -> String {
 
 /// True when `line` holds one of the demo's fixed endpoints (tests never use those ports).
 fn mentions_a_demo_port(line: &str) -> bool {
-    [5555, 5556, 5557, 6555, 6556, 6557, 5558, 5559, 5560].iter().any(|port| {
+    [5555, 5556, 5557, 6555, 6556, 6557, 5558, 5559, 5560, 5580].iter().any(|port| {
         let endpoint = format!("127.0.0.1:{port}");
         line.match_indices(&endpoint)
             .any(|(at, _)| !line[at + endpoint.len()..].starts_with(|c: char| c.is_ascii_digit()))
@@ -131,8 +131,11 @@ fn shipped_configs_work() {
     let first = CircusNode::start_from_template("first", &node_template(shipped("first.ini"), 5555), &[("dummy", 1)]);
     let second =
         CircusNode::start_from_template("second", &node_template(shipped("second.ini"), 6555), &[("dummy2", 2)]);
+    // The demo's dashboard (`make run` turns it on) moves to a free port too.
+    let http = format!("127.0.0.1:{}", ports::free_port());
     let master_template = |text: String| {
         let mut text = text
+            .replace("\"127.0.0.1:5580\"", &format!("\"{http}\""))
             .replace("tcp://127.0.0.1:5558", "{endpoint}")
             .replace("tcp://127.0.0.1:5559", "{stats_endpoint}")
             .replace("tcp://127.0.0.1:5560", "{pubsub_endpoint}");
@@ -165,6 +168,11 @@ fn shipped_configs_work() {
         // The joined node's own join watcher is part of the cluster too (the README shows it).
         assert!(text.contains("second:cluster-join: active"), "{}: {text}", master.config.display());
         assert_eq!(circusctl(&master.endpoint, &["numprocesses", "second:dummy2"]).ok().trim(), "2");
+        // The shipped TOML turns the dashboard on.
+        if master.config.extension().is_some_and(|ext| ext == "toml") {
+            assert!(toml.contains(&format!("http_endpoint = \"{http}\"")), "{toml}");
+            cluster_e2e::http::wait_http(&http);
+        }
     }
 }
 

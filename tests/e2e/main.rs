@@ -9,6 +9,7 @@
 
 mod access;
 mod audit;
+mod browser;
 mod circus_top;
 mod clusterctl;
 mod clusterctl_messages;
@@ -22,9 +23,10 @@ mod fanout;
 mod faults;
 mod fd_budget;
 mod hostile;
-mod input_limits;
-
+mod http_api;
+mod http_events;
 mod identity;
+mod input_limits;
 mod join;
 mod lab;
 mod lifecycle;
@@ -32,6 +34,7 @@ mod liveness;
 mod malformed;
 mod manual;
 mod master_crash;
+mod metrics;
 mod named_node;
 mod nodesets;
 mod partial;

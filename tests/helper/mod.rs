@@ -15,6 +15,9 @@
 //! * [`worker::worker_ini`]: a worker circusd's ini that joins a master with `clusterctl join`;
 //! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
+//! * [`http`]: a small HTTP/1.1 and server-sent events client for the dashboard, and a two-node
+//!   cluster with `http_endpoint` on ([`http::dashboard_cluster`]);
+//! * [`browser::Browser`]: a real headless Chromium page (tests/browser/driver.js);
 //! * [`paths`]: where the binaries and the venv are.
 //!
 //! Everything here is blocking and waits by polling against [`TIMEOUT`], never with bare sleeps.
@@ -22,8 +25,10 @@
 //! (`make venv`); `make test` does both.
 
 pub mod background;
+pub mod browser;
 pub mod cli;
 pub mod cluster;
+pub mod http;
 pub mod lab;
 pub mod master;
 pub mod node;

@@ -12,6 +12,7 @@ mod failure;
 mod fanout;
 mod fleet;
 mod forwarding;
+mod http_load;
 mod memory;
 mod proxy;
 mod report;
@@ -77,6 +78,17 @@ enum Bench {
         sizes: Vec<usize>,
         #[arg(long, default_value_t = 5)]
         kills: usize,
+    },
+    /// The command endpoint with 20 dashboard event streams and a 10 Hz /metrics scrape, vs none.
+    HttpLoad {
+        #[arg(long, default_value_t = 200)]
+        nodes: usize,
+        #[arg(long, default_value_t = 20)]
+        streams: usize,
+        #[arg(long, default_value_t = 10)]
+        scrape_hz: u64,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
     },
     /// The baseline relay (a SUB on every endpoint of FILE, zmq_proxy to a PUB on --to).
     #[command(hide = true)]
@@ -146,6 +158,12 @@ fn single(bench: Bench) -> report::Section {
             let command = format!("{me} failure --sizes {} --kills {kills}", join(&sizes));
             failure::run(&failure::Plan { sizes, kills }, command)
         }
+        Bench::HttpLoad { nodes, streams, scrape_hz, requests } => {
+            let command = format!(
+                "{me} http-load --nodes {nodes} --streams {streams} --scrape-hz {scrape_hz} --requests {requests}"
+            );
+            http_load::run(&http_load::Plan { nodes, streams, scrape_hz, requests }, command)
+        }
         Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } => {
             unreachable!("handled by the caller")
         }
@@ -164,6 +182,7 @@ fn all(out: &std::path::Path, quick: bool) {
             Bench::Fanout { sizes: vec![10, 100], repeats: 5, loops: 2 },
             Bench::Forwarding { nodes: 100, intervals_ms: vec![1000, 100], burst: Duration::from_secs(2) },
             Bench::Failure { sizes: vec![10], kills: 2 },
+            Bench::HttpLoad { nodes: 50, streams: 5, scrape_hz: 10, requests: 30 },
         ]
     } else {
         vec![
@@ -175,6 +194,7 @@ fn all(out: &std::path::Path, quick: bool) {
                 burst: Duration::from_secs(3),
             },
             Bench::Failure { sizes: vec![10, 1000], kills: 5 },
+            Bench::HttpLoad { nodes: 200, streams: 20, scrape_hz: 10, requests: 200 },
         ]
     };
     let mut sections = Vec::new();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
+use crate::commands::{dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
 use crate::{manual, top};
 
 /// Environment variable read when `--endpoint` is not given.
@@ -146,6 +146,8 @@ pub enum Command {
     Join(join::JoinArgs),
     /// Print a shell completion script: clusterctl completions bash|zsh|fish
     Completions(manual::CompletionsArgs),
+    /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

@@ -155,6 +155,27 @@ fn dispatch(
         (Plan::Join(_) | Plan::Completions(_), _) => {
             unreachable!("run before the command endpoint is read")
         }
+        (Plan::Dashboard(args), _) => {
+            let client = Client::connect(endpoint, global.timeout)?;
+            let reply = client.call(&commands::request("globaloptions", serde_json::json!({})))?;
+            match commands::dashboard::url(&reply, endpoint) {
+                Ok(url) => {
+                    writeln!(out, "{url}")?;
+                    if args.open {
+                        // The browser outlives us; xdg-open itself returns at once.
+                        if let Err(cause) = std::process::Command::new("xdg-open").arg(&url).spawn() {
+                            writeln!(err, "error: cannot run xdg-open: {cause}")?;
+                            return Ok(exit::ERROR_REPLY);
+                        }
+                    }
+                    Ok(exit::OK)
+                }
+                Err(reason) => {
+                    writeln!(err, "error: {reason}")?;
+                    Ok(exit::ERROR_REPLY)
+                }
+            }
+        }
         (Plan::Run(args), _) => {
             let client = Client::connect(endpoint, global.timeout)?;
             job::run(&client, global.node.as_deref().unwrap_or("all"), &args, global.json, out, err)

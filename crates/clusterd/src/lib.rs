@@ -8,7 +8,10 @@
 //!   per request so that a slow node never delays anything else;
 //! * `handler`: what each command does: master-local commands, forwarding to one node, and
 //!   fan-out with merged replies;
-//! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher);
+//! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher), and
+//!   the in-process tap on them;
+//! * [`view`]: the cluster state kept from the tap and the registry, read by `http`;
+//! * `http`: the dashboard, JSON API and `/metrics` (`http_endpoint`, docs/http.md);
 //! * `access`: what each endpoint allows (`readonly_endpoint`), `register_secret`, and the
 //!   audit trail of changing commands;
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
@@ -18,6 +21,7 @@ mod access;
 pub mod config;
 pub mod discovery;
 mod handler;
+mod http;
 mod identity;
 pub mod learn;
 mod lifecycle;
@@ -29,6 +33,7 @@ mod server;
 pub mod signal;
 pub mod state;
 pub mod streams;
+pub mod view;
 
 pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
@@ -52,6 +57,8 @@ pub struct Ctx {
     /// Saved nodes that did not fit the file-descriptor budget at start-up: not running, but
     /// kept in the state file so that a restart with a higher limit starts them.
     pub unstarted: Mutex<Vec<(config::NodeSpec, registry::Source)>>,
+    /// Requests handled, by command and outcome (`/metrics`).
+    pub commands: access::tally::CommandTally,
 }
 
 impl Ctx {
@@ -63,6 +70,7 @@ impl Ctx {
             registry,
             requests: RequestCounters::default(),
             unstarted: Mutex::default(),
+            commands: Default::default(),
         }
     }
 

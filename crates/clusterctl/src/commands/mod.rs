@@ -2,6 +2,7 @@
 //! does (`request`) and renders the reply exactly as circusctl's `console_msg` (`render`);
 //! [`plan`] is the only dispatcher. `top` lives in its own module tree, [`crate::top`].
 
+pub mod dashboard;
 pub mod ipython;
 pub mod join;
 pub mod lifecycle;
@@ -52,6 +53,8 @@ pub enum Plan {
     Run(run::RunArgs),
     /// Print a shell completion script.
     Completions(crate::manual::CompletionShell),
+    /// Print (and maybe open) the master's dashboard URL.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -119,6 +122,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Join(args) => Ok(Plan::Join(args.clone())),
         C::Run(args) => Ok(Plan::Run(args.clone())),
         C::Completions(args) => Ok(Plan::Completions(args.shell)),
+        C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
     }
 }
 

@@ -18,6 +18,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Join(args)) => format!("join {}", args.ini.display()),
         Ok(Plan::Run(args)) => format!("run {args:?}"),
         Ok(Plan::Completions(shell)) => format!("completions {shell:?}"),
+        Ok(Plan::Dashboard(args)) => format!("dashboard {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }

@@ -41,7 +41,9 @@ impl Entry {
         if readonly::is_read_only(&request.command) {
             return None;
         }
-        Some(Entry { client: hex(identity), door, command: request.command.clone(), nodes: addressed(ctx, request) })
+        // HTTP clients have no ZeroMQ identity: theirs is the text `http:<peer address>`.
+        let client = if door == Door::Http { String::from_utf8_lossy(identity).into_owned() } else { hex(identity) };
+        Some(Entry { client, door, command: request.command.clone(), nodes: addressed(ctx, request) })
     }
 
     /// Emits the event with the outcome of `reply`. A gathered reply (node set) names the nodes

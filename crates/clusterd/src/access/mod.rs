@@ -11,6 +11,7 @@ pub mod audit;
 pub mod audit_file;
 pub mod readonly;
 pub mod secret;
+pub mod tally;
 
 use clusterd_protocol::Request;
 use tracing::warn;
@@ -26,6 +27,8 @@ pub enum Door {
     Command,
     /// `readonly_endpoint`: commands that change nothing.
     Readonly,
+    /// The HTTP API (`http_endpoint`); its identity is `http:<peer address>`.
+    Http,
 }
 
 impl Door {
@@ -34,6 +37,7 @@ impl Door {
         match self {
             Door::Command => "command",
             Door::Readonly => "readonly",
+            Door::Http => "http",
         }
     }
 }
@@ -42,6 +46,7 @@ impl Door {
 /// identity frame): refused when the door does not allow it, audited when it changes something.
 pub async fn handle(ctx: &Ctx, door: Door, identity: &[u8], request: Request) -> Answer {
     let audit = audit::Entry::begin(ctx, door, identity, &request);
+    let command = request.command.clone();
     let answer = match readonly::admit(door, &request) {
         Ok(()) => handler::handle(ctx, request).await,
         Err(mut reply) => {
@@ -50,6 +55,7 @@ pub async fn handle(ctx: &Ctx, door: Door, identity: &[u8], request: Request) ->
             reply.into()
         }
     };
+    ctx.commands.count(&command, &answer.reply);
     if let Some(entry) = audit {
         entry.finish(&answer.reply);
     }

@@ -47,7 +47,8 @@ pub fn is_read_only(command: &str) -> bool {
 /// # Errors
 /// An errno 3 reply naming the command and the allowed ones.
 pub fn admit(door: Door, request: &Request) -> Result<(), Reply> {
-    if door == Door::Command || is_read_only(&request.command) {
+    // The HTTP API has its own switch (`http_readonly`), checked before the dispatcher.
+    if door != Door::Readonly || is_read_only(&request.command) {
         return Ok(());
     }
     let reason = format!(

@@ -5,11 +5,13 @@
 //! `clusterd` can print one line and exit with status 2.
 
 mod access;
+mod http;
 mod ini_file;
 mod settings;
 mod toml_file;
 
 pub use access::SECURITY_DOC;
+pub use http::{HttpSettings, HTTP_KEYS};
 pub use settings::*;
 
 use std::fmt;
@@ -128,6 +130,9 @@ impl Config {
         }
         let master_section = if is_ini { "circus-cluster" } else { "cluster" };
         if let Err((key, reason)) = builder.cluster.check_access().and_then(|()| builder.cluster.check_discovery()) {
+            return Err(builder.error(&format!("{master_section}.{key}"), reason));
+        }
+        if let Err((key, reason)) = builder.cluster.http.check(builder.cluster.allow_remote) {
             return Err(builder.error(&format!("{master_section}.{key}"), reason));
         }
         let mut cluster = builder.cluster;

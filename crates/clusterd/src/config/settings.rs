@@ -7,6 +7,7 @@ use clusterd_protocol::message::DEFAULT_MAX_MESSAGE_SIZE;
 use clusterd_protocol::secret::Secret;
 use clusterd_protocol::Endpoint;
 
+use super::http::{HttpSettings, HTTP_KEYS};
 use super::{parse_endpoint, Builder, ConfigError};
 
 /// Default command endpoint (the 2012 `DEFAULT_CLUSTER_DEALER`).
@@ -92,6 +93,8 @@ pub struct ClusterSettings {
     /// What a merged read answers when some nodes do not: `Partial` (the default) gives the
     /// nodes that answered and names the others, `Strict` an error naming them.
     pub merged_reads: MergedReads,
+    /// The dashboard, JSON API and `/metrics` (`http_*` keys, `metrics_per_pid`).
+    pub http: HttpSettings,
 }
 
 /// `merged_reads = "partial" | "strict"`.
@@ -157,6 +160,7 @@ impl Default for ClusterSettings {
             discover_trusted: false,
             audit_log: None,
             merged_reads: MergedReads::Partial,
+            http: HttpSettings::default(),
         }
     }
 }
@@ -183,6 +187,10 @@ const CLUSTER_KEYS: &[&str] = &[
     "discover_trusted",
     "audit_log",
     "merged_reads",
+    "http_endpoint",
+    "http_token",
+    "http_readonly",
+    "metrics_per_pid",
 ];
 
 impl Builder {
@@ -238,6 +246,7 @@ impl Builder {
                 settings.audit_log = if path.is_empty() { None } else { Some(PathBuf::from(path)) };
             }
             "merged_reads" => settings.merged_reads = MergedReads::parse(one()?).map_err(fail)?,
+            _ if HTTP_KEYS.contains(&name) => settings.http.set(name, one()?).map_err(fail)?,
             _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
         }
         self.cluster = settings;

@@ -17,6 +17,8 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
     // The master's periodic check is its liveness probe.
     options.insert("check_delay".into(), settings.heartbeat.as_secs_f64().into());
     options.insert("multicast_endpoint".into(), Value::Null);
+    // Where the dashboard is (`clusterctl dashboard`); null when it is off.
+    options.insert("http_endpoint".into(), settings.http.endpoint.map(|addr| addr.to_string()).into());
     let options = match request.str_property("option") {
         Err(reason) => return error(Errno::MessageError, &reason),
         Ok(None) => options,

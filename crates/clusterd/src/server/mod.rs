@@ -56,6 +56,9 @@ pub enum ServeError {
     /// The state file cannot be used.
     #[error(transparent)]
     State(#[from] StateError),
+    /// `http_endpoint` cannot be bound.
+    #[error("http_endpoint: {0}")]
+    Http(std::io::Error),
 }
 
 /// Runs the master until `shutdown` completes or a client sends `quit`, then stops gracefully
@@ -87,6 +90,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));
     let _readonly = access::readonly::start(&clients_zmq, &ctx)?;
+    // Dropped when this function returns: every open event stream ends then.
+    let _http = crate::http::start(&ctx).map_err(ServeError::Http)?;
     access::warn_if_remote(&settings);
     let mut hangups = signal(SignalKind::hangup()).ok();
     info!(endpoint = %settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");

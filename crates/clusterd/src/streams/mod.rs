@@ -21,6 +21,7 @@
 mod feed;
 mod publisher;
 pub mod rewrite;
+mod tap;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use tracing::debug;
 
 pub use feed::FeedHandle;
 use publisher::{Out, Queue, Refused};
+pub use tap::{Tap, TapKind, TapMessage, TapReceiver, TAP_CAPACITY};
 
 /// Most messages queued for one subscriber of a merged PUB: about 20 s of a
 /// 1,000-message/s cluster; a viewer that far behind needs fresh numbers, not old ones.
@@ -94,6 +96,7 @@ pub struct Streams {
     totals: Arc<Counters>,
     next_index: Arc<AtomicU32>,
     max_message: usize,
+    tap: Tap,
 }
 
 impl Streams {
@@ -112,9 +115,21 @@ impl Streams {
         let stats = StreamSender::bind(ctx, stats.as_str(), hwm)?;
         let events = StreamSender::bind(ctx, events.as_str(), hwm)?;
         let (out, rx) = publisher::queue(QUEUE, QUEUE_BYTES);
-        tokio::spawn(publisher::run(stats, events, rx));
+        let tap = Tap::default();
+        tokio::spawn(publisher::run(stats, events, rx, tap.clone()));
         let next_index = Arc::new(AtomicU32::new(1));
-        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message })
+        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message, tap })
+    }
+
+    /// An in-process reader of every merged stats and event message, with its node (the
+    /// dashboard and `/metrics` read through it; see `streams/tap.rs`).
+    pub fn subscribe(&self) -> TapReceiver {
+        self.tap.subscribe()
+    }
+
+    /// The tap itself (for its drop counter).
+    pub fn tap(&self) -> &Tap {
+        &self.tap
     }
 
     /// The master-wide counters.

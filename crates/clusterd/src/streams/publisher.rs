@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use super::rewrite::{merged_sockets_total, SocketsTotal};
+use super::tap::{Tap, TapKind};
 
 /// What the feeds hand to the publisher.
 pub enum Out {
@@ -120,14 +121,23 @@ struct LastTotal {
     total: SocketsTotal,
 }
 
-/// Publishes everything that arrives on `rx` until every feed and the registry are gone.
-pub async fn run(stats: StreamSender, events: StreamSender, mut rx: QueueReceiver) {
+/// Publishes everything that arrives on `rx` until every feed and the registry are gone, and
+/// offers each stats and event message to the in-process `tap` once published.
+pub async fn run(stats: StreamSender, events: StreamSender, mut rx: QueueReceiver, tap: Tap) {
     tokio::time::sleep(STARTUP_GRACE).await;
     let mut socket_totals: HashMap<Arc<str>, LastTotal> = HashMap::new();
     while let Some(out) = rx.recv().await {
         let sent = match out {
-            Out::Stat(topic, payload) => stats.send(&topic, &payload),
-            Out::Event(topic, payload) => events.send(&topic, &payload),
+            Out::Stat(topic, payload) => {
+                let sent = stats.send(&topic, &payload);
+                tap.offer(TapKind::Stat, topic, payload);
+                sent
+            }
+            Out::Event(topic, payload) => {
+                let sent = events.send(&topic, &payload);
+                tap.offer(TapKind::Event, topic, payload);
+                sent
+            }
             Out::SocketsTotal { node, index, total } => {
                 let now = Instant::now();
                 socket_totals.insert(node, LastTotal { index, at: now, total });
