@@ -13,9 +13,11 @@ use crate::discovery::{rounds, wait_listed, wait_rounds};
 /// else is plugged into, so labs never hear each other's queries and a query never leaves.
 const GROUP: &str = "udp://239.255.70.19:12027";
 
-/// A master on host `m` that discovers `target` every second.
-fn discovering_master(lab: &Lab, target: &str) -> Master {
-    let text = format!("{CLUSTER_SECTION}discover = [\"{target}\"]\ndiscover_interval = \"1s\"\nstate_file = \"\"\n");
+/// A master on host `m` that discovers `target` every second; `extra` is more `[cluster]` lines.
+fn discovering_master(lab: &Lab, target: &str, extra: &str) -> Master {
+    let text = format!(
+        "{CLUSTER_SECTION}discover = [\"{target}\"]\ndiscover_interval = \"1s\"\nstate_file = \"\"\n{extra}"
+    );
     lab.within("m", || Master::start_unsettled(&text))
 }
 
@@ -25,7 +27,7 @@ fn a_range_scan_finds_every_circusd_on_the_subnet_and_no_empty_address() {
     // h2 is a host without circusd (its port 5555 refuses); .14-.20 are no host at all.
     let h1 = lab.circusd("h1", &[("w1", 1)]);
     let h3 = lab.circusd("h3", &[("w3", 2)]);
-    let master = discovering_master(&lab, &format!("tcp://{}.10-20:5555", lab.net()));
+    let master = discovering_master(&lab, &format!("tcp://{}.10-20:5555", lab.net()), "");
     let (name1, name3) = (lab.discovered_name("h1", 5555), lab.discovered_name("h3", 5555));
 
     lab.within("m", || {
@@ -63,7 +65,8 @@ fn udp_multicast_discovery_finds_the_circusd_that_listen_on_the_bridge() {
     let h2 = multicast_circusd(&lab, "h2");
     // A circusd with multicast off (as everywhere else) is not found by a query.
     let _quiet = lab.circusd("h3", &[("w", 1)]);
-    let master = discovering_master(&lab, GROUP);
+    // The query leaves loopback for the group, which a master allows only with allow_remote.
+    let master = discovering_master(&lab, GROUP, "allow_remote = true\n");
     let (name1, name2) = (lab.discovered_name("h1", 5555), lab.discovered_name("h2", 5555));
 
     lab.within("m", || {
