@@ -11,7 +11,7 @@ use std::sync::Arc;
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::{Map, Value};
 
-use super::fanout::{as_replies, failures, gather, partial_allowed, Results};
+use super::gather::{as_replies, failures, gather, partial_allowed, Results};
 use super::{error, ok, partial};
 use crate::access::readonly::is_read_only;
 use crate::registry::Node;

@@ -16,6 +16,8 @@
 mod changes;
 mod cluster;
 mod fanout;
+mod forward;
+mod gather;
 mod local;
 mod partial;
 mod route;
@@ -59,7 +61,7 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
         "nodeset" => cluster::nodeset(ctx, &request).into(),
         _ => match route::take_node_property(ctx, &mut request) {
             Err(reply) => reply.into(),
-            Ok(Some(route::NodeTarget::One(node))) => route::forward(ctx, &node, request).await.into(),
+            Ok(Some(route::NodeTarget::One(node))) => forward::forward(ctx, &node, request).await.into(),
             Ok(Some(route::NodeTarget::Set(nodes))) => changes::gathered(ctx, &nodes, request).await.into(),
             Ok(None) => match request.command.as_str() {
                 "globaloptions" => local::globaloptions(ctx, &request).into(),

@@ -8,8 +8,8 @@ use clusterd_protocol::nodeset::{self, Member};
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
+use super::forward::forward;
 use super::{changes, error, fanout};
-use crate::link::NodeError;
 use crate::registry::Node;
 use crate::Ctx;
 
@@ -126,28 +126,6 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
             Err(reason) => error(Errno::MessageError, &reason),
         },
     }
-}
-
-/// Forwards `request` to `node` and returns its reply, or an errno 5 reply naming the node
-/// when it is down, unreachable or too slow.
-pub async fn forward(ctx: &Ctx, node: &Node, request: Request) -> Reply {
-    match call(ctx, node, request).await {
-        Ok(reply) => reply,
-        Err(err) => no_answer(node, &err),
-    }
-}
-
-/// Forwards `request` to `node` under the request's deadline; `Err` when the node gave no
-/// answer at all (as opposed to an error reply of its own).
-pub async fn call(ctx: &Ctx, node: &Node, request: Request) -> Result<Reply, NodeError> {
-    let settings = ctx.settings();
-    let timeout = if request.waiting() { settings.waiting_timeout } else { settings.node_timeout };
-    node.link.call(request, timeout).await
-}
-
-/// The errno 5 reply for a node that gave no answer.
-pub fn no_answer(node: &Node, err: &NodeError) -> Reply {
-    error(Errno::CommandError, &err.describe(&node.name))
 }
 
 /// Puts the client's qualified name back where the node echoed the bare one
