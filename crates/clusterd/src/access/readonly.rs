@@ -1,7 +1,7 @@
 //! What `readonly_endpoint` allows: only the commands that change nothing, so that it can be
 //! handed to dashboards and monitoring. Its loop is [`crate::server::readonly`].
 //!
-//! The policy is on the command name alone: a command reads or writes the same way whether it
+//! The policy is on the command name alone (the command table's `read_only`): a command reads or writes the same way whether it
 //! names one watcher, `first:dummy`, or a node set in `properties.node`, because the master only
 //! ever forwards the command it was given.
 
@@ -9,30 +9,7 @@ use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
 use super::Door;
-
-/// Commands that change nothing, on circusd (circus-protocol.md §3, "mutates: no") or on the
-/// master. `listsockets` is not in the list but only lists sockets; `ipython` starts a
-/// kernel and is left out.
-pub const READ_ONLY_COMMANDS: &[&str] = &[
-    "status",
-    "list",
-    "stats",
-    "numprocesses",
-    "numwatchers",
-    "get",
-    "options",
-    "globaloptions",
-    "dstats",
-    "listsockets",
-    "nodes",
-    "nodelist",
-    "nodeset",
-];
-
-/// True when `command` (lower-cased, as decoded) changes nothing.
-pub fn is_read_only(command: &str) -> bool {
-    READ_ONLY_COMMANDS.contains(&command)
-}
+use crate::handler::table::{is_read_only, read_only_names};
 
 /// Whether `door` lets `request` through.
 ///
@@ -46,7 +23,7 @@ pub fn admit(door: Door, request: &Request) -> Result<(), Reply> {
     let reason = format!(
         "command \"{}\" is not allowed on the read-only endpoint (allowed: {})",
         request.command,
-        READ_ONLY_COMMANDS.join(", ")
+        read_only_names().collect::<Vec<_>>().join(", ")
     );
     Err(Reply::error(Errno::MessageError, &reason, Value::Null))
 }

@@ -12,8 +12,8 @@ use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::{Map, Value};
 
 use super::gather::{as_replies, failures, gather, partial_allowed, Results};
+use super::table::is_read_only;
 use super::{error, ok, partial};
-use crate::access::readonly::is_read_only;
 use crate::registry::Node;
 use crate::Ctx;
 

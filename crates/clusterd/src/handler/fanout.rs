@@ -9,36 +9,19 @@ use clusterd_protocol::{Reply, Request};
 use serde_json::{Map, Value};
 
 use super::gather::{as_replies, failures, gather, partial_allowed, split};
+use super::table::Merged;
 use super::{changes, ok, partial};
 use crate::registry::Node;
 use crate::Ctx;
 
-/// Commands that, without a name, go to every node and come back merged.
-pub const MERGED_COMMANDS: &[&str] = &[
-    "list",
-    "status",
-    "stats",
-    "numwatchers",
-    "numprocesses",
-    "listsockets",
-    "start",
-    "stop",
-    "restart",
-    "reload",
-    "reloadconfig",
-];
-
-/// Merged commands that only read: a node that does not answer leaves a partial result.
-const MERGED_READS: &[&str] = &["list", "status", "stats", "numwatchers", "numprocesses", "listsockets"];
-
-/// A request without a name, sent to every node, merged per command. A read leaves out the
-/// nodes that gave no answer and names them ([`partial`]); with `merged_reads = "strict"`
-/// they make it an error.
-pub async fn merge(ctx: &Ctx, request: Request) -> Reply {
+/// A request without a name, sent to every node, merged per command as the table says
+/// (`merged`). A read leaves out the nodes that gave no answer and names them ([`partial`]);
+/// with `merged_reads = "strict"` they make it an error.
+pub async fn merge(ctx: &Ctx, request: Request, merged: Merged) -> Reply {
     let command = request.command.as_str();
     let results = gather(ctx, &ctx.registry.all(), &request).await;
-    if !MERGED_READS.contains(&command) {
-        // start/stop/restart/reload/reloadconfig on every node.
+    if merged != Merged::Read {
+        // start/stop/restart/reload on every node.
         return changes::merged(results);
     }
     let (results, missing) =

@@ -9,14 +9,10 @@ use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
 use super::forward::forward;
+use super::table::{self, Merged};
 use super::{changes, error, fanout};
 use crate::registry::Node;
 use crate::Ctx;
-
-/// Commands whose `name` is a pattern (`match`: glob by default) in circusd.
-const PATTERN_COMMANDS: &[&str] = &["start", "stop", "restart"];
-/// Commands that circusd refuses without a `name`.
-const NAME_REQUIRED: &[&str] = &["add", "decr", "get", "incr", "kill", "options", "rm", "set", "signal"];
 
 /// What `properties.node` names.
 pub enum NodeTarget {
@@ -76,10 +72,11 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
         Err(reason) => return error(Errno::MessageError, &reason),
         Ok(name) => name.map(str::to_string),
     };
+    let row = table::find(&command);
     let Some(name) = name else {
-        return if fanout::MERGED_COMMANDS.contains(&command.as_str()) {
-            fanout::merge(ctx, request).await
-        } else if NAME_REQUIRED.contains(&command.as_str()) {
+        return if let Some(&merged @ (Merged::Read | Merged::Change)) = row.map(|row| &row.merged) {
+            fanout::merge(ctx, request, merged).await
+        } else if row.is_some_and(|row| row.name_required) {
             error(Errno::MessageError, "message invalid 'name' is missing")
         } else {
             let reason = format!(
@@ -89,7 +86,7 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
             error(Errno::UnknownCommand, &reason)
         };
     };
-    let is_pattern = PATTERN_COMMANDS.contains(&command.as_str());
+    let is_pattern = row.is_some_and(|row| row.pattern);
     match split_qualified(&name, |n| ctx.registry.contains(n)) {
         Some((node_part, watcher)) => {
             // `*:web`, `@eu:web`, `node[1-3]:web`: a node set. start/stop/restart keep
