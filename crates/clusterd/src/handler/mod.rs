@@ -81,7 +81,7 @@ async fn answer_own(ctx: &Ctx, own: Own, request: &Request) -> Answer {
         Own::Globaloptions => local::globaloptions(ctx, request).into(),
         Own::Dstats => local::dstats(ctx).into(),
         Own::Quit => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },
-        Own::Reloadconfig => match crate::lifecycle::reload(ctx) {
+        Own::Reloadconfig => match crate::node_life::reload(ctx) {
             Ok(report) => ok(report).into(),
             Err(reason) => error(Errno::MessageError, &reason).into(),
         },

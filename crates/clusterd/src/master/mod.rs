@@ -63,7 +63,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     serve_until(server::serve(&ctx, &mut endpoint, &stop), shutdown, &stop).await;
 
     if let Some(state) = &state {
-        crate::lifecycle::flush(ctx.clone(), state).await;
+        crate::node_life::flush(ctx.clone(), state).await;
     }
     // Node sockets close before the master's own (see Registry::close_all); the aborted link
     // and feed tasks drop their sockets as the runtime gets to them.

@@ -14,7 +14,7 @@ use crate::registry::{Registry, Source};
 use crate::shutdown::{Phase, Shutdown};
 use crate::state::{StateError, StateFile};
 use crate::streams::Streams;
-use crate::{lifecycle, Ctx};
+use crate::{node_life, Ctx};
 
 /// Binds the merged stats and event streams (the publisher task starts with them).
 pub fn start_streams(zmq: &Context, settings: &ClusterSettings) -> Result<Streams, ConnectionError> {
@@ -25,7 +25,7 @@ pub fn start_streams(zmq: &Context, settings: &ClusterSettings) -> Result<Stream
 /// the background when the configuration does not give them), inside the request context.
 pub fn start_nodes(zmq: Context, config: Config, streams: Streams) -> Result<Arc<Ctx>, ConnectionError> {
     let settings = config.cluster;
-    let registry = Registry::new(zmq, lifecycle::probe_policy(&settings), streams);
+    let registry = Registry::new(zmq, node_life::probe_policy(&settings), streams);
     for spec in config.nodes {
         let (node, _) = registry.insert(spec, Source::Config)?;
         learn_streams_in_background(&node, settings.node_timeout);
@@ -34,17 +34,17 @@ pub fn start_nodes(zmq: Context, config: Config, streams: Streams) -> Result<Arc
 }
 
 /// With `state_file`: restores the saved nodes, then saves them on every change until the
-/// master stops (its last write is the master's own, [`lifecycle::flush`]).
+/// master stops (its last write is the master's own, [`node_life::flush`]).
 pub fn start_persist(ctx: &Arc<Ctx>, stop: &Shutdown) -> Result<Option<StateFile>, StateError> {
     let Some(state) = ctx.settings().state_file.as_deref().map(StateFile::new) else { return Ok(None) };
-    lifecycle::restore(ctx, &state)?;
-    stop.spawn_until(Phase::Stopped, lifecycle::persist(ctx.clone(), state.clone()));
+    node_life::restore(ctx, &state)?;
+    stop.spawn_until(Phase::Stopped, node_life::persist(ctx.clone(), state.clone()));
     Ok(Some(state))
 }
 
 /// Forgets dynamic nodes that stay down (`forget_after`).
 pub fn start_reap(ctx: &Arc<Ctx>, stop: &Shutdown) {
-    stop.spawn_until(Phase::Stopped, lifecycle::reap(ctx.clone()));
+    stop.spawn_until(Phase::Stopped, node_life::reap(ctx.clone()));
 }
 
 /// Discovery rounds over `discover` targets (nothing to do without them; a reload may add some).
@@ -75,7 +75,7 @@ pub fn start_reload_on_hangup(ctx: &Arc<Ctx>, stop: &Shutdown) {
     let ctx = ctx.clone();
     stop.spawn_until(Phase::Stopping, async move {
         while hangups.recv().await.is_some() {
-            if let Err(reason) = lifecycle::reload(&ctx) {
+            if let Err(reason) = node_life::reload(&ctx) {
                 warn!(reason, "SIGHUP: the running configuration stays in force");
             }
         }
