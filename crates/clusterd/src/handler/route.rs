@@ -74,7 +74,8 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
     };
     let row = table::find(&command);
     let Some(name) = name else {
-        return if let Some(&merged @ (Merged::Read | Merged::Change)) = row.map(|row| &row.merged) {
+        let merged = row.map_or(Merged::No, |row| row.merged);
+        return if merged != Merged::No {
             fanout::merge(ctx, request, merged).await
         } else if row.is_some_and(|row| row.name_required) {
             error(Errno::MessageError, "message invalid 'name' is missing")
