@@ -91,6 +91,8 @@ pub struct Command {
     pub pattern: bool,
     /// circusd refuses it without a `name`; the master says so without asking a node.
     pub name_required: bool,
+    /// Must carry `register_secret` as `secret` when it is set ([`crate::access::secret`]).
+    pub needs_secret: bool,
 }
 
 impl Command {
@@ -108,6 +110,7 @@ const CHANGE: Command = Command {
     merged: Merged::No,
     pattern: false,
     name_required: false,
+    needs_secret: false,
 };
 /// The defaults of a read answered by the nodes.
 const READ: Command = Command { read_only: true, ..CHANGE };
@@ -139,8 +142,8 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "decr", name_required: true, ..CHANGE },
     Command { name: "signal", name_required: true, ..CHANGE },
     Command { name: "kill", name_required: true, ..CHANGE },
-    Command { name: "register_node", answered: Answered::Master(Own::RegisterNode), ..CHANGE },
-    Command { name: "unregister_node", answered: Answered::Master(Own::UnregisterNode), ..CHANGE },
+    Command { name: "register_node", answered: Answered::Master(Own::RegisterNode), needs_secret: true, ..CHANGE },
+    Command { name: "unregister_node", answered: Answered::Master(Own::UnregisterNode), needs_secret: true, ..CHANGE },
     Command { name: "quit", answered: Answered::MasterUnlessNode(Own::Quit), ..CHANGE },
     Command { name: "reloadconfig", answered: Answered::MasterUnlessNode(Own::Reloadconfig), ..CHANGE },
     Command { name: "listen", answered: Answered::MasterUnlessNode(Own::Listen), ..CHANGE },
@@ -205,6 +208,8 @@ mod tests {
             assert!(row.merged == Merged::No || row.answered == Answered::Nodes, "{}", row.name);
             // A command without a name cannot be merged and refused for lacking one.
             assert!(!(row.name_required && row.merged != Merged::No), "{}", row.name);
+            // The secret guards the registry, which only the master changes.
+            assert!(!row.needs_secret || matches!(row.answered, Answered::Master(_)), "{}", row.name);
         }
     }
 
