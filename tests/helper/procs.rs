@@ -82,17 +82,29 @@ fn processes() -> Vec<(u32, u32)> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|entry| {
         let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name may hold spaces or parentheses: fields start after the last ')'.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let mut fields = rest.split_whitespace();
-        let state = fields.next()?;
-        if state == "Z" {
+        let fields = stat_fields(pid)?;
+        if fields.first()? == "Z" {
             return None;
         }
-        Some((pid, fields.next()?.parse().ok()?))
+        Some((pid, fields.get(1)?.parse().ok()?))
     })
     .collect()
+}
+
+/// The fields of `/proc/PID/stat` after the command name, from `state` on (`ppid` is index 1,
+/// `utime` 11, `stime` 12); `None` once the process is gone.
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces or parentheses: fields start after the last ')'.
+    Some(stat[stat.rfind(')')? + 2..].split_whitespace().map(str::to_string).collect())
+}
+
+/// User plus system CPU time of `pid` so far; `None` once it is gone.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let fields = stat_fields(pid)?;
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI (sysconf(_SC_CLK_TCK)).
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Descendants of `root` (not `root` itself).
@@ -196,4 +208,17 @@ pub fn command_with(program: &std::path::Path, resolv_conf: Option<&std::path::P
         limit_open_files(&mut command, limit);
     }
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_and_cpu_time_of_this_process() {
+        let fields = stat_fields(std::process::id()).unwrap();
+        assert_eq!(fields[1], std::os::unix::process::parent_id().to_string());
+        assert!(cpu_time(std::process::id()).is_some());
+        assert!(stat_fields(u32::MAX).is_none() && cpu_time(u32::MAX).is_none());
+    }
 }

@@ -10,12 +10,7 @@ pub fn rss(pid: u32) -> Option<u64> {
 
 /// User plus system CPU time of `pid` so far.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on every Linux ABI (sysconf(_SC_CLK_TCK)).
-    Some(Duration::from_millis(ticks * 10))
+    cluster_e2e::procs::cpu_time(pid)
 }
 
 /// One line describing the machine: CPU model, cores, memory, kernel.

@@ -40,7 +40,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "ENDPOINT")]
     pub endpoint: Option<String>,
     /// Seconds to wait for a reply
-    #[arg(long, global = true, value_name = "SECONDS", default_value = "5", value_parser = parse_timeout)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "5", value_parser = crate::duration::parse_timeout)]
     pub timeout: Duration,
     /// Print the reply as JSON (and exit 0 even on an error reply); for listen, one JSON object
     /// per event
@@ -183,12 +183,6 @@ pub fn usage_error(subcommand: &str, message: &str) -> clap::Error {
         Some(sub) => sub.error(ErrorKind::ValueValidation, message),
         None => root.error(ErrorKind::ValueValidation, message),
     }
-}
-
-/// `--timeout` (and `top --process-timeout`): a non-negative number of seconds, fractions allowed.
-pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text.trim().parse().map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a valid timeout"))
 }
 
 #[cfg(test)]

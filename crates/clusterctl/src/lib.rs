@@ -22,6 +22,7 @@
 
 pub mod cli;
 pub mod commands;
+mod duration;
 pub mod endpoint;
 pub mod error;
 pub mod fold;

@@ -4,9 +4,9 @@
 
 mod common;
 
+use common::ports::free_port;
 use common::run;
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::thread::JoinHandle;
 
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 /// A ROUTER on a free loopback port that answers each request with the next canned reply (its
 /// `id` set to the request's) and returns the raw requests it received.
 fn server(replies: Vec<Value>) -> (String, JoinHandle<Vec<String>>) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let endpoint = format!("tcp://127.0.0.1:{port}");
     let ctx = Context::new();
     let bind_endpoint = endpoint.clone();
@@ -129,7 +129,7 @@ fn cluster_commands_render_their_replies() {
 
 #[test]
 fn timeouts_name_the_endpoint_and_exit_1() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let endpoint = format!("tcp://127.0.0.1:{port}");
     let (code, out, err) = run(&["--timeout", "0.2", "--endpoint", &endpoint, "status"]);
     assert_eq!((code, out.as_str()), (1, ""));
@@ -176,7 +176,7 @@ fn the_binary_maps_statuses_to_exit_codes() {
     let binary = env!("CARGO_BIN_EXE_clusterctl");
     let output = Command::new(binary).args(["incr"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let output = Command::new(binary)
         .args(["numwatchers", "--timeout", "0.1"])
         .env("CLUSTERCTL_ENDPOINT", format!("tcp://127.0.0.1:{port}"))

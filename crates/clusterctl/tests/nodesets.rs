@@ -3,20 +3,15 @@
 
 mod common;
 
+use common::ports::free_endpoint;
 use common::run;
 
-use std::net::TcpListener;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use clusterd_protocol::connection::stream::StreamSender;
 use clusterd_protocol::connection::{CommandServer, Context};
 use serde_json::{json, Value};
-
-/// A free loopback endpoint.
-fn free_endpoint() -> String {
-    format!("tcp://127.0.0.1:{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port())
-}
 
 /// What the scripted master does for one request: the reply, and events to publish after it.
 type Respond = Box<dyn FnMut(&str, &Value) -> (Value, Vec<(String, Value)>) + Send>;

@@ -4,16 +4,19 @@
 //! * [`config`]: the TOML / 2012-INI configuration, checked into [`config::Config`];
 //! * [`registry`]: the known nodes, each with a [`link::Link`] (a task owning a DEALER to the
 //!   node, with liveness probes);
+//! * `master`: the wiring: starts every part and task of the master in order ([`run`]), and
+//!   stops them through one `shutdown` phase;
 //! * `server`: the command endpoint (ROUTER) loop, which decodes requests and spawns one task
-//!   per request so that a slow node never delays anything else;
+//!   per request so that a slow node never delays anything else, and the read-only endpoint's
+//!   loop beside it;
 //! * `handler`: what each command does: master-local commands, forwarding to one node, and
 //!   fan-out with merged replies;
 //! * [`streams`]: the merged stats and event streams (a feed task per node, one publisher), and
 //!   the in-process tap on them;
 //! * [`view`]: the cluster state kept from the tap and the registry, read by `http`;
 //! * `http`: the dashboard, JSON API and `/metrics` (`http_endpoint`, docs/http.md);
-//! * `access`: what each endpoint allows (`readonly_endpoint`), `register_secret`, and the
-//!   audit trail of changing commands;
+//! * `access`: the policy around the dispatcher: what each endpoint allows
+//!   (`readonly_endpoint`), `register_secret`, and the audit trail of changing commands;
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
@@ -24,18 +27,21 @@ mod handler;
 mod http;
 mod identity;
 pub mod learn;
-mod lifecycle;
 pub mod link;
 pub mod logging;
+mod master;
+mod node_life;
 mod proc_info;
 pub mod registry;
 mod server;
+mod shutdown;
 pub mod signal;
 pub mod state;
 pub mod streams;
 pub mod view;
 
-pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
+pub use master::{run, ServeError};
+pub use server::{RequestCounters, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};

@@ -7,6 +7,7 @@ use clusterd_protocol::{Reply, Request};
 use serde_json::{json, Map, Value};
 
 use super::{console_error, field, is_ok, request, Malformed};
+use crate::duration::age;
 use crate::pystr::py_str;
 
 /// `register_node <name> <endpoint> <stats_endpoint> [<pubsub_endpoint>]`.
@@ -186,20 +187,6 @@ fn table(rows: &[Vec<String>]) -> String {
     lines.join("\n")
 }
 
-/// A duration in seconds, short: `0.4s`, `3m12s`, `2h05m`, `3d04h` (also `top`'s AGE column).
-pub(crate) fn age(seconds: f64) -> String {
-    let seconds = seconds.max(0.0);
-    if seconds < 60.0 {
-        return format!("{seconds:.1}s");
-    }
-    let whole = seconds as u64;
-    match whole {
-        0..=3599 => format!("{}m{:02}s", whole / 60, whole % 60),
-        3600..=86_399 => format!("{}h{:02}m", whole / 3600, whole % 3600 / 60),
-        _ => format!("{}d{:02}h", whole / 86_400, whole % 86_400 / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::reply;
@@ -230,14 +217,6 @@ third        up     static      e                     p                     s   
             "endpoint_sources": {"endpoint": "config", "pubsub_endpoint": "learnt", "stats_endpoint": "config"}}]}"#;
         let table = render_nodes(&reply(text)).unwrap();
         assert_eq!(table.lines().nth(1).unwrap(), "a     alive  config  e         p (learnt)  s      1.0s ago   -");
-    }
-
-    #[test]
-    fn ages_are_short() {
-        assert_eq!(age(0.44), "0.4s");
-        assert_eq!(age(-3.0), "0.0s");
-        assert_eq!(age(7325.0), "2h02m");
-        assert_eq!(age(90_000.0), "1d01h");
     }
 
     #[test]

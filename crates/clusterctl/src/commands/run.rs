@@ -84,7 +84,7 @@ pub fn parse_env(text: &str) -> Result<(String, String), String> {
 
 /// Seconds (`90`, `1.5`) or a humantime duration (`90s`, `5m`, `1h30m`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(duration) = crate::cli::parse_timeout(text) {
+    if let Ok(duration) = crate::duration::parse_timeout(text) {
         return Ok(duration);
     }
     humantime::parse_duration(text.trim()).map_err(|_| format!("'{text}' is not a duration (e.g. 90, 90s, 5m)"))

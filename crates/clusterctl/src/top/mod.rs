@@ -68,7 +68,7 @@ pub struct TopArgs {
     pub stats_endpoint: Option<String>,
     /// Drop a process after this many seconds without stats (watchers and nodes left empty go
     /// too)
-    #[arg(long, value_name = "SECS", default_value = "3", value_parser = crate::cli::parse_timeout)]
+    #[arg(long, value_name = "SECS", default_value = "3", value_parser = crate::duration::parse_timeout)]
     pub process_timeout: Duration,
 }
 

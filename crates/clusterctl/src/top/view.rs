@@ -13,7 +13,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::model::{Model, NodeView, Sort, Totals};
-use crate::commands::nodes::age;
+use crate::duration::age;
 
 /// Width of the PID column.
 const PID: usize = 7;

@@ -1,5 +1,11 @@
 //! Shared by clusterctl's integration tests.
 
+/// The end-to-end tests' port picker: ports below the ephemeral range, never handed out twice,
+/// locked across test processes (`bind(127.0.0.1:0)` races reconnecting sockets for them).
+#[allow(dead_code)]
+#[path = "../../../../tests/helper/ports.rs"]
+pub mod ports;
+
 /// Runs clusterctl in-process; returns (status, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());

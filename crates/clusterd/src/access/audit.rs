@@ -1,5 +1,5 @@
-//! The audit trail: one event per command that changes something (everything but
-//! [`super::readonly::READ_ONLY_COMMANDS`]), on the tracing target [`TARGET`], with the client,
+//! The audit trail: one event per command that changes something (the command table's
+//! `audited`: every command but the read-only ones, unknown commands included), on the tracing target [`TARGET`], with the client,
 //! the endpoint it came in on, the nodes it addressed, the command and the outcome. Refusals
 //! (read-only endpoint, wrong `register_secret`) are audited too: they are attempted changes.
 //!
@@ -14,8 +14,8 @@ use clusterd_protocol::{Reply, Request};
 use serde_json::Value;
 use tracing::info;
 
-use super::{readonly, Door};
-use crate::handler::MASTER_COMMANDS;
+use super::Door;
+use crate::handler::table::{self, Answered};
 use crate::Ctx;
 
 /// The tracing target of audit events.
@@ -38,7 +38,7 @@ pub struct Entry {
 impl Entry {
     /// Starts the entry of `request`; `None` when it changes nothing and is not audited.
     pub fn begin(ctx: &Ctx, door: Door, identity: &[u8], request: &Request) -> Option<Entry> {
-        if readonly::is_read_only(&request.command) {
+        if !table::is_audited(&request.command) {
             return None;
         }
         // HTTP clients have no ZeroMQ identity: theirs is the text `http:<peer address>`.
@@ -78,7 +78,7 @@ fn addressed(ctx: &Ctx, request: &Request) -> String {
     if let Some((node, _)) = text("name").and_then(|name| split_qualified(name, |n| ctx.registry.contains(n))) {
         return node.to_string();
     }
-    if MASTER_COMMANDS.contains(&request.command.as_str()) {
+    if table::find(&request.command).is_some_and(|row| matches!(row.answered, Answered::MasterUnlessNode(_))) {
         MASTER.to_string()
     } else {
         ALL.to_string()

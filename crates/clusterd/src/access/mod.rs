@@ -43,11 +43,13 @@ impl Door {
 }
 
 /// Handles one decoded request that came in on `door` from the client `identity` (the ROUTER's
-/// identity frame): refused when the door does not allow it, audited when it changes something.
+/// identity frame): refused when the door does not allow it or the `register_secret` is missing
+/// or wrong, audited when it changes something.
 pub async fn handle(ctx: &Ctx, door: Door, identity: &[u8], request: Request) -> Answer {
     let audit = audit::Entry::begin(ctx, door, identity, &request);
     let command = request.command.clone();
-    let answer = match readonly::admit(door, &request) {
+    let admitted = readonly::admit(door, &request).and_then(|()| secret::check_if_needed(ctx, &request));
+    let answer = match admitted {
         Ok(()) => handler::handle(ctx, request).await,
         Err(mut reply) => {
             // Clients match replies by id (circusctl ignores any other).

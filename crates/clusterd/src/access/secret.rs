@@ -5,7 +5,19 @@
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
+use crate::handler::table;
 use crate::Ctx;
+
+/// Checks the secret of the commands that need one (the command table's `needs_secret`).
+///
+/// # Errors
+/// An errno 3 reply.
+pub fn check_if_needed(ctx: &Ctx, request: &Request) -> Result<(), Reply> {
+    match table::find(&request.command) {
+        Some(row) if row.needs_secret => check(ctx, request),
+        _ => Ok(()),
+    }
+}
 
 /// Checks `properties.secret` of a registry command against `register_secret`, when set.
 /// The reason is the same for a missing and a wrong secret, and never shows either.

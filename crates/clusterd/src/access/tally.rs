@@ -1,46 +1,15 @@
 //! Requests handled by the dispatcher, by command and outcome, for `/metrics`.
 //!
 //! Clients choose command names freely; counting every name would let one client grow the
-//! master (and every Prometheus server scraping it) without bound, so names outside
-//! [`KNOWN_COMMANDS`] are counted as `other`.
+//! master (and every Prometheus server scraping it) without bound, so names outside the command
+//! table ([`crate::handler::table`]) are counted as `other`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use clusterd_protocol::Reply;
 
-/// Commands counted under their own name: circusd's and the master's.
-pub const KNOWN_COMMANDS: &[&str] = &[
-    "add",
-    "decr",
-    "dstats",
-    "get",
-    "globaloptions",
-    "incr",
-    "ipython",
-    "list",
-    "listen",
-    "listsockets",
-    "nodelist",
-    "nodes",
-    "nodeset",
-    "numprocesses",
-    "numwatchers",
-    "options",
-    "quit",
-    "register_node",
-    "reload",
-    "reloadconfig",
-    "restart",
-    "rm",
-    "set",
-    "signal",
-    "start",
-    "stats",
-    "status",
-    "stop",
-    "unregister_node",
-];
+use crate::handler::table;
 
 /// Counts of `(command, outcome)`; outcome is `ok` or `error`.
 #[derive(Debug, Default)]
@@ -49,7 +18,7 @@ pub struct CommandTally(Mutex<BTreeMap<(&'static str, &'static str), u64>>);
 impl CommandTally {
     /// Counts one answered request.
     pub fn count(&self, command: &str, reply: &Reply) {
-        let command = KNOWN_COMMANDS.iter().find(|known| **known == command).copied().unwrap_or("other");
+        let command = table::find(command).map_or("other", |row| row.name);
         let outcome = if reply.is_error() { "error" } else { "ok" };
         *self.0.lock().expect("tally lock").entry((command, outcome)).or_default() += 1;
     }

@@ -5,8 +5,8 @@
 use clusterd_protocol::endpoint::literal_ip;
 use clusterd_protocol::Endpoint;
 
+use super::discover_target::{parse_target, Target};
 use super::ClusterSettings;
-use crate::discovery::{parse_target, Target};
 
 /// Where to read about it, in every refusal and in the start-up warning.
 pub const SECURITY_DOC: &str = "docs/security.md";

@@ -218,7 +218,8 @@ impl Builder {
             "max_probes_per_sec" => settings.max_probes_per_sec = parse_count(one()?).map_err(fail)?,
             "discover" => {
                 for target in values {
-                    crate::discovery::parse_target(target).map_err(|e| fail(format!("bad target '{target}': {e}")))?;
+                    super::discover_target::parse_target(target)
+                        .map_err(|e| fail(format!("bad target '{target}': {e}")))?;
                 }
                 settings.discover = values.to_vec();
             }

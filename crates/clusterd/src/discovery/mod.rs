@@ -24,7 +24,6 @@
 //! targets runs no loop).
 
 mod node;
-mod target;
 mod udp;
 
 use std::collections::{HashMap, HashSet};
@@ -36,7 +35,8 @@ use futures::stream::{self, StreamExt};
 use tracing::{debug, info, trace, warn};
 
 pub use node::{is_master, node_name, Found, Miss};
-pub use target::{parse_target, Target};
+// Parsed with the configuration (`discover`), which checks every target at load time.
+pub use crate::config::discover_target::{parse_target, Target};
 
 use crate::config::NodeSpec;
 use crate::learn::learn_streams_in_background;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::{Map, Value};
 
-use super::fanout::{as_replies, failures, gather, partial_allowed, Results};
+use super::gather::{as_replies, failures, gather, partial_allowed, Results};
+use super::table::is_read_only;
 use super::{error, ok, partial};
-use crate::access::readonly::is_read_only;
 use crate::registry::Node;
 use crate::Ctx;
 

@@ -17,10 +17,8 @@ use crate::Ctx;
 /// self-registering workers. Idempotent: the same name again replaces the entry and the reply
 /// says `"replaced": true`. The 2012 property names (`node_name`, `node_endpoint`,
 /// `node_stats_endpoint`) are accepted too. When `register_secret` is set, `secret` must be it.
+/// The secret is checked before, by [`crate::access::handle`] (the table's `needs_secret`).
 pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
-    if let Err(refused) = crate::access::secret::check(ctx, request) {
-        return refused;
-    }
     let spec = match node_spec(request).and_then(|spec| not_the_master(ctx, spec)) {
         Ok(spec) => spec,
         Err(reason) => return error(Errno::MessageError, &reason),
@@ -121,10 +119,8 @@ fn node_spec(request: &Request) -> Result<NodeSpec, String> {
 
 /// Invoked by `clusterctl unregister_node NAME` and by a joined worker that stops. Needs
 /// `secret` when `register_secret` is set, like `register_node`.
+/// The secret is checked before, by [`crate::access::handle`].
 pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
-    if let Err(refused) = crate::access::secret::check(ctx, request) {
-        return refused;
-    }
     let name = match request.str_property("name").and_then(|n| Ok(n.or(request.str_property("node_name")?))) {
         Ok(Some(name)) => name.to_string(),
         Ok(None) => return error(Errno::MessageError, "message invalid 'name' is missing"),

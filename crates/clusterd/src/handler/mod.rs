@@ -1,13 +1,14 @@
 //! What the master does with each request: the one dispatcher.
 //!
+//! Every command is declared once in the command table ([`table`]), which says who answers it.
 //! Order of decisions:
-//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`)
-//!    are always the master's own;
+//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`:
+//!    [`table::Answered::Master`]) are always the master's own;
 //! 2. a request with `properties.node` goes to that node, `node` removed, anything else as is
 //!    (commands the master does not know included); a node-set expression there sends it to
 //!    every selected node and gathers their replies;
-//! 3. master-local commands (`globaloptions`, `dstats`, `quit`, `reloadconfig` (the master's
-//!    own configuration), `listen`, `ipython`);
+//! 3. master-local commands ([`table::Answered::MasterUnlessNode`]: `globaloptions`, `dstats`,
+//!    `quit`, `reloadconfig` (the master's own configuration), `listen`, `ipython`);
 //! 4. everything else is routed by watcher name ([`route`]): a qualified name to its node,
 //!    no name to every node with merged replies ([`fanout`]).
 //!
@@ -16,14 +17,18 @@
 mod changes;
 mod cluster;
 mod fanout;
+mod forward;
+mod gather;
 mod local;
 mod partial;
 mod route;
+pub mod table;
 
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::{Map, Value};
 
 use crate::Ctx;
+use table::{Answered, Own};
 
 /// A handler's result: the reply, and whether the master quits once it is sent.
 pub struct Answer {
@@ -39,10 +44,6 @@ impl From<Reply> for Answer {
     }
 }
 
-/// Commands the master answers itself when the request names no node (the `Ok(None)` arms of
-/// [`handle`] before routing by watcher name).
-pub const MASTER_COMMANDS: &[&str] = &["globaloptions", "dstats", "quit", "reloadconfig", "listen", "ipython"];
-
 /// Handles one decoded request.
 pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
     let id = request.id.clone();
@@ -51,32 +52,42 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
         reply.set_id(id);
         return reply.into();
     }
-    let mut answer: Answer = match request.command.as_str() {
-        "register_node" => cluster::register_node(ctx, &request).await.into(),
-        "unregister_node" => cluster::unregister_node(ctx, &request).into(),
-        "nodes" => cluster::nodes(ctx).into(),
-        "nodelist" => cluster::nodelist(ctx).into(),
-        "nodeset" => cluster::nodeset(ctx, &request).into(),
+    let answered = table::find(&request.command).map_or(Answered::Nodes, |row| row.answered);
+    let mut answer: Answer = match answered {
+        Answered::Master(own) => answer_own(ctx, own, &request).await,
         _ => match route::take_node_property(ctx, &mut request) {
             Err(reply) => reply.into(),
-            Ok(Some(route::NodeTarget::One(node))) => route::forward(ctx, &node, request).await.into(),
+            Ok(Some(route::NodeTarget::One(node))) => forward::forward(ctx, &node, request).await.into(),
             Ok(Some(route::NodeTarget::Set(nodes))) => changes::gathered(ctx, &nodes, request).await.into(),
-            Ok(None) => match request.command.as_str() {
-                "globaloptions" => local::globaloptions(ctx, &request).into(),
-                "dstats" => local::dstats(ctx).into(),
-                "quit" => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },
-                "reloadconfig" => match crate::lifecycle::reload(ctx) {
-                    Ok(report) => ok(report).into(),
-                    Err(reason) => error(Errno::MessageError, &reason).into(),
-                },
-                "listen" => error(Errno::MessageError, "invalid message. use a pub/sub socket").into(),
-                "ipython" => error(Errno::MessageError, "ipython runs on a node: name one with properties.node").into(),
+            Ok(None) => match answered {
+                Answered::MasterUnlessNode(own) => answer_own(ctx, own, &request).await,
                 _ => route::route(ctx, request).await.into(),
             },
         },
     };
     answer.reply.set_id(id);
     answer
+}
+
+/// Runs one of the master's own handlers (exhaustive: a new [`Own`] needs its arm here and its
+/// row in the table).
+async fn answer_own(ctx: &Ctx, own: Own, request: &Request) -> Answer {
+    match own {
+        Own::RegisterNode => cluster::register_node(ctx, request).await.into(),
+        Own::UnregisterNode => cluster::unregister_node(ctx, request).into(),
+        Own::Nodes => cluster::nodes(ctx).into(),
+        Own::Nodelist => cluster::nodelist(ctx).into(),
+        Own::Nodeset => cluster::nodeset(ctx, request).into(),
+        Own::Globaloptions => local::globaloptions(ctx, request).into(),
+        Own::Dstats => local::dstats(ctx).into(),
+        Own::Quit => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },
+        Own::Reloadconfig => match crate::node_life::reload(ctx) {
+            Ok(report) => ok(report).into(),
+            Err(reason) => error(Errno::MessageError, &reason).into(),
+        },
+        Own::Listen => error(Errno::MessageError, "invalid message. use a pub/sub socket").into(),
+        Own::Ipython => error(Errno::MessageError, "ipython runs on a node: name one with properties.node").into(),
+    }
 }
 
 /// Checks the types of the properties the master reads for any command (the others are checked

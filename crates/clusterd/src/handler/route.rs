@@ -8,15 +8,11 @@ use clusterd_protocol::nodeset::{self, Member};
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::Value;
 
+use super::forward::forward;
+use super::table::{self, Merged};
 use super::{changes, error, fanout};
-use crate::link::NodeError;
 use crate::registry::Node;
 use crate::Ctx;
-
-/// Commands whose `name` is a pattern (`match`: glob by default) in circusd.
-const PATTERN_COMMANDS: &[&str] = &["start", "stop", "restart"];
-/// Commands that circusd refuses without a `name`.
-const NAME_REQUIRED: &[&str] = &["add", "decr", "get", "incr", "kill", "options", "rm", "set", "signal"];
 
 /// What `properties.node` names.
 pub enum NodeTarget {
@@ -76,10 +72,12 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
         Err(reason) => return error(Errno::MessageError, &reason),
         Ok(name) => name.map(str::to_string),
     };
+    let row = table::find(&command);
     let Some(name) = name else {
-        return if fanout::MERGED_COMMANDS.contains(&command.as_str()) {
-            fanout::merge(ctx, request).await
-        } else if NAME_REQUIRED.contains(&command.as_str()) {
+        let merged = row.map_or(Merged::No, |row| row.merged);
+        return if merged != Merged::No {
+            fanout::merge(ctx, request, merged).await
+        } else if row.is_some_and(|row| row.name_required) {
             error(Errno::MessageError, "message invalid 'name' is missing")
         } else {
             let reason = format!(
@@ -89,7 +87,7 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
             error(Errno::UnknownCommand, &reason)
         };
     };
-    let is_pattern = PATTERN_COMMANDS.contains(&command.as_str());
+    let is_pattern = row.is_some_and(|row| row.pattern);
     match split_qualified(&name, |n| ctx.registry.contains(n)) {
         Some((node_part, watcher)) => {
             // `*:web`, `@eu:web`, `node[1-3]:web`: a node set. start/stop/restart keep
@@ -126,28 +124,6 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
             Err(reason) => error(Errno::MessageError, &reason),
         },
     }
-}
-
-/// Forwards `request` to `node` and returns its reply, or an errno 5 reply naming the node
-/// when it is down, unreachable or too slow.
-pub async fn forward(ctx: &Ctx, node: &Node, request: Request) -> Reply {
-    match call(ctx, node, request).await {
-        Ok(reply) => reply,
-        Err(err) => no_answer(node, &err),
-    }
-}
-
-/// Forwards `request` to `node` under the request's deadline; `Err` when the node gave no
-/// answer at all (as opposed to an error reply of its own).
-pub async fn call(ctx: &Ctx, node: &Node, request: Request) -> Result<Reply, NodeError> {
-    let settings = ctx.settings();
-    let timeout = if request.waiting() { settings.waiting_timeout } else { settings.node_timeout };
-    node.link.call(request, timeout).await
-}
-
-/// The errno 5 reply for a node that gave no answer.
-pub fn no_answer(node: &Node, err: &NodeError) -> Reply {
-    error(Errno::CommandError, &err.describe(&node.name))
 }
 
 /// Puts the client's qualified name back where the node echoed the bare one
