@@ -123,6 +123,10 @@ pub async fn reap(ctx: Arc<Ctx>) {
         tokio::time::sleep(REAP_EVERY).await;
         crate::identity::log_same_circusd(&ctx.registry, &mut same_logged);
         let forget_after = ctx.settings().forget_after;
+        // With several masters, only the leader forgets (the others follow through etcd).
+        if !ctx.shared.may_decide() {
+            continue;
+        }
         for node in ctx.registry.all() {
             let health = node.link.health();
             if node.source != Source::Config

@@ -6,12 +6,14 @@
 
 mod access;
 mod http;
+mod registry;
 mod ini_file;
 mod settings;
 mod toml_file;
 
 pub use access::SECURITY_DOC;
 pub use http::{HttpSettings, HTTP_KEYS};
+pub use registry::{RegistryKind, RegistrySettings, REGISTRY_KEYS};
 pub use settings::*;
 
 use std::fmt;

@@ -21,6 +21,10 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     if let Err(refused) = crate::access::secret::check(ctx, request) {
         return refused;
     }
+    // Accepted here but unknown to the other masters would split the cluster's view.
+    if let Some(reason) = ctx.shared.unavailable() {
+        return error(Errno::MessageError, &reason);
+    }
     let spec = match node_spec(request).and_then(|spec| not_the_master(ctx, spec)) {
         Ok(spec) => spec,
         Err(reason) => return error(Errno::MessageError, &reason),
@@ -125,6 +129,9 @@ pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
     if let Err(refused) = crate::access::secret::check(ctx, request) {
         return refused;
     }
+    if let Some(reason) = ctx.shared.unavailable() {
+        return error(Errno::MessageError, &reason);
+    }
     let name = match request.str_property("name").and_then(|n| Ok(n.or(request.str_property("node_name")?))) {
         Ok(Some(name)) => name.to_string(),
         Ok(None) => return error(Errno::MessageError, "message invalid 'name' is missing"),
@@ -159,6 +166,8 @@ pub fn nodes(ctx: &Ctx) -> Reply {
     fields.insert("nodes".into(), nodes.into());
     // The heartbeat, or longer when max_probes_per_sec caps it.
     fields.insert("probe_interval".into(), ctx.registry.probe_interval().as_secs_f64().into());
+    // Where the nodes are kept; with etcd, which master leads and whether etcd answers.
+    fields.insert("registry".into(), ctx.shared.describe());
     ok(fields)
 }
 

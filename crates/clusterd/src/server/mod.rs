@@ -32,7 +32,7 @@ use tracing::{error, info, warn};
 pub use requests::{RequestCounters, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT};
 
 use crate::access::{self, Door};
-use crate::config::Config;
+use crate::config::{Config, RegistryKind};
 use crate::learn::learn_streams_in_background;
 use crate::registry::{Registry, Source};
 use crate::state::{StateError, StateFile};
@@ -82,11 +82,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         learn_streams_in_background(&node, settings.node_timeout);
     }
     let ctx = Arc::new(Ctx::new(settings.clone(), config.path.clone(), registry));
-    let state = settings.state_file.as_deref().map(StateFile::new);
+    // With registry = "etcd", etcd keeps the registered and discovered nodes, not the file.
+    let state = settings.state_file.as_deref().filter(|_| settings.registry.kind == RegistryKind::File).map(StateFile::new);
     if let Some(state) = &state {
         lifecycle::restore(&ctx, state)?;
         tokio::spawn(lifecycle::persist(ctx.clone(), state.clone()));
     }
+    let etcd = crate::etcd::start(&ctx);
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));
     let _readonly = access::readonly::start(&clients_zmq, &ctx)?;
@@ -134,6 +136,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     if let Some(state) = &state {
         lifecycle::flush(ctx.clone(), state).await;
+    }
+    if let Some(etcd) = etcd {
+        etcd.stop().await;
     }
     // Node sockets close before the master's own (see Registry::close_all); the aborted link
     // and feed tasks drop their sockets as the runtime gets to them.
