@@ -132,10 +132,11 @@ fn one_master_leads_and_another_takes_over_after_kill_9() {
         (registry["leading"] == true && registry["leader"] == name.as_str()).then_some(()).ok_or(registry.to_string())
     });
     eprintln!("new leader after {:?} (lease TTL {TTL_SECS}s)", killed.elapsed());
-    let elected = events.wait_for("cluster.master.<survivor>.elected", |m| m.topic == format!("cluster.master.{name}.elected"));
-    assert_eq!(elected.payload["master"], name.as_str(), "{:?}", elected.payload);
+    // Published in this order: the old leader's end, then the new one's start.
     let resigned = format!("cluster.master.{leader}.resigned");
     events.wait_for("cluster.master.<killed>.resigned", |m| m.topic == resigned);
+    let elected = events.wait_for("cluster.master.<survivor>.elected", |m| m.topic == format!("cluster.master.{name}.elected"));
+    assert_eq!(elected.payload["master"], name.as_str(), "{:?}", elected.payload);
 }
 
 #[test]
@@ -150,6 +151,54 @@ fn a_worker_registers_through_whichever_master_answers() {
     let entry = wait_for("the worker to be listed by a", || a.node_entry("worker").ok_or("not listed".to_string()));
     assert_eq!(entry["endpoint"], worker.endpoint.as_str(), "{entry}");
     a.wait_node_state("worker", "alive");
+}
+
+#[test]
+fn a_frozen_etcd_stops_nothing_and_the_masters_converge_after() {
+    let Some(etcd) = etcd_or_skip() else { return };
+    let (a, b) = (master("a", &etcd.url, "/t/frozen"), master("b", &etcd.url, "/t/frozen"));
+    let node = CircusNode::start("web", &[("dummy", 1)]);
+    wait_connected(&a);
+    wait_connected(&b);
+    assert_eq!(register(&a, &node)["status"], "ok");
+    wait_for("b to list the node", || b.node_entry("web").ok_or("not listed".to_string()));
+    b.wait_node_state("web", "alive");
+    let stats = Stream::subscribe(&b.stats_endpoint, &["stat."]);
+
+    etcd.freeze();
+    let frozen = Instant::now();
+    for m in [&a, &b] {
+        wait_for("the registry to be marked stale", || {
+            let registry = registry(m);
+            (registry["stale"] == true && registry["leading"] == false).then_some(()).ok_or(registry.to_string())
+        });
+    }
+    // Commands and streams keep flowing from what each master knows.
+    for m in [&a, &b] {
+        assert_eq!(circusctl(&m.endpoint, &["status", "web:dummy"]).ok().trim(), "active");
+    }
+    stats.drain();
+    stats.wait_for("stats through b while etcd is frozen", |m| m.topic.starts_with("stat.web"));
+    let late = CircusNode::start("late", &[("dummy", 1)]);
+    let refused = register(&b, &late);
+    assert_eq!(refused["errno"], 3, "{refused}");
+    let reason = refused["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("registry unavailable (etcd: "), "{reason}");
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(frozen.elapsed()));
+
+    etcd.thaw();
+    wait_for("both masters back on etcd with one leader", || {
+        let (ra, rb) = (registry(&a), registry(&b));
+        let agreed = ra["stale"] == false && rb["stale"] == false && ra["leader"].is_string() && ra["leader"] == rb["leader"];
+        (agreed && ra["leading"] != rb["leading"]).then_some(()).ok_or(format!("{ra} {rb}"))
+    });
+    assert_eq!(register(&b, &late)["status"], "ok");
+    wait_for("a to list the node registered after etcd came back", || {
+        a.node_entry("late").ok_or("not listed".to_string())
+    });
+    // Nothing was dropped or stopped meanwhile.
+    assert_eq!(a.node_entry("web").expect("still listed")["state"], "alive");
+    assert_eq!(node.status("dummy"), "active");
 }
 
 #[test]

@@ -62,9 +62,14 @@ impl Etcd {
         }
     }
 
-    /// The etcd process id (to freeze it with SIGSTOP or kill it).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// Freezes etcd (SIGSTOP): it keeps its connections but answers nothing, as a hung etcd.
+    pub fn freeze(&self) {
+        procs::signal(self.child.id(), libc::SIGSTOP);
+    }
+
+    /// Lets a frozen etcd run again (SIGCONT).
+    pub fn thaw(&self) {
+        procs::signal(self.child.id(), libc::SIGCONT);
     }
 
     /// etcd's own log, for failure messages.
