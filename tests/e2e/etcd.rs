@@ -106,7 +106,7 @@ fn a_node_registered_through_one_master_is_known_to_the_other() {
 #[test]
 fn one_master_leads_and_another_takes_over_after_kill_9() {
     let Some(etcd) = etcd_or_skip() else { return };
-    let mut masters = vec![master("a", &etcd.url, "/t/lead"), master("b", &etcd.url, "/t/lead")];
+    let mut masters = [master("a", &etcd.url, "/t/lead"), master("b", &etcd.url, "/t/lead")];
     let leader = wait_for("both masters to agree on a leader", || {
         let seen: Vec<Value> = masters.iter().map(registry).collect();
         let leading: Vec<&Value> = seen.iter().filter(|r| r["leading"] == true).collect();
@@ -135,8 +135,35 @@ fn one_master_leads_and_another_takes_over_after_kill_9() {
     // Published in this order: the old leader's end, then the new one's start.
     let resigned = format!("cluster.master.{leader}.resigned");
     events.wait_for("cluster.master.<killed>.resigned", |m| m.topic == resigned);
-    let elected = events.wait_for("cluster.master.<survivor>.elected", |m| m.topic == format!("cluster.master.{name}.elected"));
+    let elected =
+        events.wait_for("cluster.master.<survivor>.elected", |m| m.topic == format!("cluster.master.{name}.elected"));
     assert_eq!(elected.payload["master"], name.as_str(), "{:?}", elected.payload);
+}
+
+#[test]
+fn the_leader_discovers_and_forgets_for_every_master() {
+    let Some(etcd) = etcd_or_skip() else { return };
+    let mut node = CircusNode::start("found", &[("dummy", 1)]);
+    let port = node.endpoint.rsplit(':').next().unwrap().to_string();
+    let keys = format!("discover = [\"tcp://127.0.0.1:{port}\"]\ndiscover_interval = \"1s\"\nforget_after = \"2s\"\n");
+    let (a, b) = (master_with("a", &etcd.url, "/t/decide", &keys), master_with("b", &etcd.url, "/t/decide", &keys));
+    let name = format!("127-0-0-1-{port}");
+    for m in [&a, &b] {
+        let entry =
+            wait_for("the discovered node on every master", || m.node_entry(&name).ok_or("not listed".to_string()));
+        assert_eq!(entry["source"], "discovered", "{entry}");
+    }
+    // Found once, by the leader only, and written fenced on its leadership.
+    let finders = [&a, &b].iter().filter(|m| m.stderr().contains("discovered a node")).count();
+    assert!(finders <= 1, "both masters ran discovery:\n{}\n{}", a.stderr(), b.stderr());
+
+    node.kill9();
+    for m in [&a, &b] {
+        wait_for("the node forgotten on every master", || match m.node_entry(&name) {
+            None => Ok(()),
+            Some(entry) => Err(entry.to_string()),
+        });
+    }
 }
 
 #[test]
@@ -189,7 +216,8 @@ fn a_frozen_etcd_stops_nothing_and_the_masters_converge_after() {
     etcd.thaw();
     wait_for("both masters back on etcd with one leader", || {
         let (ra, rb) = (registry(&a), registry(&b));
-        let agreed = ra["stale"] == false && rb["stale"] == false && ra["leader"].is_string() && ra["leader"] == rb["leader"];
+        let agreed =
+            ra["stale"] == false && rb["stale"] == false && ra["leader"].is_string() && ra["leader"] == rb["leader"];
         (agreed && ra["leading"] != rb["leading"]).then_some(()).ok_or(format!("{ra} {rb}"))
     });
     assert_eq!(register(&b, &late)["status"], "ok");

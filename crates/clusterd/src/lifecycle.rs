@@ -181,6 +181,11 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
         needs_restart.push("audit_log".to_string());
         new.audit_log = running.audit_log.clone();
     }
+    // The etcd tasks (lease, campaign, watch) run with the settings they started with.
+    if running.registry != new.registry {
+        needs_restart.push("registry".to_string());
+        new.registry = running.registry.clone();
+    }
     // Sizes the merged PUBs' queues, bound at start-up.
     if running.max_stream_message_size != new.max_stream_message_size {
         needs_restart.push("max_stream_message_size".to_string());

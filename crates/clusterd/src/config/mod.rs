@@ -6,8 +6,8 @@
 
 mod access;
 mod http;
-mod registry;
 mod ini_file;
+mod registry;
 mod settings;
 mod toml_file;
 

@@ -136,10 +136,13 @@ fn parse_prefix(value: &str) -> Result<String, String> {
 
 /// Whole seconds from 1 s to [`MAX_ETCD_LEASE_TTL`].
 fn parse_ttl(value: &str) -> Result<Duration, String> {
-    let ttl = humantime::parse_duration(value).map_err(|e| format!("bad duration '{value}': {e} (write e.g. \"5s\")"))?;
+    let ttl =
+        humantime::parse_duration(value).map_err(|e| format!("bad duration '{value}': {e} (write e.g. \"5s\")"))?;
     let max = MAX_ETCD_LEASE_TTL.as_secs();
     if ttl.subsec_nanos() != 0 || ttl.as_secs() == 0 || ttl.as_secs() > max {
-        return Err(format!("'{value}' is not a whole number of seconds from 1s to {max}s (etcd leases count seconds)"));
+        return Err(format!(
+            "'{value}' is not a whole number of seconds from 1s to {max}s (etcd leases count seconds)"
+        ));
     }
     Ok(ttl)
 }
@@ -170,6 +173,25 @@ mod tests {
         let urls = set("etcd_endpoints", &["http://a:2379, http://b:2379"]).unwrap().etcd_endpoints;
         assert_eq!(urls, ["http://a:2379", "http://b:2379"]);
         assert_eq!(set("master_name", &["m1"]).unwrap().master_name.as_deref(), Some("m1"));
+    }
+
+    #[test]
+    fn both_file_forms_read_the_keys() {
+        use crate::config::Config;
+        use std::path::Path;
+        let toml = "[cluster]\nregistry = \"etcd\"\netcd_endpoints = [\"http://a:2379\", \"http://b:2379\"]\n\
+                    etcd_lease_ttl = \"3s\"\nmaster_name = \"m1\"\n";
+        let ini = "[circus-cluster]\nregistry = etcd\netcd_endpoints = http://a:2379, http://b:2379\n\
+                   etcd_lease_ttl = 3s\nmaster_name = m1\n";
+        for (file, text) in [("c.toml", toml), ("c.ini", ini)] {
+            let registry = Config::parse(Path::new(file), text).unwrap().cluster.registry;
+            assert_eq!(registry.kind, RegistryKind::Etcd, "{file}");
+            assert_eq!(registry.etcd_endpoints, ["http://a:2379", "http://b:2379"], "{file}");
+            assert_eq!(registry.etcd_lease_ttl, Duration::from_secs(3), "{file}");
+            assert_eq!(registry.master_name.as_deref(), Some("m1"), "{file}");
+        }
+        let bad = Config::parse(Path::new("c.toml"), "[cluster]\netcd_lease_ttl = \"0s\"\n").unwrap_err();
+        assert!(bad.to_string().contains("cluster.etcd_lease_ttl"), "{bad}");
     }
 
     #[test]

@@ -31,9 +31,8 @@ pub enum FenceError {
 /// # Errors
 /// [`FenceError::Deposed`] when the leadership is gone; [`FenceError::Etcd`] when etcd failed.
 pub async fn write(client: &mut Client, fence: &Fence, ops: Vec<TxnOp>) -> Result<(), FenceError> {
-    let txn = Txn::new()
-        .when([Compare::create_revision(fence.key.clone(), CompareOp::Equal, fence.revision)])
-        .and_then(ops);
+    let txn =
+        Txn::new().when([Compare::create_revision(fence.key.clone(), CompareOp::Equal, fence.revision)]).and_then(ops);
     let reply = super::bounded("fenced write", client.txn(txn)).await.map_err(FenceError::Etcd)?;
     if reply.succeeded() {
         Ok(())

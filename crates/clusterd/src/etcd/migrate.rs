@@ -32,9 +32,11 @@ pub async fn migrate(config: &Config) -> Result<Migrated, String> {
     for (spec, source) in nodes {
         let key = keys.node(&spec.name);
         // Written only where no master wrote it already (version 0: the key does not exist).
-        let txn = Txn::new()
-            .when([Compare::version(key.clone(), CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, record::encode(&spec, source), None)]);
+        let txn = Txn::new().when([Compare::version(key.clone(), CompareOp::Equal, 0)]).and_then([TxnOp::put(
+            key,
+            record::encode(&spec, source),
+            None,
+        )]);
         let reply = bounded("write a node", client.txn(txn)).await?;
         if reply.succeeded() {
             migrated.written.push(spec.name);

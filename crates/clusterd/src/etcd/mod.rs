@@ -189,9 +189,8 @@ pub fn start(ctx: &Arc<Ctx>) -> Option<EtcdHandle> {
 /// # Errors
 /// No endpoint answers.
 pub async fn connect(endpoints: &[String]) -> Result<Client, String> {
-    let options = ConnectOptions::new()
-        .with_connect_timeout(CALL_TIMEOUT)
-        .with_keep_alive(Duration::from_secs(1), CALL_TIMEOUT);
+    let options =
+        ConnectOptions::new().with_connect_timeout(CALL_TIMEOUT).with_keep_alive(Duration::from_secs(1), CALL_TIMEOUT);
     match tokio::time::timeout(CALL_TIMEOUT, Client::connect(endpoints, Some(options))).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(err)) => Err(format!("{}: {err}", endpoints.join(", "))),

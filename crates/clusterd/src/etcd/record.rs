@@ -91,7 +91,8 @@ mod tests {
         let config = r#"{"name":"a","endpoint":"tcp://127.0.0.1:1","stats_endpoint":null,"pubsub_endpoint":null,"source":"config"}"#;
         assert!(decode(config).unwrap_err().contains("source 'config'"));
         assert!(decode("{").is_err());
-        let bad_endpoint = r#"{"name":"a","endpoint":"nope","stats_endpoint":null,"pubsub_endpoint":null,"source":"registered"}"#;
+        let bad_endpoint =
+            r#"{"name":"a","endpoint":"nope","stats_endpoint":null,"pubsub_endpoint":null,"source":"registered"}"#;
         assert!(decode(bad_endpoint).unwrap_err().starts_with("node a:"));
     }
 }

@@ -83,7 +83,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let ctx = Arc::new(Ctx::new(settings.clone(), config.path.clone(), registry));
     // With registry = "etcd", etcd keeps the registered and discovered nodes, not the file.
-    let state = settings.state_file.as_deref().filter(|_| settings.registry.kind == RegistryKind::File).map(StateFile::new);
+    let state =
+        settings.state_file.as_deref().filter(|_| settings.registry.kind == RegistryKind::File).map(StateFile::new);
     if let Some(state) = &state {
         lifecycle::restore(&ctx, state)?;
         tokio::spawn(lifecycle::persist(ctx.clone(), state.clone()));
