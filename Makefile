@@ -21,7 +21,8 @@ export CIRCUS_VENV := $(CURDIR)/$(VENV)
 
 .PHONY: venv system-deps browser-deps build run test bench fuzz lint man
 
-# System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test, iproute2
+# System packages (C++ compiler for libzmq, python3-venv, tmux for the circus-top test, protoc and
+# libprotobuf-dev for etcd-client, etcd-server for the etcd registry tests, iproute2
 # for the lab tests):
 # checked on every run, installed with apt-get when missing and run as root.
 venv: system-deps $(VENV_STAMP)

@@ -18,6 +18,7 @@ mod config;
 mod dead_node;
 mod discovery;
 mod dns_stall;
+mod etcd;
 mod events;
 mod fanout;
 mod faults;

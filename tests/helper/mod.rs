@@ -13,6 +13,7 @@
 //! * [`traffic::Traffic`]: commands flowing through the master while a test breaks something;
 //! * [`lab::Lab`]: hosts of their own (network namespaces on a bridge), partitions, as root;
 //! * [`worker::worker_ini`]: a worker circusd's ini that joins a master with `clusterctl join`;
+//! * [`etcd::Etcd`]: a real etcd on loopback ports, for `registry = "etcd"`;
 //! * [`udp::FakeResponder`]: a loopback, unicast answerer of Circus's UDP discovery;
 //! * [`background`]: a client that runs until stopped (`circusctl listen`);
 //! * [`http`]: a small HTTP/1.1 and server-sent events client for the dashboard, and a two-node
@@ -28,6 +29,7 @@ pub mod background;
 pub mod browser;
 pub mod cli;
 pub mod cluster;
+pub mod etcd;
 pub mod http;
 pub mod lab;
 pub mod master;

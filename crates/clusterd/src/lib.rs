@@ -17,12 +17,15 @@
 //! * `http`: the dashboard, JSON API and `/metrics` (`http_endpoint`, docs/http.md);
 //! * `access`: the policy around the dispatcher: what each endpoint allows
 //!   (`readonly_endpoint`), `register_secret`, and the audit trail of changing commands;
+//! * [`etcd`]: `registry = "etcd"`, the registry shared by several masters, and the leader
+//!   election (docs/ha.md);
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
 mod access;
 pub mod config;
 pub mod discovery;
+pub mod etcd;
 mod handler;
 mod http;
 mod identity;
@@ -65,12 +68,15 @@ pub struct Ctx {
     pub unstarted: Mutex<Vec<(config::NodeSpec, registry::Source)>>,
     /// Requests handled, by command and outcome (`/metrics`).
     pub commands: access::tally::CommandTally,
+    /// The shared registry (`registry = "etcd"`): who leads, whether this master may decide.
+    pub shared: etcd::Shared,
 }
 
 impl Ctx {
     /// A context over `registry` with `settings` read from `config_path`.
     pub fn new(settings: ClusterSettings, config_path: PathBuf, registry: Registry) -> Self {
         Ctx {
+            shared: etcd::Shared::new(&settings),
             settings: RwLock::new(Arc::new(settings)),
             config_path,
             registry,

@@ -24,6 +24,12 @@ pub fn install(verbose: u8, audit_log: Option<&Path>) -> Result<(), String> {
         1 => "debug",
         _ => "trace",
     };
+    // The etcd client's HTTP/2 stack (h2, tower, hyper, tonic) logs every frame at debug: kept
+    // at info unless RUST_LOG asks for it.
+    let level = match verbose {
+        0 => level.to_string(),
+        _ => format!("{level},h2=info,tower=info,hyper=info,hyper_util=info,tonic=info"),
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let audit = match audit_log {
         None => None,

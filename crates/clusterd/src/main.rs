@@ -1,4 +1,5 @@
 //! `clusterd CONFIG`: runs the cluster master in the foreground.
+//! `clusterd migrate-state --to etcd CONFIG`: copies the state file into etcd (docs/ha.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,7 +39,23 @@ struct Cli {
     man: Option<PathBuf>,
 }
 
+/// `clusterd migrate-state --to etcd CONFIG`: copies the registered and discovered nodes of
+/// CONFIG's state file into the etcd of its `etcd_endpoints`, under its `etcd_prefix`, before
+/// the masters switch to `registry = "etcd"`. Nodes etcd already has are left as they are.
+#[derive(Parser)]
+#[command(name = "clusterd migrate-state")]
+struct MigrateCli {
+    /// Where to copy the state file: `etcd` (the only shared registry).
+    #[arg(long, value_parser = ["etcd"])]
+    to: String,
+    /// The master's configuration file (its state_file and etcd_* keys are used).
+    config: PathBuf,
+}
+
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("migrate-state") {
+        return migrate_state(MigrateCli::parse_from(std::env::args().skip(1)));
+    }
     let cli = Cli::parse();
     if let Some(dir) = &cli.man {
         return write_man(dir);
@@ -90,6 +107,45 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("clusterd: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `clusterd migrate-state`: exit 0 when done, 2 for a bad configuration, 1 when the
+/// state file or etcd cannot be used.
+fn migrate_state(cli: MigrateCli) -> ExitCode {
+    let config = match Config::load(&cli.config) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("clusterd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("clusterd: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let prefix = &config.cluster.registry.etcd_prefix;
+    match runtime.block_on(clusterd::etcd::migrate::migrate(&config)) {
+        Ok(done) => {
+            println!(
+                "migrated {} node(s) to {} under {prefix}: {} written, {} already there",
+                done.written.len() + done.kept.len(),
+                cli.to,
+                done.written.len(),
+                done.kept.len()
+            );
+            for name in &done.kept {
+                println!("kept (already in etcd): {name}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            eprintln!("clusterd: migrate-state: {reason}");
             ExitCode::FAILURE
         }
     }

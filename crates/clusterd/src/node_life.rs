@@ -123,6 +123,10 @@ pub async fn reap(ctx: Arc<Ctx>) {
         tokio::time::sleep(REAP_EVERY).await;
         crate::identity::log_same_circusd(&ctx.registry, &mut same_logged);
         let forget_after = ctx.settings().forget_after;
+        // With several masters, only the leader forgets (the others follow through etcd).
+        if !ctx.shared.may_decide() {
+            continue;
+        }
         for node in ctx.registry.all() {
             let health = node.link.health();
             if node.source != Source::Config
@@ -176,6 +180,11 @@ pub fn reload(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     if running.audit_log != new.audit_log {
         needs_restart.push("audit_log".to_string());
         new.audit_log = running.audit_log.clone();
+    }
+    // The etcd tasks (lease, campaign, watch) run with the settings they started with.
+    if running.registry != new.registry {
+        needs_restart.push("registry".to_string());
+        new.registry = running.registry.clone();
     }
     // Sizes the merged PUBs' queues, bound at start-up.
     if running.max_stream_message_size != new.max_stream_message_size {

@@ -6,7 +6,7 @@
 //! stop when its last `Arc<Node>` is dropped (removal, or replacement by a new registration).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use clusterd_protocol::connection::{budget, ConnectionError, Context};
@@ -144,8 +144,23 @@ pub struct ProbePolicy {
     pub max_probes_per_sec: u32,
 }
 
+/// A change of a registered or discovered node, handed to the shared registry
+/// ([`Registry::set_mirror`]) so that the other masters learn it.
+#[derive(Debug, Clone)]
+pub enum Mirrored {
+    /// Added or replaced.
+    Put(NodeSpec, Source),
+    /// Removed (`unregister_node`, a rename), or forgotten after `forget_after` when `forgotten`.
+    Delete { name: String, forgotten: bool },
+}
+
+/// Where [`Mirrored`] changes go.
+pub type Mirror = Box<dyn Fn(Mirrored) + Send + Sync>;
+
 /// All known nodes, by name.
 pub struct Registry {
+    /// The shared registry's writer (`registry = "etcd"`); unset with the state file.
+    mirror: OnceLock<Mirror>,
     ctx: Context,
     tuning: Arc<Tuning>,
     policy: Mutex<ProbePolicy>,
@@ -161,6 +176,7 @@ impl Registry {
     /// An empty registry whose links follow `policy` and whose nodes feed `streams`.
     pub fn new(ctx: Context, policy: ProbePolicy, streams: Streams) -> Self {
         Registry {
+            mirror: OnceLock::new(),
             ctx,
             tuning: Arc::new(Tuning::new(policy.heartbeat, policy.down_after)),
             policy: Mutex::new(policy),
@@ -203,6 +219,12 @@ impl Registry {
         &self.streams
     }
 
+    /// Sends every later change of a registered or discovered node to `mirror` (once, at
+    /// start-up, with `registry = "etcd"`), except those made by [`Registry::apply_shared`].
+    pub fn set_mirror(&self, mirror: Mirror) {
+        let _ = self.mirror.set(mirror);
+    }
+
     /// Adds or replaces a node; returns it and whether an entry of that name was replaced.
     /// Publishes `cluster.<node>.joined`, and later every state change of the node.
     ///
@@ -210,6 +232,29 @@ impl Registry {
     /// libzmq refused the node's endpoint, or the file-descriptor budget has no room for a new
     /// node's sockets (a replacement reuses the old node's).
     pub fn insert(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
+        let mirrored = (source != Source::Config).then(|| spec.clone());
+        let inserted = self.insert_here(spec, source)?;
+        if let (Some(spec), Some(mirror)) = (mirrored, self.mirror.get()) {
+            mirror(Mirrored::Put(spec, source));
+        }
+        Ok(inserted)
+    }
+
+    /// Like [`Registry::insert`], for a change read from the shared registry: not mirrored
+    /// back.
+    ///
+    /// # Errors
+    /// As [`Registry::insert`].
+    pub fn apply_shared(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
+        self.insert_here(spec, source)
+    }
+
+    /// Removes a node that the shared registry no longer has; not mirrored back.
+    pub fn remove_shared(&self, name: &str) -> Option<Arc<Node>> {
+        self.remove_here(name, "left")
+    }
+
+    fn insert_here(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
         if !self.contains(&spec.name) {
             let nodes = self.nodes.read().expect("registry lock").len();
             budget::check_room_for_node(nodes, self.base_fds).map_err(ConnectionError::OutOfDescriptors)?;
@@ -285,6 +330,16 @@ impl Registry {
     }
 
     fn remove_as(&self, name: &str, event: &str) -> Option<Arc<Node>> {
+        let removed = self.remove_here(name, event);
+        if let (Some(node), Some(mirror)) = (&removed, self.mirror.get()) {
+            if node.source != Source::Config {
+                mirror(Mirrored::Delete { name: name.to_string(), forgotten: event == "forgotten" });
+            }
+        }
+        removed
+    }
+
+    fn remove_here(&self, name: &str, event: &str) -> Option<Arc<Node>> {
         let removed = self.write().remove(name);
         if removed.is_some() {
             self.retune();

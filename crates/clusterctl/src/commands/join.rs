@@ -66,27 +66,42 @@ pub fn run(args: &JoinArgs, log: &mut dyn Write) -> Result<(), WorkerIniError> {
         // Unregistered, the signal's default action still ends us; only the unregister is lost.
         let _ = signal_hook::flag::register(signal, Arc::clone(&quit));
     }
-    let mut link = ZmqLink { endpoint: worker.master.clone() };
+    let mut link = ZmqLink { masters: worker.masters(), current: 0 };
     let mut waiter = ProcessWaiter { quit, parent: parent_id() };
     session::run(&worker, &mut link, &mut waiter, &Timings::default(), log);
     Ok(())
 }
 
 /// The real master: a fresh [`Client`] per call, so that nothing queued for a master that was
-/// down outlives its call.
+/// down outlives its call. With several masters (sharing etcd), the one that answered last is
+/// asked first; one that does not answer passes the request to the next.
 struct ZmqLink {
-    endpoint: String,
+    masters: Vec<String>,
+    /// Index of the master that answered last.
+    current: usize,
 }
 
 impl Link for ZmqLink {
-    /// One bounded request on a DEALER of its own.
+    /// One bounded request on a DEALER of its own, to each master in turn until one answers.
     fn call(&mut self, request: &Request, timeout: Duration) -> Result<Reply, String> {
         let describe = |err: ConnectionError| match err {
             ConnectionError::Timeout => format!("no reply within {}", secs(timeout)),
             other => other.to_string(),
         };
-        let client = Client::connect(&self.endpoint, timeout).map_err(describe)?;
-        client.call(request).map_err(describe)
+        let mut failures = Vec::new();
+        for offset in 0..self.masters.len() {
+            let index = (self.current + offset) % self.masters.len();
+            let endpoint = &self.masters[index];
+            match Client::connect(endpoint, timeout).and_then(|client| client.call(request)) {
+                Ok(reply) => {
+                    self.current = index;
+                    return Ok(reply);
+                }
+                Err(err) if self.masters.len() == 1 => return Err(describe(err)),
+                Err(err) => failures.push(format!("{endpoint}: {}", describe(err))),
+            }
+        }
+        Err(failures.join("; "))
     }
 }
 

@@ -163,7 +163,22 @@ pub fn render_nodes(reply: &Reply) -> Result<String, Malformed> {
             dropped,
         ]);
     }
-    Ok(table(&rows))
+    Ok(table(&rows) + &shared_registry(reply))
+}
+
+/// With `registry = "etcd"` (docs/ha.md), a last line: which master answered, which leads, and
+/// whether the registry is stale; nothing with the state file.
+fn shared_registry(reply: &Reply) -> String {
+    let Some(registry) = reply.0.get("registry").filter(|r| r["kind"] == "etcd") else {
+        return String::new();
+    };
+    let text = |key: &str| registry.get(key).and_then(Value::as_str).unwrap_or("-").to_string();
+    let leader = if registry["leading"] == true { "this master".to_string() } else { text("leader") };
+    let mut line = format!("master {} (registry: etcd), leader: {leader}", text("master"));
+    if registry["stale"] == true {
+        line.push_str(&format!("; registry stale ({}): registrations refused", text("stale_reason")));
+    }
+    format!("\n{}", escape_controls(&line))
 }
 
 /// Rows aligned in columns two spaces apart, without trailing spaces. Control characters in
@@ -208,6 +223,26 @@ third        up     static      e                     p                     s   
         let empty = render_nodes(&reply(r#"{"status": "ok", "nodes": []}"#)).unwrap();
         assert_eq!(empty, "NAME  STATE  SOURCE  ENDPOINT  PUBSUB  STATS  LAST SEEN  DROPPED");
         assert!(render_nodes(&reply(r#"{"status": "ok"}"#)).is_err());
+    }
+
+    #[test]
+    fn the_leader_is_named_with_a_shared_registry() {
+        let nodes = r#""nodes": [{"name": "a", "endpoint": "e", "state": "alive", "source": "registered"}]"#;
+        let leading = format!(
+            r#"{{"status": "ok", "time": 1.0, {nodes}, "registry": {{"kind": "etcd", "master": "m1", "leader": "m1", "leading": true, "stale": false}}}}"#
+        );
+        let table = render_nodes(&reply(&leading)).unwrap();
+        assert_eq!(table.lines().last().unwrap(), "master m1 (registry: etcd), leader: this master");
+        let stale = format!(
+            r#"{{"status": "ok", "time": 1.0, {nodes}, "registry": {{"kind": "etcd", "master": "m2", "leader": "m1", "leading": false, "stale": true, "stale_reason": "no keepalive answered for 5s"}}}}"#
+        );
+        let table = render_nodes(&reply(&stale)).unwrap();
+        assert_eq!(
+            table.lines().last().unwrap(),
+            "master m2 (registry: etcd), leader: m1; registry stale (no keepalive answered for 5s): registrations refused"
+        );
+        let file = format!(r#"{{"status": "ok", "time": 1.0, {nodes}, "registry": {{"kind": "file"}}}}"#);
+        assert_eq!(render_nodes(&reply(&file)).unwrap().lines().count(), 2);
     }
 
     #[test]

@@ -8,11 +8,13 @@ mod access;
 pub mod discover_target;
 mod http;
 mod ini_file;
+mod registry;
 mod settings;
 mod toml_file;
 
 pub use access::SECURITY_DOC;
 pub use http::{HttpSettings, HTTP_KEYS};
+pub use registry::{RegistryKind, RegistrySettings, REGISTRY_KEYS};
 pub use settings::*;
 
 use std::fmt;

@@ -8,6 +8,7 @@ use clusterd_protocol::secret::Secret;
 use clusterd_protocol::Endpoint;
 
 use super::http::{HttpSettings, HTTP_KEYS};
+use super::registry::{RegistrySettings, REGISTRY_KEYS};
 use super::{parse_endpoint, Builder, ConfigError};
 
 /// Default command endpoint (the 2012 `DEFAULT_CLUSTER_DEALER`).
@@ -95,6 +96,8 @@ pub struct ClusterSettings {
     pub merged_reads: MergedReads,
     /// The dashboard, JSON API and `/metrics` (`http_*` keys, `metrics_per_pid`).
     pub http: HttpSettings,
+    /// Where registered and discovered nodes live (`registry`, `etcd_*` keys, docs/ha.md).
+    pub registry: RegistrySettings,
 }
 
 /// `merged_reads = "partial" | "strict"`.
@@ -161,6 +164,7 @@ impl Default for ClusterSettings {
             audit_log: None,
             merged_reads: MergedReads::Partial,
             http: HttpSettings::default(),
+            registry: RegistrySettings::default(),
         }
     }
 }
@@ -248,7 +252,11 @@ impl Builder {
             }
             "merged_reads" => settings.merged_reads = MergedReads::parse(one()?).map_err(fail)?,
             _ if HTTP_KEYS.contains(&name) => settings.http.set(name, one()?).map_err(fail)?,
-            _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
+            _ if REGISTRY_KEYS.contains(&name) => settings.registry.set(name, values).map_err(fail)?,
+            _ => {
+                let known: Vec<&str> = CLUSTER_KEYS.iter().chain(REGISTRY_KEYS).copied().collect();
+                return Err(fail(format!("unknown key (known: {})", known.join(", "))));
+            }
         }
         self.cluster = settings;
         Ok(())

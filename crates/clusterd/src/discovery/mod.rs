@@ -58,7 +58,8 @@ pub const UDP_WAIT: Duration = Duration::from_secs(1);
 pub async fn run(ctx: Arc<Ctx>) {
     loop {
         // Without targets there is nothing to do, but a reload may add some.
-        if !targets(&ctx).is_empty() {
+        // With several masters, only the leader discovers (the others follow through etcd).
+        if !targets(&ctx).is_empty() && ctx.shared.may_decide() {
             discover_once(&ctx).await;
         }
         tokio::time::sleep(interval(&ctx)).await;

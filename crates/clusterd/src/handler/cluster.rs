@@ -19,6 +19,10 @@ use crate::Ctx;
 /// `node_stats_endpoint`) are accepted too. When `register_secret` is set, `secret` must be it.
 /// The secret is checked before, by [`crate::access::handle`] (the table's `needs_secret`).
 pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
+    // Accepted here but unknown to the other masters would split the cluster's view.
+    if let Some(reason) = ctx.shared.unavailable() {
+        return error(Errno::MessageError, &reason);
+    }
     let spec = match node_spec(request).and_then(|spec| not_the_master(ctx, spec)) {
         Ok(spec) => spec,
         Err(reason) => return error(Errno::MessageError, &reason),
@@ -121,6 +125,9 @@ fn node_spec(request: &Request) -> Result<NodeSpec, String> {
 /// `secret` when `register_secret` is set, like `register_node`.
 /// The secret is checked before, by [`crate::access::handle`].
 pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
+    if let Some(reason) = ctx.shared.unavailable() {
+        return error(Errno::MessageError, &reason);
+    }
     let name = match request.str_property("name").and_then(|n| Ok(n.or(request.str_property("node_name")?))) {
         Ok(Some(name)) => name.to_string(),
         Ok(None) => return error(Errno::MessageError, "message invalid 'name' is missing"),
@@ -155,6 +162,8 @@ pub fn nodes(ctx: &Ctx) -> Reply {
     fields.insert("nodes".into(), nodes.into());
     // The heartbeat, or longer when max_probes_per_sec caps it.
     fields.insert("probe_interval".into(), ctx.registry.probe_interval().as_secs_f64().into());
+    // Where the nodes are kept; with etcd, which master leads and whether etcd answers.
+    fields.insert("registry".into(), ctx.shared.describe());
     ok(fields)
 }
 

@@ -42,6 +42,7 @@ pub fn dstats(ctx: &Ctx) -> Reply {
             fields.insert("info".into(), info);
             fields.insert("streams".into(), ctx.registry.streams().totals().describe());
             fields.insert("requests".into(), ctx.requests.describe());
+            fields.insert("registry".into(), ctx.shared.describe());
             ok(fields)
         }
         Err(reason) => error(Errno::OsError, &format!("cannot read the master's process info: {reason}")),

@@ -17,9 +17,10 @@ use crate::access::{self, Door};
 /// The watcher actions the API and the buttons offer.
 pub const ACTIONS: &[&str] = &["start", "stop", "restart", "incr", "decr"];
 
-/// `GET /healthz`: 200 while the master runs, with its node count.
+/// `GET /healthz`: 200 while the master runs, with its node count and its registry (with
+/// `registry = "etcd"`, `"stale": true` while etcd does not answer: the master still serves).
 pub async fn healthz(State(web): State<Web>) -> Json<Value> {
-    Json(json!({"status": "ok", "nodes": web.ctx.registry.names().len()}))
+    Json(json!({"status": "ok", "nodes": web.ctx.registry.names().len(), "registry": web.ctx.shared.describe()}))
 }
 
 /// `GET /api/nodes`.

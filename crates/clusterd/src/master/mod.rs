@@ -51,6 +51,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let ctx = tasks::start_nodes(zmq, config, streams)?;
     let stop = Shutdown::default();
     let state = tasks::start_persist(&ctx, &stop)?;
+    let etcd = tasks::start_etcd(&ctx);
     tasks::start_reap(&ctx, &stop);
     tasks::start_discovery(&ctx, &stop);
     tasks::start_readonly(&clients_zmq, &ctx, &stop)?;
@@ -64,6 +65,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     if let Some(state) = &state {
         crate::node_life::flush(ctx.clone(), state).await;
+    }
+    if let Some(etcd) = etcd {
+        etcd.stop().await;
     }
     // Node sockets close before the master's own (see Registry::close_all); the aborted link
     // and feed tasks drop their sockets as the runtime gets to them.

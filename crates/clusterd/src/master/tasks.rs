@@ -8,7 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
 use super::ServeError;
-use crate::config::{ClusterSettings, Config};
+use crate::config::{ClusterSettings, Config, RegistryKind};
 use crate::learn::learn_streams_in_background;
 use crate::registry::{Registry, Source};
 use crate::shutdown::{Phase, Shutdown};
@@ -34,12 +34,21 @@ pub fn start_nodes(zmq: Context, config: Config, streams: Streams) -> Result<Arc
 }
 
 /// With `state_file`: restores the saved nodes, then saves them on every change until the
-/// master stops (its last write is the master's own, [`node_life::flush`]).
+/// master stops (its last write is the master's own, [`node_life::flush`]). With
+/// `registry = "etcd"`, etcd keeps the registered and discovered nodes, not the file.
 pub fn start_persist(ctx: &Arc<Ctx>, stop: &Shutdown) -> Result<Option<StateFile>, StateError> {
-    let Some(state) = ctx.settings().state_file.as_deref().map(StateFile::new) else { return Ok(None) };
+    let settings = ctx.settings();
+    let file = settings.state_file.as_deref().filter(|_| settings.registry.kind == RegistryKind::File);
+    let Some(state) = file.map(StateFile::new) else { return Ok(None) };
     node_life::restore(ctx, &state)?;
     stop.spawn_until(Phase::Stopped, node_life::persist(ctx.clone(), state.clone()));
     Ok(Some(state))
+}
+
+/// With `registry = "etcd"`: the shared registry's watch, the mirror of this master's changes
+/// and the leader election (docs/ha.md); stopped by the master's tidy end (the lease revoked).
+pub fn start_etcd(ctx: &Arc<Ctx>) -> Option<crate::etcd::EtcdHandle> {
+    crate::etcd::start(ctx)
 }
 
 /// Forgets dynamic nodes that stay down (`forget_after`).

@@ -38,7 +38,8 @@ pub struct Worker {
     pub pubsub_endpoint: String,
     /// circusd-stats' endpoint (`stats_endpoint`).
     pub stats_endpoint: String,
-    /// The master's command endpoint (`master`).
+    /// The master's command endpoint (`master`), as written: with several masters sharing
+    /// etcd, a comma-separated list ([`Worker::masters`]).
     pub master: String,
     /// `tags = a, b`, when present and not empty.
     pub tags: Option<Vec<String>>,
@@ -139,7 +140,9 @@ impl Worker {
         let name = required("node", "the name this worker joins the cluster as")?;
         validate_node_name(&name).map_err(invalid("node"))?;
         let master = required("master", "the master's command endpoint, e.g. tcp://127.0.0.1:5558")?;
-        Endpoint::from_str(&master).map_err(invalid("master"))?;
+        for one in split_masters(&master) {
+            Endpoint::from_str(one).map_err(invalid("master"))?;
+        }
         let tags: Option<Vec<String>> = value("tags")?
             .map(|tags| tags.split([',', '\n']).map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect());
         Ok(Worker {
@@ -151,6 +154,13 @@ impl Worker {
             tags: tags.filter(|t| !t.is_empty()),
             secret: value("secret")?.and_then(|secret| Secret::new(&secret)),
         })
+    }
+
+    /// The masters' command endpoints: `master = tcp://a:5558, tcp://b:5558` names several
+    /// masters sharing one registry (`registry = "etcd"`); the worker registers through
+    /// whichever answers.
+    pub fn masters(&self) -> Vec<String> {
+        split_masters(&self.master).map(str::to_string).collect()
     }
 
     /// The `register_node` properties: `name`, `endpoint`, `stats_endpoint`, `pubsub_endpoint`,
@@ -252,3 +262,8 @@ fn substitute(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<St
 #[cfg(test)]
 #[path = "worker_tests.rs"]
 mod tests;
+
+/// The endpoints of `master = a, b` (comma- or line-separated, blanks ignored).
+fn split_masters(text: &str) -> impl Iterator<Item = &str> {
+    text.split([',', '\n']).map(str::trim).filter(|one| !one.is_empty())
+}

@@ -154,3 +154,15 @@ fn the_secret_goes_with_register_and_unregister() {
     assert_eq!(without.secret, None);
     assert_eq!(Value::Object(without.unregister_properties()), json!({"name": "a"}));
 }
+
+#[test]
+fn several_masters_are_a_comma_separated_list() {
+    let worker = parse("[circus]\nnode = a\nmaster = tcp://10.0.0.1:5558, tcp://10.0.0.2:5558\n").unwrap();
+    assert_eq!(worker.masters(), ["tcp://10.0.0.1:5558", "tcp://10.0.0.2:5558"]);
+    assert_eq!(
+        parse("[circus]\nnode = a\nmaster = tcp://127.0.0.1:5558\n").unwrap().masters(),
+        ["tcp://127.0.0.1:5558"]
+    );
+    let bad = parse("[circus]\nnode = a\nmaster = tcp://10.0.0.1:5558, nonsense\n").unwrap_err();
+    assert!(bad.to_string().contains("master"), "{bad}");
+}
