@@ -152,6 +152,7 @@ fn dispatch(
             streams::listen(endpoint, pubsub_endpoint.as_ref(), &topics, global, out, err)
         }
         (Plan::Top(args), _) => streams::top(endpoint, &args, global, err),
+        (Plan::WatchNodes(args), _) => commands::watch_nodes::run(endpoint, &args, global, out, err),
         (Plan::Join(_) | Plan::Completions(_), _) => {
             unreachable!("run before the command endpoint is read")
         }
