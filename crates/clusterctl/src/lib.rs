@@ -13,6 +13,8 @@
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`manual`]: shell completions and man pages, generated from [`cli`].
 //! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
+//! * [`commands::watch_nodes`]: `watch-nodes`, a file rendered from a template over the nodes,
+//!   kept up to date from the master's `cluster.*` events (docs/watch-nodes.md).
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
 //!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
 //!   [`job`] (`run`, one-shot jobs).
