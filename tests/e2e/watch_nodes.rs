@@ -222,4 +222,11 @@ fn a_bad_template_is_refused_at_start_with_its_line() {
     let run = clusterctl(&["watch-nodes", "--template", "t", "--out", "o", "--state", "up"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("alive, suspect, down"), "{run:?}");
+    // A node set that cannot parse is refused before anything is asked too.
+    let good = write(dir.path(), "good.j2", BACKENDS);
+    let args = ["--endpoint", &endpoint, "--node", "web[5-1]", "watch-nodes", "--template", good.to_str().unwrap()];
+    let run = clusterctl(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("error: --node: bad node set 'web[5-1]'"), "{run:?}");
+    assert!(!out.exists(), "nothing written for a bad node set");
 }
