@@ -68,8 +68,9 @@ struct Link<'a> {
 }
 
 impl Link<'_> {
-    /// A fresh client: a DEALER keeps unanswered requests queued, to be delivered in a burst
-    /// when the master comes back.
+    /// Notes that the master does not answer (said once per outage) and starts a fresh client:
+    /// the old DEALER would keep the unanswered requests queued, to deliver them in a burst when
+    /// the master comes back.
     fn lost(&mut self, why: &ConnectionError, out_path: &str, err: &mut dyn Write) -> Result<(), CtlError> {
         if self.up {
             writeln!(err, "warning: master {} does not answer ({why}): {out_path} is kept as it is", self.endpoint)?;
@@ -114,7 +115,8 @@ pub fn follow(
     }
     let client = Client::connect(endpoint, timeout)?;
     let pubsub = learn_streams(&client, endpoint)?.pubsub;
-    // Subscribed before the first query, so that no change after it goes unseen.
+    // Subscribed before the first query, so that a change after it comes as an event (once
+    // ZeroMQ has passed the subscription on; the next --resync catches one that came before).
     let subscriber = Subscriber::connect(&pubsub, &["cluster.".to_string()])?;
     let mut link = Link { endpoint, timeout, client, stream: (pubsub, subscriber), up: true };
     let first = match query(&link.client, filter)? {

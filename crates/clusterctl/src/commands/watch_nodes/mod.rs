@@ -65,7 +65,7 @@ pub struct WatchNodesArgs {
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub debounce: Duration,
     /// How often the master is asked even without events (a missed event, a restarted master)
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_resync)]
     pub resync: Duration,
     /// Render once (and run --exec) and exit, for a start-up script
     #[arg(long)]
@@ -78,6 +78,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is not a valid duration"));
     }
     humantime::parse_duration(text.trim()).map_err(|e| format!("'{text}' is not a duration (2s, 500ms): {e}"))
+}
+
+/// The shortest `--resync`: below it the master would be asked without pause.
+const MIN_RESYNC: Duration = Duration::from_millis(100);
+
+/// `--resync`: a duration of at least [`MIN_RESYNC`].
+fn parse_resync(text: &str) -> Result<Duration, String> {
+    let resync = parse_duration(text)?;
+    if resync < MIN_RESYNC {
+        return Err(format!("'{text}' is below the shortest --resync, {}ms", MIN_RESYNC.as_millis()));
+    }
+    Ok(resync)
 }
 
 /// Runs `watch-nodes` against the master at `endpoint`.
@@ -192,5 +204,7 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").unwrap_err().contains("'soon' is not a duration"));
+        assert_eq!(parse_resync("100ms").unwrap(), MIN_RESYNC);
+        assert_eq!(parse_resync("0").unwrap_err(), "'0' is below the shortest --resync, 100ms");
     }
 }
