@@ -54,3 +54,4 @@ mod shutdown;
 mod soak;
 mod stream_limits;
 mod streams;
+mod watch_nodes;

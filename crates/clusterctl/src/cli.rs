@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
+use crate::commands::{
+    dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watch_nodes, watcher,
+};
 use crate::{manual, top};
 
 /// Environment variable read when `--endpoint` is not given.
@@ -148,6 +150,9 @@ pub enum Command {
     Completions(manual::CompletionsArgs),
     /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
     Dashboard(dashboard::DashboardArgs),
+    /// Keep a file rendered from a template over the cluster's nodes, and run a command each
+    /// time it changes (a load balancer's backend list)
+    WatchNodes(watch_nodes::WatchNodesArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

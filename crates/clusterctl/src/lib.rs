@@ -13,6 +13,8 @@
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`manual`]: shell completions and man pages, generated from [`cli`].
 //! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
+//! * [`commands::watch_nodes`]: `watch-nodes`, a file rendered from a template over the nodes,
+//!   kept up to date from the master's `cluster.*` events (docs/watch-nodes.md).
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
 //!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
 //!   [`job`] (`run`, one-shot jobs).
@@ -153,6 +155,7 @@ fn dispatch(
             streams::listen(endpoint, pubsub_endpoint.as_ref(), &topics, global, out, err)
         }
         (Plan::Top(args), _) => streams::top(endpoint, &args, global, err),
+        (Plan::WatchNodes(args), _) => commands::watch_nodes::run(endpoint, &args, global, out, err),
         (Plan::Join(_) | Plan::Completions(_), _) => {
             unreachable!("run before the command endpoint is read")
         }

@@ -15,6 +15,7 @@ pub mod run;
 pub mod set;
 pub mod signum;
 pub mod stats;
+pub mod watch_nodes;
 pub mod watcher;
 
 #[cfg(test)]
@@ -55,6 +56,8 @@ pub enum Plan {
     Completions(crate::manual::CompletionShell),
     /// Print (and maybe open) the master's dashboard URL.
     Dashboard(dashboard::DashboardArgs),
+    /// Keep a file rendered over the nodes, following the master's events.
+    WatchNodes(watch_nodes::WatchNodesArgs),
 }
 
 /// Arguments that clap accepted but the command rejects (wrong count, bad value): exit status 2.
@@ -123,6 +126,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Run(args) => Ok(Plan::Run(args.clone())),
         C::Completions(args) => Ok(Plan::Completions(args.shell)),
         C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
+        C::WatchNodes(args) => Ok(Plan::WatchNodes(args.clone())),
     }
 }
 

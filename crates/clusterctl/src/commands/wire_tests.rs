@@ -19,6 +19,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Run(args)) => format!("run {args:?}"),
         Ok(Plan::Completions(shell)) => format!("completions {shell:?}"),
         Ok(Plan::Dashboard(args)) => format!("dashboard {args:?}"),
+        Ok(Plan::WatchNodes(args)) => format!("watch-nodes {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }
