@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
+use crate::agent;
+use crate::commands::{dashboard, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
 use crate::{manual, top};
 
 /// Environment variable read when `--endpoint` is not given.
@@ -143,7 +144,7 @@ pub enum Command {
                             unregistering when circusd dies. One line per event on stderr. \
                             --endpoint, --node and --timeout do not apply. \
                             Exit status 2 when the ini cannot be read or lacks node or master.")]
-    Join(join::JoinArgs),
+    Join(agent::JoinArgs),
     /// Print a shell completion script: clusterctl completions bash|zsh|fish
     Completions(manual::CompletionsArgs),
     /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it

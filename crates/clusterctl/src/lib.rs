@@ -12,7 +12,7 @@
 //! * [`streams`]: `listen` and `top` set up from the command endpoint.
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`manual`]: shell completions and man pages, generated from [`cli`].
-//! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
+//! * [`agent`]: `join`, the node agent: the worker-side loop that registers a circusd with the master.
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
 //!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
 //!   [`job`] (`run`, one-shot jobs).
@@ -20,6 +20,7 @@
 //! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
 //! that tests can drive it in-process.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod endpoint;
@@ -44,7 +45,7 @@ use clusterd_protocol::{pyjson, Reply, DEFAULT_MASTER_ENDPOINT};
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, ENDPOINT_ENV};
-use crate::commands::{join, Plan, Render};
+use crate::commands::{Plan, Render};
 use crate::error::{exit, CtlError};
 use crate::gather::Gathered;
 use crate::master::resolve_or_report;
@@ -99,7 +100,7 @@ where
     }
     if let Plan::Join(args) = &plan {
         // join reads its master from the worker's ini: --endpoint does not apply.
-        return match join::run(args, err) {
+        return match agent::run(args, err) {
             Ok(()) => Ok(exit::OK),
             Err(config) => {
                 writeln!(err, "error: {config}")?;

@@ -4,7 +4,6 @@
 
 pub mod dashboard;
 pub mod ipython;
-pub mod join;
 pub mod lifecycle;
 pub mod listen;
 pub mod nodes;
@@ -48,7 +47,7 @@ pub enum Plan {
     /// Run the stats viewer.
     Top(crate::top::TopArgs),
     /// Register a worker and keep it registered.
-    Join(join::JoinArgs),
+    Join(crate::agent::JoinArgs),
     /// Run a one-shot job on a node set.
     Run(run::RunArgs),
     /// Print a shell completion script.
