@@ -147,6 +147,8 @@ pub enum Command {
     Join(agent::JoinArgs),
     /// Print a shell completion script: clusterctl completions bash|zsh|fish
     Completions(manual::CompletionsArgs),
+    /// Watcher output of every node: clusterctl --node all logs printer -n 5 [-f] [--to DIR]
+    Logs(crate::logs::LogsArgs),
     /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
     Dashboard(dashboard::DashboardArgs),
 }

@@ -12,6 +12,7 @@
 //! * [`streams`]: `listen` and `top` set up from the command endpoint.
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`manual`]: shell completions and man pages, generated from [`cli`].
+//! * [`logs`]: `logs`, watcher output of every node (history, `-f`, `--to DIR`).
 //! * [`agent`]: `join`, the node agent: the worker-side loop that registers a circusd with the master.
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
 //!   `clush -b`), [`fold`] (node lists), [`rolling`] (`--batch`, `--wait`, `--keep-going`) and
@@ -29,6 +30,7 @@ pub mod fold;
 pub mod gather;
 mod help;
 pub mod job;
+pub mod logs;
 pub mod manual;
 pub mod master;
 pub mod partial;
@@ -176,6 +178,10 @@ fn dispatch(
                     Ok(exit::ERROR_REPLY)
                 }
             }
+        }
+        (Plan::Logs(args), _) => {
+            let client = Client::connect(endpoint, global.timeout)?;
+            logs::run(&client, global.node.as_deref(), &args, global.json, out, err)
         }
         (Plan::Run(args), _) => {
             let client = Client::connect(endpoint, global.timeout)?;

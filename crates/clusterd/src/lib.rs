@@ -27,6 +27,7 @@ pub mod learn;
 mod lifecycle;
 pub mod link;
 pub mod logging;
+pub mod logs;
 mod proc_info;
 pub mod registry;
 mod server;
@@ -59,6 +60,8 @@ pub struct Ctx {
     pub unstarted: Mutex<Vec<(config::NodeSpec, registry::Source)>>,
     /// Requests handled, by command and outcome (`/metrics`).
     pub commands: access::tally::CommandTally,
+    /// Where each node's log agent is (`logs`, `[cluster] logs_endpoint`).
+    pub logs: logs::Agents,
 }
 
 impl Ctx {
@@ -71,6 +74,7 @@ impl Ctx {
             requests: RequestCounters::default(),
             unstarted: Mutex::default(),
             commands: Default::default(),
+            logs: Default::default(),
         }
     }
 

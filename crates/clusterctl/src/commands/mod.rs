@@ -52,6 +52,8 @@ pub enum Plan {
     Run(run::RunArgs),
     /// Print a shell completion script.
     Completions(crate::manual::CompletionShell),
+    /// Print watcher output (history, then live with `-f`), or download it with `--to`.
+    Logs(crate::logs::LogsArgs),
     /// Print (and maybe open) the master's dashboard URL.
     Dashboard(dashboard::DashboardArgs),
 }
@@ -122,6 +124,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Run(args) => Ok(Plan::Run(args.clone())),
         C::Completions(args) => Ok(Plan::Completions(args.shell)),
         C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
+        C::Logs(args) => Ok(Plan::Logs(args.clone())),
     }
 }
 

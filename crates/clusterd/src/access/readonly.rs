@@ -34,6 +34,7 @@ pub const READ_ONLY_COMMANDS: &[&str] = &[
     "listsockets",
     "nodes",
     "nodelist",
+    "logs",
     "nodeset",
 ];
 

@@ -21,6 +21,7 @@ pub const KNOWN_COMMANDS: &[&str] = &[
     "list",
     "listen",
     "listsockets",
+    "logs",
     "nodelist",
     "nodes",
     "nodeset",

@@ -17,6 +17,8 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
     // The master's periodic check is its liveness probe.
     options.insert("check_delay".into(), settings.heartbeat.as_secs_f64().into());
     options.insert("multicast_endpoint".into(), Value::Null);
+    // Where the merged watcher output is (`clusterctl logs -f`); null when it is off.
+    options.insert("logs_endpoint".into(), settings.logs_endpoint.as_ref().map(|ep| ep.as_str().to_string()).into());
     // Where the dashboard is (`clusterctl dashboard`); null when it is off.
     options.insert("http_endpoint".into(), settings.http.endpoint.map(|addr| addr.to_string()).into());
     let options = match request.str_property("option") {

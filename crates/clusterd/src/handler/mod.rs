@@ -1,7 +1,7 @@
 //! What the master does with each request: the one dispatcher.
 //!
 //! Order of decisions:
-//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`)
+//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`, `logs`)
 //!    are always the master's own;
 //! 2. a request with `properties.node` goes to that node, `node` removed, anything else as is
 //!    (commands the master does not know included); a node-set expression there sends it to
@@ -57,6 +57,7 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
         "nodes" => cluster::nodes(ctx).into(),
         "nodelist" => cluster::nodelist(ctx).into(),
         "nodeset" => cluster::nodeset(ctx, &request).into(),
+        "logs" => crate::logs::history(ctx, &request, route::resolve_set).await.into(),
         _ => match route::take_node_property(ctx, &mut request) {
             Err(reply) => reply.into(),
             Ok(Some(route::NodeTarget::One(node))) => route::forward(ctx, &node, request).await.into(),

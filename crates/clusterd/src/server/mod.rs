@@ -90,6 +90,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));
     let _readonly = access::readonly::start(&clients_zmq, &ctx)?;
+    // Dropped when this function returns: the merged log feed and its followers stop.
+    let _logs = crate::logs::start(&ctx)?;
     // Dropped when this function returns: every open event stream ends then.
     let _http = crate::http::start(&ctx).map_err(ServeError::Http)?;
     access::warn_if_remote(&settings);
