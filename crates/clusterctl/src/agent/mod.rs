@@ -74,7 +74,13 @@ pub fn run(args: &JoinArgs, log: &mut dyn Write) -> Result<(), WorkerIniError> {
     if worker.logs_endpoint.is_some() {
         let (worker, quit) = (worker.clone(), Arc::clone(&quit));
         let ini = std::fs::read_to_string(&args.ini).unwrap_or_default();
-        std::thread::spawn(move || logs::serve(&worker, &ini, &quit, &mut std::io::stderr()));
+        // The main thread holds stderr's lock for the whole run: this thread writes to the same
+        // file through a descriptor of its own.
+        let mut log: Box<dyn Write + Send> = match std::fs::OpenOptions::new().append(true).open("/dev/stderr") {
+            Ok(file) => Box::new(file),
+            Err(_) => Box::new(std::io::sink()),
+        };
+        std::thread::spawn(move || logs::serve(&worker, &ini, &quit, &mut log));
     }
     let mut link = ZmqLink { endpoint: worker.master.clone() };
     let mut waiter = ProcessWaiter { quit, parent: parent_id() };
