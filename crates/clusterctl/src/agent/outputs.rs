@@ -40,7 +40,7 @@ pub fn from_ini(text: &str) -> Vec<Output> {
     for (section, props) in ini.iter() {
         let Some(watcher) = section.and_then(|s| s.strip_prefix("watcher:")) else { continue };
         for stream in STREAMS {
-            let get = |key: &str| props.get(&format!("{stream}_stream.{key}")).map(|v| v.trim().to_string());
+            let get = |key: &str| props.get(format!("{stream}_stream.{key}")).map(|v| v.trim().to_string());
             if let Some(output) = output(watcher, stream, get("class").as_deref(), get("filename").as_deref()) {
                 found.push(output);
             }

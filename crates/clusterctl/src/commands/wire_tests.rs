@@ -19,6 +19,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Run(args)) => format!("run {args:?}"),
         Ok(Plan::Completions(shell)) => format!("completions {shell:?}"),
         Ok(Plan::Dashboard(args)) => format!("dashboard {args:?}"),
+        Ok(Plan::Logs(args)) => format!("logs {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }

@@ -23,6 +23,9 @@ use super::{send_now, ConnectionError, Context, WIRE_LIMIT};
 /// The first frame of a pushed live line (replies are single frames).
 pub const LINE_FRAME: &[u8] = b"log";
 
+/// A request received by a [`LogServer`]: the peer's identity and the request's body.
+pub type Incoming = (Vec<u8>, Vec<u8>);
+
 /// A node agent's bound ROUTER (blocking: the agent is a plain process with one loop).
 pub struct LogServer {
     socket: zmq::Socket,
@@ -58,7 +61,7 @@ impl LogServer {
     ///
     /// # Errors
     /// A libzmq failure.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>)>, ConnectionError> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Incoming>, ConnectionError> {
         let millis = timeout.as_millis().try_into().unwrap_or(i64::MAX);
         match self.socket.poll(zmq::POLLIN, millis) {
             Ok(0) | Err(zmq::Error::EINTR) => return Ok(None),
