@@ -6,10 +6,12 @@
 use std::path::Path;
 
 use cluster_e2e::background::Background;
-use cluster_e2e::cli::clusterctl;
+use cluster_e2e::cli::{circusctl_retry, clusterctl};
 use cluster_e2e::master::CLUSTER_SECTION;
+use cluster_e2e::stream::Stream;
 use cluster_e2e::worker::{logging_worker_ini, FILE_STREAM, PRINTER};
-use cluster_e2e::{paths, ports, wait_for, CircusNode, Master};
+use cluster_e2e::{json, paths, ports, wait_for, CircusNode, Master};
+use clusterd_protocol::connection::Subscriber;
 
 /// A master without saved state, publishing merged watcher output.
 fn master() -> Master {
@@ -200,4 +202,29 @@ fn a_huge_line_is_cut_and_marked_and_binary_bytes_escaped() {
             Err(text)
         }
     });
+}
+
+#[test]
+fn a_log_subscriber_that_stops_reading_never_stops_stats_forwarding_or_commands() {
+    let master = master();
+    // About 4,000 lines/s: circusd itself (Python) must still answer while writing them.
+    let flood = "sh -c 'while :; do seq 1 200; sleep 0.05; done'";
+    let _node = worker("lgflood", &master, flood, FILE_STREAM);
+    let options = master.call("globaloptions", json!({}));
+    let logs_endpoint = options["options"]["logs_endpoint"].as_str().expect("logs_endpoint").to_string();
+    // Subscribed to everything, reading nothing: its queue fills and stays full.
+    let _stuck = Subscriber::connect_with_hwm(&logs_endpoint, &["log.".to_string()], 1).expect("subscribe");
+    let reader = Stream::subscribe(&logs_endpoint, &["log.lgflood:printer.stdout"]);
+    let line = reader.wait_for("a flooded line", |m| m.topic == "log.lgflood:printer.stdout");
+    assert_eq!(line.payload["node"], "lgflood", "{:?}", line.payload);
+    assert_eq!(line.payload["watcher"], "printer");
+    // Meanwhile the node's stats go on through the master, message after message, and commands
+    // are answered.
+    let stats = Stream::subscribe(&master.stats_endpoint, &["stat.lgflood"]);
+    for _ in 0..5 {
+        stats.wait_for("a stats message of the flooding node", |m| m.topic.starts_with("stat.lgflood"));
+        stats.drain();
+    }
+    assert_eq!(master.node_entry("lgflood").expect("listed")["state"], "alive");
+    assert_eq!(circusctl_retry(&master.endpoint, &["status", "lgflood:work"]).ok().trim(), "active");
 }

@@ -164,11 +164,15 @@ fn learn(endpoint: &str) -> Result<Learnt, ConnectionError> {
 
 impl Service {
     /// Starts following the files not followed yet (a changed filename replaces the old one).
+    /// Paths are made absolute first: the ini's `printer.out` and circusd's answer for it must
+    /// not look like two files (a new tail would read the file again).
     fn follow_files(&mut self, found: Vec<Output>) {
+        let cwd = std::env::current_dir().unwrap_or_default();
         for output in found {
             let key = (output.watcher, output.stream);
-            if self.tails.get(&key).is_none_or(|tail| tail.path() != output.path) {
-                self.tails.insert(key, Tail::new(output.path));
+            let path = cwd.join(&output.path);
+            if self.tails.get(&key).is_none_or(|tail| tail.path() != path) {
+                self.tails.insert(key, Tail::new(path));
             }
         }
     }

@@ -52,17 +52,20 @@ impl Tail {
         let current = std::fs::metadata(&self.path).ok();
         let replaced = current.as_ref().is_some_and(|meta| (meta.dev(), meta.ino()) != self.id);
         if self.file.is_some() {
-            // Whatever the old file still holds comes first (rotation, moved away).
-            self.read_open(&mut lines);
             if replaced {
+                // Whatever the old file still holds comes first (rotation, moved away).
+                self.read_open(&mut lines);
                 self.file = None;
-            } else if current.as_ref().is_some_and(|meta| meta.len() < self.offset) {
-                // Truncated in place: start again from its beginning.
-                self.offset = 0;
-                self.partial.clear();
-                self.skipping = false;
-                if let Some(file) = self.file.as_mut() {
-                    let _ = file.seek(SeekFrom::Start(0));
+            } else {
+                // The size is from before this read: smaller than what was already read means
+                // truncated in place (a file that grows while it is read is not).
+                if current.as_ref().is_some_and(|meta| meta.len() < self.offset) {
+                    self.offset = 0;
+                    self.partial.clear();
+                    self.skipping = false;
+                    if let Some(file) = self.file.as_mut() {
+                        let _ = file.seek(SeekFrom::Start(0));
+                    }
                 }
                 self.read_open(&mut lines);
             }
