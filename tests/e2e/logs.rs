@@ -226,5 +226,7 @@ fn a_log_subscriber_that_stops_reading_never_stops_stats_forwarding_or_commands(
         stats.drain();
     }
     assert_eq!(master.node_entry("lgflood").expect("listed")["state"], "alive");
+    let dstats = master.call("dstats", json!({}));
+    assert!(dstats["logs"]["feed"] == true && dstats["logs"]["dropped"].is_u64(), "{}", dstats["logs"]);
     assert_eq!(circusctl_retry(&master.endpoint, &["status", "lgflood:work"]).ok().trim(), "active");
 }

@@ -36,7 +36,7 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
 
 /// Invoked by `circusctl dstats`: the master's own process info, with every field circusctl
 /// prints, the totals of the merged streams (`streams`) and of the command endpoint's refused
-/// and undeliverable requests (`requests`).
+/// and undeliverable requests (`requests`), and the merged watcher output's drops (`logs`).
 pub fn dstats(ctx: &Ctx) -> Reply {
     match proc_info::current() {
         Ok(info) => {
@@ -44,6 +44,7 @@ pub fn dstats(ctx: &Ctx) -> Reply {
             fields.insert("info".into(), info);
             fields.insert("streams".into(), ctx.registry.streams().totals().describe());
             fields.insert("requests".into(), ctx.requests.describe());
+            fields.insert("logs".into(), ctx.logs.describe());
             ok(fields)
         }
         Err(reason) => error(Errno::OsError, &format!("cannot read the master's process info: {reason}")),

@@ -14,8 +14,9 @@ mod feed;
 mod history;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use clusterd_protocol::connection::logs::LogHub;
 use clusterd_protocol::connection::ConnectionError;
 use clusterd_protocol::{Endpoint, Request};
 
@@ -23,11 +24,17 @@ pub use history::history;
 
 use crate::Ctx;
 
-/// The log agents' endpoints, by node name.
+/// The log agents' endpoints, by node name, and the merged feed once started.
 #[derive(Default)]
-pub struct Agents(Mutex<HashMap<String, Endpoint>>);
+pub struct Agents(Mutex<HashMap<String, Endpoint>>, OnceLock<Arc<LogHub>>);
 
 impl Agents {
+    /// For `dstats`: `{"feed": bool, "dropped": lines the feed's queue had no room for}`.
+    pub fn describe(&self) -> serde_json::Value {
+        let dropped = self.1.get().map_or(0, |hub| hub.dropped());
+        serde_json::json!({"feed": self.1.get().is_some(), "dropped": dropped})
+    }
+
     /// Records (or, with `None`, forgets) the agent of `node`.
     pub fn set(&self, node: &str, endpoint: Option<Endpoint>) {
         let mut agents = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -71,5 +78,7 @@ pub fn start(ctx: &Arc<Ctx>) -> Result<Option<FeedGuard>, ConnectionError> {
     let Some(endpoint) = ctx.settings().logs_endpoint.clone() else { return Ok(None) };
     let hub = clusterd_protocol::connection::logs::LogHub::bind(endpoint.as_str(), feed::SUBSCRIBER_QUEUE, 65_536)?;
     tracing::info!(endpoint = %hub.endpoint(), "merged watcher output published");
-    Ok(Some(FeedGuard(tokio::spawn(feed::run(Arc::clone(ctx), Arc::new(hub))))))
+    let hub = Arc::new(hub);
+    let _ = ctx.logs.1.set(Arc::clone(&hub));
+    Ok(Some(FeedGuard(tokio::spawn(feed::run(Arc::clone(ctx), hub)))))
 }
