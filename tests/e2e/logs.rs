@@ -230,3 +230,53 @@ fn a_log_subscriber_that_stops_reading_never_stops_stats_forwarding_or_commands(
     assert!(dstats["logs"]["feed"] == true && dstats["logs"]["dropped"].is_u64(), "{}", dstats["logs"]);
     assert_eq!(circusctl_retry(&master.endpoint, &["status", "lgflood:work"]).ok().trim(), "active");
 }
+
+#[test]
+fn json_lines_since_a_duration_and_a_followed_download() {
+    let master = master();
+    let _node = worker("lgjson", &master, PRINTER, FILE_STREAM);
+    let all = wait_for("twenty lines", || {
+        let text = try_logs(&master, &["--node", "lgjson", "printer", "-n", "10000", "--json", "--stream", "stdout"])?;
+        if text.lines().count() >= 20 {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    });
+    for line in all.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+        for key in ["node", "watcher", "stream", "pid", "time", "line"] {
+            assert!(value.get(key).is_some(), "{key} missing in {line}");
+        }
+        assert_eq!((value["node"].as_str(), value["stream"].as_str()), (Some("lgjson"), Some("stdout")), "{line}");
+    }
+    // --since keeps only the recent lines: fewer than all of them, each stamped within it.
+    let asked_at = clusterd_protocol::message::now();
+    let recent =
+        logs(&master, &["--node", "lgjson", "printer", "-n", "10000", "--json", "--since", "1s", "--stream", "stdout"]);
+    let times: Vec<f64> = recent
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["time"].as_f64().expect("time"))
+        .collect();
+    assert!(times.len() < all.lines().count(), "{} recent of {}", times.len(), all.lines().count());
+    assert!(times.iter().all(|time| *time >= asked_at - 1.5), "{times:?} asked at {asked_at}");
+
+    // --to DIR -f: the history, then live lines appended, until Ctrl-C (status 0).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let to = dir.path().to_str().expect("utf-8");
+    let args = ["--endpoint", master.endpoint.as_str(), "--node", "lgjson", "logs", "printer", "--to", to, "-f"];
+    let follow = Background::spawn(&paths::workspace_bin("clusterctl"), &args);
+    let file = dir.path().join("lgjson/printer.stdout.log");
+    let first = wait_for("the downloaded history", || std::fs::read_to_string(&file).map_err(|e| e.to_string()));
+    wait_for("live lines appended", || {
+        let now = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+        if now.lines().count() >= first.lines().count() + 5 {
+            Ok(())
+        } else {
+            Err(now)
+        }
+    });
+    assert_eq!(follow.interrupt(), Some(0));
+    let text = read(&file);
+    assert_consecutive(&numbers(&text.lines().collect::<Vec<_>>(), "line "), "--to -f");
+}
