@@ -32,6 +32,7 @@ mod join;
 mod lab;
 mod lifecycle;
 mod liveness;
+mod logs;
 mod malformed;
 mod manual;
 mod master_crash;

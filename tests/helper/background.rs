@@ -84,6 +84,20 @@ impl Background {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// Sends SIGINT (Ctrl-C) and waits for the exit status (`None`: killed by a signal, or still
+    /// running after the global timeout, then terminated).
+    pub fn interrupt(mut self) -> Option<i32> {
+        procs::signal(self.child.id(), libc::SIGINT);
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Stops it and returns its stderr.
     pub fn stop(mut self) -> String {
         self.terminate();

@@ -18,3 +18,22 @@ pub fn worker_ini(name: &str, master: &str, secret: Option<&str>) -> String {
         clusterctl = paths::workspace_bin("clusterctl").display()
     )
 }
+
+/// A shell loop printing `line N` (N = 1, 2, ...) on stdout and `err N` on stderr every 0.2 s.
+pub const PRINTER: &str =
+    "sh -c 'n=0; while true; do n=$((n+1)); echo \"line $n\"; echo \"err $n\" >&2; sleep 0.2; done'";
+
+/// The `printer` watcher's stdout in a FileStream, `printer.out` in circusd's folder.
+pub const FILE_STREAM: &str = "stdout_stream.class = FileStream\nstdout_stream.filename = printer.out\n";
+
+/// A worker ini like [`worker_ini`] with a log agent: `logs_endpoint` in `[circus]`, and a
+/// `printer` watcher running `cmd` with its stdout as `stdout_stream` says (`stdout_stream.*`
+/// lines, e.g. [`FILE_STREAM`]) and its stderr in a FileStream `printer.err`.
+pub fn logging_worker_ini(name: &str, master: &str, logs_endpoint: &str, cmd: &str, stdout_stream: &str) -> String {
+    let base = worker_ini(name, master, None);
+    base.replacen("[circus]\n", &format!("[circus]\nlogs_endpoint = {logs_endpoint}\n"), 1)
+        + &format!(
+            "\n[watcher:printer]\ncmd = {cmd}\nnumprocesses = 1\ncopy_env = True\n{stdout_stream}\
+             stderr_stream.class = FileStream\nstderr_stream.filename = printer.err\n"
+        )
+}

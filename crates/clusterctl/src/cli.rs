@@ -8,8 +8,9 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::agent;
 use crate::commands::{
-    dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watch_nodes, watcher,
+    dashboard, lifecycle, listen, nodes, options, procs, query, run, set, stats, watch_nodes, watcher,
 };
 use crate::{manual, top};
 
@@ -145,9 +146,11 @@ pub enum Command {
                             unregistering when circusd dies. One line per event on stderr. \
                             --endpoint, --node and --timeout do not apply. \
                             Exit status 2 when the ini cannot be read or lacks node or master.")]
-    Join(join::JoinArgs),
+    Join(agent::JoinArgs),
     /// Print a shell completion script: clusterctl completions bash|zsh|fish
     Completions(manual::CompletionsArgs),
+    /// Watcher output of every node: clusterctl --node all logs printer -n 5 [-f] [--to DIR]
+    Logs(crate::logs::LogsArgs),
     /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
     Dashboard(dashboard::DashboardArgs),
     /// Keep a file rendered from a template over the cluster's nodes, and run a command each

@@ -12,7 +12,8 @@
 //! * [`streams`]: `listen` and `top` set up from the command endpoint.
 //! * [`top`]: the `top` stats viewer (ratatui).
 //! * [`manual`]: shell completions and man pages, generated from [`cli`].
-//! * [`commands::join`]: `join`, the worker-side loop that registers a circusd with the master.
+//! * [`logs`]: `logs`, watcher output of every node (history, `-f`, `--to DIR`).
+//! * [`agent`]: `join`, the node agent: the worker-side loop that registers a circusd with the master.
 //! * [`commands::watch_nodes`]: `watch-nodes`, a file rendered from a template over the nodes,
 //!   kept up to date from the master's `cluster.*` events (docs/watch-nodes.md).
 //! * node sets: [`master`] (resolving a set, per-node replies), [`gather`] (printing them like
@@ -22,6 +23,7 @@
 //! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
 //! that tests can drive it in-process.
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 mod duration;
@@ -31,6 +33,7 @@ pub mod fold;
 pub mod gather;
 mod help;
 pub mod job;
+pub mod logs;
 pub mod manual;
 pub mod master;
 pub mod partial;
@@ -47,7 +50,7 @@ use clusterd_protocol::{pyjson, Reply, DEFAULT_MASTER_ENDPOINT};
 use serde_json::Value;
 
 use crate::cli::{GlobalArgs, ENDPOINT_ENV};
-use crate::commands::{join, Plan, Render};
+use crate::commands::{Plan, Render};
 use crate::error::{exit, CtlError};
 use crate::gather::Gathered;
 use crate::master::resolve_or_report;
@@ -102,7 +105,7 @@ where
     }
     if let Plan::Join(args) = &plan {
         // join reads its master from the worker's ini: --endpoint does not apply.
-        return match join::run(args, err) {
+        return match agent::run(args, err) {
             Ok(()) => Ok(exit::OK),
             Err(config) => {
                 writeln!(err, "error: {config}")?;
@@ -179,6 +182,10 @@ fn dispatch(
                     Ok(exit::ERROR_REPLY)
                 }
             }
+        }
+        (Plan::Logs(args), _) => {
+            let client = Client::connect(endpoint, global.timeout)?;
+            logs::run(&client, global.node.as_deref(), &args, global.json, out, err)
         }
         (Plan::Run(args), _) => {
             let client = Client::connect(endpoint, global.timeout)?;

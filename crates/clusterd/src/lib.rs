@@ -32,6 +32,7 @@ mod identity;
 pub mod learn;
 pub mod link;
 pub mod logging;
+pub mod logs;
 mod master;
 mod node_life;
 mod proc_info;
@@ -70,6 +71,8 @@ pub struct Ctx {
     pub commands: access::tally::CommandTally,
     /// The shared registry (`registry = "etcd"`): who leads, whether this master may decide.
     pub shared: etcd::Shared,
+    /// Where each node's log agent is (`logs`, `[cluster] logs_endpoint`).
+    pub logs: logs::Agents,
 }
 
 impl Ctx {
@@ -83,6 +86,7 @@ impl Ctx {
             requests: RequestCounters::default(),
             unstarted: Mutex::default(),
             commands: Default::default(),
+            logs: Default::default(),
         }
     }
 

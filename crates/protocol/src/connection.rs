@@ -14,6 +14,7 @@
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
 //!   Circus's `CircusClient`.
 //! * [`stream`]: the master's stats and event streams (SUB from nodes, PUB to clients).
+//! * [`logs`]: watcher output: the node agent's ROUTER, the master's DEALER to it and its XPUB.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -26,6 +27,7 @@ use crate::message::{Reply, Request};
 
 mod blocking;
 pub mod budget;
+pub mod logs;
 mod node;
 pub mod stream;
 

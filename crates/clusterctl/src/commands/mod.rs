@@ -4,7 +4,6 @@
 
 pub mod dashboard;
 pub mod ipython;
-pub mod join;
 pub mod lifecycle;
 pub mod listen;
 pub mod nodes;
@@ -49,11 +48,13 @@ pub enum Plan {
     /// Run the stats viewer.
     Top(crate::top::TopArgs),
     /// Register a worker and keep it registered.
-    Join(join::JoinArgs),
+    Join(crate::agent::JoinArgs),
     /// Run a one-shot job on a node set.
     Run(run::RunArgs),
     /// Print a shell completion script.
     Completions(crate::manual::CompletionShell),
+    /// Print watcher output (history, then live with `-f`), or download it with `--to`.
+    Logs(crate::logs::LogsArgs),
     /// Print (and maybe open) the master's dashboard URL.
     Dashboard(dashboard::DashboardArgs),
     /// Keep a file rendered over the nodes, following the master's events.
@@ -127,6 +128,7 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Completions(args) => Ok(Plan::Completions(args.shell)),
         C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
         C::WatchNodes(args) => Ok(Plan::WatchNodes(args.clone())),
+        C::Logs(args) => Ok(Plan::Logs(args.clone())),
     }
 }
 

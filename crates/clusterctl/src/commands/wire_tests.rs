@@ -20,6 +20,7 @@ fn sent(line: &str) -> String {
         Ok(Plan::Completions(shell)) => format!("completions {shell:?}"),
         Ok(Plan::Dashboard(args)) => format!("dashboard {args:?}"),
         Ok(Plan::WatchNodes(args)) => format!("watch-nodes {args:?}"),
+        Ok(Plan::Logs(args)) => format!("logs {args:?}"),
         Err(usage) => format!("usage: {}", usage.0),
     }
 }

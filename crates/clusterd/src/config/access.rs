@@ -21,6 +21,7 @@ impl ClusterSettings {
             ("pubsub_endpoint", &self.pubsub_endpoint),
         ];
         bound.extend(self.readonly_endpoint.as_ref().map(|ep| ("readonly_endpoint", ep)));
+        bound.extend(self.logs_endpoint.as_ref().map(|ep| ("logs_endpoint", ep)));
         bound
     }
 

@@ -83,6 +83,8 @@ pub struct ClusterSettings {
     pub allow_remote: bool,
     /// A second command endpoint that only answers commands that change nothing.
     pub readonly_endpoint: Option<Endpoint>,
+    /// The merged feed of watcher output (XPUB, docs/logs.md); none: no live feed.
+    pub logs_endpoint: Option<Endpoint>,
     /// What `register_node` and `unregister_node` must carry as `secret`, when set.
     pub register_secret: Option<Secret>,
     /// UDP discovery registers whatever answers, with no secret: with `register_secret` set it
@@ -133,7 +135,8 @@ impl ClusterSettings {
             ("pubsub_endpoint", &self.pubsub_endpoint),
         ];
         let readonly = self.readonly_endpoint.as_ref().map(|ep| ("readonly_endpoint", ep));
-        match own.into_iter().chain(readonly).find(|(_, mine)| mine.same_place(endpoint)) {
+        let logs = self.logs_endpoint.as_ref().map(|ep| ("logs_endpoint", ep));
+        match own.into_iter().chain(readonly).chain(logs).find(|(_, mine)| mine.same_place(endpoint)) {
             Some((key, _)) => Err(format!("{endpoint} is the master's own {key}: a node must be a circusd")),
             None => Ok(()),
         }
@@ -159,6 +162,7 @@ impl Default for ClusterSettings {
             max_stream_message_size: DEFAULT_MAX_STREAM_MESSAGE_SIZE,
             allow_remote: false,
             readonly_endpoint: None,
+            logs_endpoint: None,
             register_secret: None,
             discover_trusted: false,
             audit_log: None,
@@ -187,6 +191,7 @@ const CLUSTER_KEYS: &[&str] = &[
     "max_stream_message_size",
     "allow_remote",
     "readonly_endpoint",
+    "logs_endpoint",
     "register_secret",
     "discover_trusted",
     "audit_log",
@@ -243,6 +248,10 @@ impl Builder {
                 let text = one()?.trim();
                 settings.readonly_endpoint =
                     if text.is_empty() { None } else { Some(parse_endpoint(text).map_err(fail)?) };
+            }
+            "logs_endpoint" => {
+                let text = one()?.trim();
+                settings.logs_endpoint = if text.is_empty() { None } else { Some(parse_endpoint(text).map_err(fail)?) };
             }
             // Not trimmed: a secret is taken exactly as written (an empty one means none).
             "register_secret" => settings.register_secret = Secret::new(one()?),

@@ -23,6 +23,10 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
     if let Some(reason) = ctx.shared.unavailable() {
         return error(Errno::MessageError, &reason);
     }
+    let logs_endpoint = match crate::logs::registered_endpoint(request) {
+        Ok(endpoint) => endpoint,
+        Err(reason) => return error(Errno::MessageError, &reason),
+    };
     let spec = match node_spec(request).and_then(|spec| not_the_master(ctx, spec)) {
         Ok(spec) => spec,
         Err(reason) => return error(Errno::MessageError, &reason),
@@ -46,6 +50,7 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
         Err(err) => return error(Errno::MessageError, &format!("cannot connect to the node: {err}")),
     };
     info!(node = %node.name, endpoint = %node.endpoint, replaced, "node registered");
+    ctx.logs.set(&node.name, logs_endpoint);
     let mut fields = Map::new();
     if ask_pubsub {
         if let Err(reason) = node.learn_streams(ctx.settings().node_timeout).await {

@@ -17,6 +17,8 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
     // The master's periodic check is its liveness probe.
     options.insert("check_delay".into(), settings.heartbeat.as_secs_f64().into());
     options.insert("multicast_endpoint".into(), Value::Null);
+    // Where the merged watcher output is (`clusterctl logs -f`); null when it is off.
+    options.insert("logs_endpoint".into(), settings.logs_endpoint.as_ref().map(|ep| ep.as_str().to_string()).into());
     // Where the dashboard is (`clusterctl dashboard`); null when it is off.
     options.insert("http_endpoint".into(), settings.http.endpoint.map(|addr| addr.to_string()).into());
     let options = match request.str_property("option") {
@@ -34,7 +36,7 @@ pub fn globaloptions(ctx: &Ctx, request: &Request) -> Reply {
 
 /// Invoked by `circusctl dstats`: the master's own process info, with every field circusctl
 /// prints, the totals of the merged streams (`streams`) and of the command endpoint's refused
-/// and undeliverable requests (`requests`).
+/// and undeliverable requests (`requests`), and the merged watcher output's drops (`logs`).
 pub fn dstats(ctx: &Ctx) -> Reply {
     match proc_info::current() {
         Ok(info) => {
@@ -43,6 +45,7 @@ pub fn dstats(ctx: &Ctx) -> Reply {
             fields.insert("streams".into(), ctx.registry.streams().totals().describe());
             fields.insert("requests".into(), ctx.requests.describe());
             fields.insert("registry".into(), ctx.shared.describe());
+            fields.insert("logs".into(), ctx.logs.describe());
             ok(fields)
         }
         Err(reason) => error(Errno::OsError, &format!("cannot read the master's process info: {reason}")),

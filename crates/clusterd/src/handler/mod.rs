@@ -2,7 +2,7 @@
 //!
 //! Every command is declared once in the command table ([`table`]), which says who answers it.
 //! Order of decisions:
-//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`:
+//! 1. cluster commands (`register_node`, `unregister_node`, `nodes`, `nodelist`, `nodeset`, `logs`:
 //!    [`table::Answered::Master`]) are always the master's own;
 //! 2. a request with `properties.node` goes to that node, `node` removed, anything else as is
 //!    (commands the master does not know included); a node-set expression there sends it to
@@ -78,6 +78,7 @@ async fn answer_own(ctx: &Ctx, own: Own, request: &Request) -> Answer {
         Own::Nodes => cluster::nodes(ctx).into(),
         Own::Nodelist => cluster::nodelist(ctx).into(),
         Own::Nodeset => cluster::nodeset(ctx, request).into(),
+        Own::Logs => crate::logs::history(ctx, request, route::resolve_set).await.into(),
         Own::Globaloptions => local::globaloptions(ctx, request).into(),
         Own::Dstats => local::dstats(ctx).into(),
         Own::Quit => Answer { reply: Reply::ok(Map::new(), Value::Null), quit: true },

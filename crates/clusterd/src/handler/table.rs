@@ -37,6 +37,8 @@ own_commands! {
     Nodelist,
     /// `nodeset`: what a node-set expression selects.
     Nodeset,
+    /// `logs`: watcher output history from the nodes' log agents ([`crate::logs`]).
+    Logs,
     /// `globaloptions`: the master's own endpoints ([`super::local`]).
     Globaloptions,
     /// `dstats`: the master's process and its counters.
@@ -130,6 +132,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "listsockets", merged: Merged::Read, ..READ },
     Command { name: "nodes", answered: Answered::Master(Own::Nodes), ..READ },
     Command { name: "nodelist", answered: Answered::Master(Own::Nodelist), ..READ },
+    Command { name: "logs", answered: Answered::Master(Own::Logs), ..READ },
     Command { name: "nodeset", answered: Answered::Master(Own::Nodeset), ..READ },
     Command { name: "start", merged: Merged::Change, pattern: true, ..CHANGE },
     Command { name: "stop", merged: Merged::Change, pattern: true, ..CHANGE },

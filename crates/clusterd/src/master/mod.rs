@@ -55,6 +55,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tasks::start_reap(&ctx, &stop);
     tasks::start_discovery(&ctx, &stop);
     tasks::start_readonly(&clients_zmq, &ctx, &stop)?;
+    // Dropped when this function returns: the merged log feed and its followers stop.
+    let _logs = crate::logs::start(&ctx)?;
     // Dropped when this function returns: every open event stream ends then.
     let _http = tasks::start_http(&ctx)?;
     tasks::start_reload_on_hangup(&ctx, &stop);

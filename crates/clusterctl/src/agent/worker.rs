@@ -1,7 +1,7 @@
 //! A worker's circusd ini, read as `clusterctl join` needs it: the `[circus]` keys `endpoint`,
 //! `pubsub_endpoint`, `stats_endpoint` (circusd's defaults when absent), `node` and `master`
-//! (required, stock circusd ignores both), the optional `tags = a, b`, and `secret`, the
-//! master's `register_secret` when it has one.
+//! (required, stock circusd ignores both), the optional `tags = a, b`, `logs_endpoint` (where the
+//! agent serves the watchers' output), and `secret`, the master's `register_secret` when it has one.
 //!
 //! circusd 0.19 reads the file with its own `StrictConfigParser`, and so does this module, so
 //! that the endpoints it registers are the ones circusd binds: keys are case-sensitive; the first
@@ -45,6 +45,8 @@ pub struct Worker {
     pub tags: Option<Vec<String>>,
     /// `secret`: sent with `register_node` and `unregister_node` (the master's `register_secret`).
     pub secret: Option<Secret>,
+    /// `logs_endpoint`: where the agent serves the watchers' output (docs/logs.md); none, none.
+    pub logs_endpoint: Option<String>,
 }
 
 /// Why the ini cannot be used; every variant names the file (exit status 2).
@@ -153,6 +155,10 @@ impl Worker {
             master,
             tags: tags.filter(|t| !t.is_empty()),
             secret: value("secret")?.and_then(|secret| Secret::new(&secret)),
+            logs_endpoint: match value("logs_endpoint")?.filter(|v| !v.is_empty()) {
+                Some(text) => Some(Endpoint::from_str(&text).map(|_| text).map_err(invalid("logs_endpoint"))?),
+                None => None,
+            },
         })
     }
 
@@ -164,7 +170,7 @@ impl Worker {
     }
 
     /// The `register_node` properties: `name`, `endpoint`, `stats_endpoint`, `pubsub_endpoint`,
-    /// and `tags` and `secret` when the ini has them.
+    /// and `tags`, `logs_endpoint` and `secret` when the ini has them.
     pub fn register_properties(&self) -> Map<String, Value> {
         let mut props = Map::new();
         props.insert("name".into(), json!(self.name));
@@ -173,6 +179,9 @@ impl Worker {
         props.insert("pubsub_endpoint".into(), json!(self.pubsub_endpoint));
         if let Some(tags) = &self.tags {
             props.insert("tags".into(), json!(tags));
+        }
+        if let Some(logs) = &self.logs_endpoint {
+            props.insert("logs_endpoint".into(), json!(logs));
         }
         self.add_secret(&mut props);
         props

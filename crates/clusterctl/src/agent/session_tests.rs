@@ -47,6 +47,7 @@ fn worker() -> Worker {
         master: "tcp://127.0.0.1:5558".into(),
         tags: None,
         secret: None,
+        logs_endpoint: None,
     }
 }
 

@@ -20,12 +20,17 @@
 //!
 //! * [`worker`]: reading the ini (the `[circus]` keys, circusd's defaults and value rules);
 //! * [`session`]: the loop itself, over a [`Link`] to the master and a
-//!   [`Waiter`] for time and stop conditions.
+//!   [`Waiter`] for time and stop conditions;
+//! * [`logs`] (with [`outputs`] and [`tail`]): with `logs_endpoint` in the ini, the watchers'
+//!   output files, followed and served to the master (docs/logs.md).
 //!
 //! The global `--endpoint`, `--node` and `--timeout` options do not apply: everything comes from
 //! the ini.
 
+pub mod logs;
+pub mod outputs;
 pub mod session;
+pub mod tail;
 pub mod worker;
 
 use std::io::Write;
@@ -65,6 +70,17 @@ pub fn run(args: &JoinArgs, log: &mut dyn Write) -> Result<(), WorkerIniError> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // Unregistered, the signal's default action still ends us; only the unregister is lost.
         let _ = signal_hook::flag::register(signal, Arc::clone(&quit));
+    }
+    if worker.logs_endpoint.is_some() {
+        let (worker, quit) = (worker.clone(), Arc::clone(&quit));
+        let ini = std::fs::read_to_string(&args.ini).unwrap_or_default();
+        // The main thread holds stderr's lock for the whole run: this thread writes to the same
+        // file through a descriptor of its own.
+        let mut log: Box<dyn Write + Send> = match std::fs::OpenOptions::new().append(true).open("/dev/stderr") {
+            Ok(file) => Box::new(file),
+            Err(_) => Box::new(std::io::sink()),
+        };
+        std::thread::spawn(move || logs::serve(&worker, &ini, &quit, &mut log));
     }
     let mut link = ZmqLink { masters: worker.masters(), current: 0 };
     let mut waiter = ProcessWaiter { quit, parent: parent_id() };

@@ -25,6 +25,7 @@ fn defaults_are_circusds() {
             master: "tcp://127.0.0.1:5558".into(),
             tags: None,
             secret: None,
+            logs_endpoint: None,
         }
     );
     let props = Value::Object(worker.register_properties());
@@ -165,4 +166,14 @@ fn several_masters_are_a_comma_separated_list() {
     );
     let bad = parse("[circus]\nnode = a\nmaster = tcp://10.0.0.1:5558, nonsense\n").unwrap_err();
     assert!(bad.to_string().contains("master"), "{bad}");
+}
+
+#[test]
+fn logs_endpoint_is_registered_when_set_and_checked() {
+    let worker =
+        parse("[circus]\nnode = a\nmaster = tcp://127.0.0.1:5558\nlogs_endpoint = tcp://127.0.0.1:5570\n").unwrap();
+    assert_eq!(worker.logs_endpoint.as_deref(), Some("tcp://127.0.0.1:5570"));
+    assert_eq!(worker.register_properties()["logs_endpoint"], json!("tcp://127.0.0.1:5570"));
+    let bad = parse("[circus]\nnode = a\nmaster = tcp://127.0.0.1:5558\nlogs_endpoint = nowhere\n").unwrap_err();
+    assert!(bad.to_string().contains("logs_endpoint"), "{bad}");
 }
