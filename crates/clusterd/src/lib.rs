@@ -12,6 +12,7 @@
 //!   the in-process tap on them;
 //! * [`view`]: the cluster state kept from the tap and the registry, read by `http`;
 //! * `http`: the dashboard, JSON API and `/metrics` (`http_endpoint`, docs/http.md);
+//! * [`placement`]: `add` without a node, replicas, failover, drain (docs/placement.md);
 //! * `access`: what each endpoint allows (`readonly_endpoint`), `register_secret`, and the
 //!   audit trail of changing commands;
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
@@ -27,6 +28,7 @@ pub mod learn;
 mod lifecycle;
 pub mod link;
 pub mod logging;
+pub mod placement;
 mod proc_info;
 pub mod registry;
 mod server;
@@ -38,7 +40,7 @@ pub mod view;
 pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use config::ClusterSettings;
 use registry::Registry;
@@ -59,6 +61,10 @@ pub struct Ctx {
     pub unstarted: Mutex<Vec<(config::NodeSpec, registry::Source)>>,
     /// Requests handled, by command and outcome (`/metrics`).
     pub commands: access::tally::CommandTally,
+    /// Placed watchers, drained nodes (docs/placement.md).
+    pub placement: placement::Placements,
+    /// The cluster view, once started (placement measures load with it, `http` shows it).
+    view: OnceLock<Arc<view::ClusterView>>,
 }
 
 impl Ctx {
@@ -71,12 +77,24 @@ impl Ctx {
             requests: RequestCounters::default(),
             unstarted: Mutex::default(),
             commands: Default::default(),
+            placement: Default::default(),
+            view: OnceLock::new(),
         }
     }
 
     /// The settings in force.
     pub fn settings(&self) -> Arc<ClusterSettings> {
         self.settings.read().expect("settings lock").clone()
+    }
+
+    /// The cluster view, started on first use.
+    pub fn view(self: &Arc<Self>) -> Arc<view::ClusterView> {
+        self.view.get_or_init(|| view::start(self)).clone()
+    }
+
+    /// The cluster view, if it was started.
+    pub fn view_if_started(&self) -> Option<Arc<view::ClusterView>> {
+        self.view.get().cloned()
     }
 
     /// Puts new settings in force (reload).

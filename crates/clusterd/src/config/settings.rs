@@ -95,6 +95,8 @@ pub struct ClusterSettings {
     pub merged_reads: MergedReads,
     /// The dashboard, JSON API and `/metrics` (`http_*` keys, `metrics_per_pid`).
     pub http: HttpSettings,
+    /// Placement (`placement`, `failover_grace`; docs/placement.md).
+    pub placement: crate::placement::PlacementSettings,
 }
 
 /// `merged_reads = "partial" | "strict"`.
@@ -161,6 +163,7 @@ impl Default for ClusterSettings {
             audit_log: None,
             merged_reads: MergedReads::Partial,
             http: HttpSettings::default(),
+            placement: Default::default(),
         }
     }
 }
@@ -191,6 +194,8 @@ const CLUSTER_KEYS: &[&str] = &[
     "http_token",
     "http_readonly",
     "metrics_per_pid",
+    "placement",
+    "failover_grace",
 ];
 
 impl Builder {
@@ -247,6 +252,9 @@ impl Builder {
             }
             "merged_reads" => settings.merged_reads = MergedReads::parse(one()?).map_err(fail)?,
             _ if HTTP_KEYS.contains(&name) => settings.http.set(name, one()?).map_err(fail)?,
+            _ if crate::placement::PLACEMENT_KEYS.contains(&name) => {
+                settings.placement.set(name, one()?).map_err(fail)?;
+            }
             _ => return Err(fail(format!("unknown key (known: {})", CLUSTER_KEYS.join(", ")))),
         }
         self.cluster = settings;

@@ -85,7 +85,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let state = settings.state_file.as_deref().map(StateFile::new);
     if let Some(state) = &state {
         lifecycle::restore(&ctx, state)?;
+        crate::placement::start(&ctx, &state.load_placements()?);
         tokio::spawn(lifecycle::persist(ctx.clone(), state.clone()));
+    }
+    if state.is_none() {
+        crate::placement::start(&ctx, &serde_json::Value::Null);
     }
     tokio::spawn(lifecycle::reap(ctx.clone()));
     tokio::spawn(crate::discovery::run(ctx.clone()));

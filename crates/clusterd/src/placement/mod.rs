@@ -1,0 +1,145 @@
+//! Placement (docs/placement.md): `add` without a node makes the master choose where the
+//! watcher runs, from the load it measures on the merged stats stream; the desired state of every
+//! placed watcher is kept ([`record`]) and persisted in the state file; `failover` copies move
+//! off nodes that stay `down` ([`failover`]); `drain` empties a node ([`commands`]).
+//!
+//! * [`settings`]: `[cluster] placement` and `failover_grace`;
+//! * [`score`]: the pure scorer (measured load in, ranking with reasons out);
+//! * [`place`]: `add` without a node, replicas, dry runs;
+//! * [`commands`]: `placements`, `rm` of a placed watcher, `drain`, `undrain`;
+//! * [`failover`]: the task that fails copies over and conciliates returning nodes.
+
+pub mod commands;
+pub mod failover;
+pub mod place;
+pub mod record;
+pub mod score;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use clusterd_protocol::nodeset::{self, Member};
+use serde_json::{Map, Value};
+
+pub use record::{Desired, Placement};
+pub use score::{Candidate, Ineligible, NodeLoad, Scored};
+pub use settings::{PlacementSettings, Strategy, PLACEMENT_KEYS};
+
+use crate::link::NodeState;
+use crate::view::ClusterView;
+use crate::Ctx;
+
+/// Placement's share of the master: the desired state and the round-robin turn.
+#[derive(Default)]
+pub struct Placements {
+    desired: Mutex<Desired>,
+    turn: AtomicU64,
+}
+
+impl Placements {
+    /// The desired state, locked (never held across an `.await`).
+    pub fn desired(&self) -> MutexGuard<'_, Desired> {
+        self.desired.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `node` may take new copies (not drained).
+    pub fn schedulable(&self, node: &str) -> bool {
+        !self.desired().drained.contains(node)
+    }
+
+    /// The round-robin turn of the next placement, moved on by one.
+    fn next_turn(&self) -> u64 {
+        self.turn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The round-robin turn of the next placement, left where it is (dry runs).
+    fn peek_turn(&self) -> u64 {
+        self.turn.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts placement: restores the saved desired state, makes sure the cluster view runs (it
+/// measures the load) and starts the failover task.
+pub fn start(ctx: &Arc<Ctx>, saved: &Value) {
+    match Desired::from_saved(saved) {
+        Ok(desired) => {
+            if !desired.placements.is_empty() {
+                tracing::info!(placements = desired.placements.len(), "restored placements");
+            }
+            *ctx.placement.desired() = desired;
+        }
+        Err(reason) => tracing::error!(%reason, "saved placements unreadable: starting without them"),
+    }
+    let _ = ctx.view();
+    tokio::spawn(failover::run(Arc::downgrade(ctx)));
+}
+
+/// Writes the state file soon (the persist task writes the nodes and the desired state).
+pub fn persist_soon(ctx: &Ctx) {
+    ctx.registry.changed().notify_one();
+}
+
+/// Publishes `cluster.<node>.<event>` on the merged event stream.
+pub fn event(ctx: &Ctx, node: &str, event: &str, fields: Value) {
+    let fields = match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    ctx.registry.streams().cluster_event(node, event, fields);
+}
+
+/// The measured load of every node, from the cluster view's fresh stats.
+pub fn loads(view: Option<&ClusterView>) -> BTreeMap<String, NodeLoad> {
+    let mut loads: BTreeMap<String, NodeLoad> = BTreeMap::new();
+    for watcher in view.map(ClusterView::watchers).unwrap_or_default() {
+        let load = loads
+            .entry(watcher.node.clone())
+            .or_insert_with(|| NodeLoad { name: watcher.node.clone(), ..NodeLoad::default() });
+        load.cpu += watcher.cpu;
+        load.mem += watcher.pids.iter().map(|p| p.mem).sum::<f64>();
+        load.processes += watcher.processes.unwrap_or(0);
+    }
+    loads
+}
+
+/// Every registered node as a candidate for a copy of a watcher: eligible when alive, inside
+/// `constraint`, not drained and not among `holders`.
+///
+/// # Errors
+/// The constraint is not a valid node-set expression or selects no node.
+pub fn candidates(ctx: &Ctx, constraint: Option<&str>, holders: &[String]) -> Result<Vec<Candidate>, String> {
+    let nodes = ctx.registry.all();
+    let allowed: Option<Vec<String>> = match constraint {
+        None => None,
+        Some(expr) => {
+            let set = nodeset::parse(expr).map_err(|e| format!("constraint '{expr}': {e}"))?;
+            let members: Vec<Member<'_>> = nodes.iter().map(|n| Member { name: &n.name, tags: &n.tags }).collect();
+            let selected = set.resolve(&members).map_err(|e| format!("constraint '{expr}': {e}"))?;
+            Some(selected.iter().map(|s| s.to_string()).collect())
+        }
+    };
+    let mut loads = loads(ctx.view_if_started().as_deref());
+    let drained = ctx.placement.desired().drained.clone();
+    Ok(nodes
+        .iter()
+        .map(|node| {
+            let state = node.link.health().state;
+            let ineligible = if state != NodeState::Alive {
+                Some(Ineligible::NotAlive(state.as_str()))
+            } else if allowed.as_ref().is_some_and(|allowed| !allowed.contains(&node.name)) {
+                Some(Ineligible::Constraint)
+            } else if drained.contains(&node.name) {
+                Some(Ineligible::Drained)
+            } else if holders.contains(&node.name) {
+                Some(Ineligible::HoldsReplica)
+            } else {
+                None
+            };
+            let load =
+                loads.remove(&node.name).unwrap_or_else(|| NodeLoad { name: node.name.clone(), ..NodeLoad::default() });
+            Candidate { load, ineligible }
+        })
+        .collect())
+}
