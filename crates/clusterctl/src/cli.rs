@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::commands::{dashboard, join, lifecycle, listen, nodes, options, procs, query, run, set, stats, watcher};
+use crate::commands::{
+    dashboard, join, lifecycle, listen, nodes, options, place, procs, query, run, set, stats, watcher,
+};
 use crate::{manual, top};
 
 /// Environment variable read when `--endpoint` is not given.
@@ -148,6 +150,14 @@ pub enum Command {
     Completions(manual::CompletionsArgs),
     /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
     Dashboard(dashboard::DashboardArgs),
+    /// Add a watcher where the master chooses: clusterctl place NAME [--on SET] -- CMD ARGS...
+    Place(place::PlaceArgs),
+    /// Show the placed watchers, where they run and the drained nodes
+    Placements,
+    /// Mark a node unschedulable and move its placed watchers elsewhere
+    Drain(place::DrainArgs),
+    /// Let a drained node take placed watchers again
+    Undrain(place::DrainArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

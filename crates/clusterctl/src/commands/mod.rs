@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod listen;
 pub mod nodes;
 pub mod options;
+pub mod place;
 pub mod procs;
 pub mod query;
 pub mod run;
@@ -123,6 +124,10 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Run(args) => Ok(Plan::Run(args.clone())),
         C::Completions(args) => Ok(Plan::Completions(args.shell)),
         C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
+        C::Place(args) => call(place::place_request(args), place::render_place),
+        C::Placements => call(empty("placements"), place::render_placements),
+        C::Drain(args) => call(place::drain_request("drain", args), place::render_drain),
+        C::Undrain(args) => call(place::drain_request("undrain", args), place::render_drain),
     }
 }
 
