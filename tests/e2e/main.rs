@@ -39,6 +39,7 @@ mod named_node;
 mod nodesets;
 mod partial;
 mod persistence;
+mod placement;
 mod python_client;
 mod register_secret;
 mod registry;

@@ -15,9 +15,8 @@ const GROUP: &str = "udp://239.255.70.19:12027";
 
 /// A master on host `m` that discovers `target` every second; `extra` is more `[cluster]` lines.
 fn discovering_master(lab: &Lab, target: &str, extra: &str) -> Master {
-    let text = format!(
-        "{CLUSTER_SECTION}discover = [\"{target}\"]\ndiscover_interval = \"1s\"\nstate_file = \"\"\n{extra}"
-    );
+    let text =
+        format!("{CLUSTER_SECTION}discover = [\"{target}\"]\ndiscover_interval = \"1s\"\nstate_file = \"\"\n{extra}");
     lab.within("m", || Master::start_unsettled(&text))
 }
 
