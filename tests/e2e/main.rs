@@ -40,6 +40,7 @@ mod nodesets;
 mod partial;
 mod persistence;
 mod placement;
+mod placement_failover;
 mod python_client;
 mod register_secret;
 mod registry;

@@ -59,7 +59,7 @@ pub async fn handle(ctx: &Ctx, mut request: Request) -> Answer {
         "nodeset" => cluster::nodeset(ctx, &request).into(),
         "placements" => crate::placement::commands::placements(ctx).into(),
         "drain" => crate::placement::commands::drain(ctx, &request).await.into(),
-        "undrain" => crate::placement::commands::undrain(ctx, &request).into(),
+        "undrain" => crate::placement::commands::undrain(ctx, &request).await.into(),
         _ => match route::take_node_property(ctx, &mut request) {
             Err(reply) => reply.into(),
             Ok(Some(route::NodeTarget::One(node))) => route::forward(ctx, &node, request).await.into(),

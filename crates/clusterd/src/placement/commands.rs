@@ -8,7 +8,7 @@ use tracing::{info, warn};
 
 use super::place::call_node;
 use super::score::{choose, rank};
-use super::{candidates, event, persist_soon};
+use super::{candidates, event, persist};
 use crate::Ctx;
 
 /// `{"command": "placements"}`: every placed watcher, and the drained nodes.
@@ -32,7 +32,7 @@ pub async fn rm_placed(ctx: &Ctx, request: Request, name: &str) -> Reply {
     let Some(placement) = ctx.placement.desired().placements.remove(name) else {
         return Reply::error(Errno::MessageError, &format!("program {name} not found"), Value::Null);
     };
-    persist_soon(ctx);
+    persist(ctx).await;
     let holders: Vec<String> = placement.nodes.iter().chain(placement.superseded.keys()).cloned().collect();
     let results = join_all(holders.iter().map(|node| call_node(ctx, node, request.clone()))).await;
     let mut failed = Map::new();
@@ -60,7 +60,7 @@ pub async fn drain(ctx: &Ctx, request: &Request) -> Reply {
         Err(reply) => return reply,
     };
     ctx.placement.desired().drained.insert(node.clone());
-    persist_soon(ctx);
+    persist(ctx).await;
     let names = ctx.placement.desired().on_node(&node);
     let mut moved = Map::new();
     let mut stayed = Map::new();
@@ -80,13 +80,13 @@ pub async fn drain(ctx: &Ctx, request: &Request) -> Reply {
 }
 
 /// `undrain` (`properties.node`): the node takes new copies again.
-pub fn undrain(ctx: &Ctx, request: &Request) -> Reply {
+pub async fn undrain(ctx: &Ctx, request: &Request) -> Reply {
     let node = match node_property(ctx, request) {
         Ok(node) => node,
         Err(reply) => return reply,
     };
     let was = ctx.placement.desired().drained.remove(&node);
-    persist_soon(ctx);
+    persist(ctx).await;
     info!(%node, "undrained");
     let mut fields = Map::new();
     fields.insert("node".into(), node.into());
@@ -146,7 +146,7 @@ pub async fn move_copy(ctx: &Ctx, name: &str, from: &str, leaving: Leaving) -> R
         }
         epoch
     };
-    persist_soon(ctx);
+    persist(ctx).await;
     info!(watcher = %name, %from, %to, epoch, ?leaving, "copy moved");
     if leaving == Leaving::Drained {
         let rm = Request::new("rm", Map::from_iter([("name".to_string(), Value::String(name.to_string()))]));

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::commands::{move_copy, Leaving};
 use super::place::call_node;
-use super::{event, persist_soon, Desired};
+use super::{event, persist, Desired};
 use crate::link::NodeState;
 use crate::Ctx;
 
@@ -179,7 +179,7 @@ async fn conciliate(ctx: &Ctx, watcher: &str, node: &str) {
         record.superseded.remove(node);
         record.epoch
     };
-    persist_soon(ctx);
+    persist(ctx).await;
     info!(%watcher, %node, epoch, "conciliated: the superseded copy was removed");
     event(ctx, node, "conciliated", json!({"watcher": watcher, "epoch": epoch}));
 }

@@ -18,7 +18,7 @@ pub mod settings;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use clusterd_protocol::nodeset::{self, Member};
 use serde_json::{Map, Value};
@@ -36,6 +36,8 @@ use crate::Ctx;
 pub struct Placements {
     desired: Mutex<Desired>,
     turn: AtomicU64,
+    /// The master's context, for writing the state file from a handler.
+    ctx: OnceLock<Weak<Ctx>>,
 }
 
 impl Placements {
@@ -72,13 +74,19 @@ pub fn start(ctx: &Arc<Ctx>, saved: &Value) {
         }
         Err(reason) => tracing::error!(%reason, "saved placements unreadable: starting without them"),
     }
+    let _ = ctx.placement.ctx.set(Arc::downgrade(ctx));
     let _ = ctx.view();
     tokio::spawn(failover::run(Arc::downgrade(ctx)));
 }
 
-/// Writes the state file soon (the persist task writes the nodes and the desired state).
-pub fn persist_soon(ctx: &Ctx) {
-    ctx.registry.changed().notify_one();
+/// Writes the state file (nodes and desired state) now, before the change is answered: a master
+/// killed right after a placement must not lose it.
+pub async fn persist(ctx: &Ctx) {
+    let (Some(ctx), Some(path)) = (ctx.placement.ctx.get().and_then(Weak::upgrade), ctx.settings().state_file.clone())
+    else {
+        return;
+    };
+    crate::lifecycle::flush(ctx, &crate::state::StateFile::new(&path)).await;
 }
 
 /// Publishes `cluster.<node>.<event>` on the merged event stream.

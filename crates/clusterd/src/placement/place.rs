@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use tracing::info;
 
 use super::score::{choose, rank};
-use super::{candidates, event, persist_soon, Placement, Strategy};
+use super::{candidates, event, persist, Placement, Strategy};
 use crate::Ctx;
 
 /// The most copies one request may ask for.
@@ -141,7 +141,7 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
         desired.placements.insert(name.clone(), placement);
         epoch
     };
-    persist_soon(ctx);
+    persist(ctx).await;
     info!(watcher = %name, nodes = %nodes.join(","), epoch, strategy = strategy.as_str(), "placed");
     for node in &nodes {
         event(ctx, node, "placed", json!({"watcher": name, "epoch": epoch, "strategy": strategy.as_str()}));

@@ -130,3 +130,28 @@ mod tests {
         assert!(Desired::from_saved(&serde_json::json!({"placements": 3})).is_err());
     }
 }
+
+#[cfg(test)]
+mod state_file_tests {
+    use super::*;
+    use crate::state::StateFile;
+
+    #[test]
+    fn the_desired_state_shares_the_state_file_and_old_files_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        // A state file written before placement existed.
+        std::fs::write(&path, r#"{"version": 1, "nodes": []}"#).unwrap();
+        let file = StateFile::new(&path);
+        assert!(file.load().unwrap().is_empty());
+        assert_eq!(file.load_placements().unwrap(), Value::Null);
+        let mut desired = Desired::default();
+        desired.drained.insert("b".into());
+        desired.next_epoch();
+        file.save_with(&[], desired.to_saved()).unwrap();
+        assert_eq!(Desired::from_saved(&file.load_placements().unwrap()).unwrap(), desired);
+        // Saving nodes without placements leaves no `placements` key for older readers.
+        file.save(&[]).unwrap();
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("placements"));
+    }
+}
