@@ -49,7 +49,7 @@ pub enum Action {
 pub fn decide(desired: &Desired, nodes: &BTreeMap<String, Seen>, now: Instant, grace: Duration) -> Vec<Action> {
     let mut actions = Vec::new();
     for placement in desired.placements.values() {
-        for (node, _) in &placement.superseded {
+        for node in placement.superseded.keys() {
             if nodes.get(node).is_some_and(|seen| seen.state == NodeState::Alive) {
                 actions.push(Action::Conciliate { watcher: placement.name.clone(), node: node.clone() });
             }
