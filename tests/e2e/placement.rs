@@ -4,6 +4,7 @@
 
 use cluster_e2e::cli::{circusctl_retry, clusterctl};
 use cluster_e2e::cluster::tagged_trio;
+use cluster_e2e::stream::Stream;
 use cluster_e2e::{json, ok, retry_busy, wait_for, CircusNode, Master, Value};
 
 /// A watcher that keeps one CPU busy.
@@ -135,6 +136,7 @@ fn placements_survive_a_master_kill9() {
 #[test]
 fn drain_empties_a_node_and_undrain_lets_it_take_work() {
     let (nodes, master) = tagged_trio();
+    let events = Stream::subscribe(&master.pubsub_endpoint, &["cluster."]);
     let placed = ok(place(&master, json!({"name": "web", "cmd": "sleep 3600", "start": true, "constraint": "node2"})));
     assert_eq!(placed["node"], "node2");
     ok(place(&master, json!({"name": "api", "cmd": "sleep 3600", "start": true, "constraint": "node1"})));
@@ -157,6 +159,10 @@ fn drain_empties_a_node_and_undrain_lets_it_take_work() {
     let to = reply["moved"]["free"].as_str().unwrap_or_else(|| panic!("free not moved: {reply}")).to_string();
     assert!(to == "node2" || to == "node3", "{reply}");
     assert_eq!(holders(&nodes, "free"), [to.as_str()], "the new copy runs, the old one is gone");
+    let event = events.wait_for("cluster.node1.drained", |m| {
+        m.topic == "cluster.node1.drained" && m.payload["moved"]["free"].is_string()
+    });
+    assert_eq!(event.payload["moved"]["free"], to.as_str(), "{event:?}");
     let entry = |name: &str| master.node_entry(name).unwrap_or_else(|| panic!("no {name}"));
     assert_eq!(entry("node1")["schedulable"], false);
     assert_eq!(entry("node2")["schedulable"], true);
@@ -168,4 +174,7 @@ fn drain_empties_a_node_and_undrain_lets_it_take_work() {
     assert_eq!(entry("node1")["schedulable"], true);
     let back = ok(place(&master, json!({"name": "back", "cmd": "sleep 3600", "constraint": "node1"})));
     assert_eq!(back["node"], "node1");
+    let event = events
+        .wait_for("cluster.node1.placed", |m| m.topic == "cluster.node1.placed" && m.payload["watcher"] == "back");
+    assert_eq!(event.payload["epoch"], back["epoch"], "{event:?}");
 }

@@ -40,7 +40,7 @@ pub mod view;
 pub use server::{run, RequestCounters, ServeError, MAX_IN_FLIGHT, MAX_IN_FLIGHT_PER_CLIENT, SHUTDOWN_GRACE};
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use config::ClusterSettings;
 use registry::Registry;
@@ -63,8 +63,6 @@ pub struct Ctx {
     pub commands: access::tally::CommandTally,
     /// Placed watchers, drained nodes (docs/placement.md).
     pub placement: placement::Placements,
-    /// The cluster view, once started (placement measures load with it, `http` shows it).
-    view: OnceLock<Arc<view::ClusterView>>,
 }
 
 impl Ctx {
@@ -78,23 +76,12 @@ impl Ctx {
             unstarted: Mutex::default(),
             commands: Default::default(),
             placement: Default::default(),
-            view: OnceLock::new(),
         }
     }
 
     /// The settings in force.
     pub fn settings(&self) -> Arc<ClusterSettings> {
         self.settings.read().expect("settings lock").clone()
-    }
-
-    /// The cluster view, started on first use.
-    pub fn view(self: &Arc<Self>) -> Arc<view::ClusterView> {
-        self.view.get_or_init(|| view::start(self)).clone()
-    }
-
-    /// The cluster view, if it was started.
-    pub fn view_if_started(&self) -> Option<Arc<view::ClusterView>> {
-        self.view.get().cloned()
     }
 
     /// Puts new settings in force (reload).

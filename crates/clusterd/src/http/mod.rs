@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tracing::{info, warn};
 
-use crate::view::ClusterView;
+use crate::view::{self, ClusterView};
 use crate::Ctx;
 
 /// What every handler sees.
@@ -58,7 +58,7 @@ pub fn start(ctx: &Arc<Ctx>) -> std::io::Result<Option<HttpServer>> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let local_addr = listener.local_addr()?;
     let (stop, stopping) = watch::channel(false);
-    let web = Web { ctx: ctx.clone(), view: ctx.view(), stopping: stopping.clone(), rows: Arc::default() };
+    let web = Web { ctx: ctx.clone(), view: view::start(ctx), stopping: stopping.clone(), rows: Arc::default() };
     let app = router(web).into_make_service_with_connect_info::<SocketAddr>();
     let mut until = stopping;
     tokio::spawn(async move {

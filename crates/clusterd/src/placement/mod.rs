@@ -38,6 +38,9 @@ pub struct Placements {
     turn: AtomicU64,
     /// The master's context, for writing the state file from a handler.
     ctx: OnceLock<Weak<Ctx>>,
+    /// The measured load: a cluster view fed with the stats of the stream tap only (no status
+    /// polls, which only the dashboard needs).
+    load: ClusterView,
 }
 
 impl Placements {
@@ -75,8 +78,17 @@ pub fn start(ctx: &Arc<Ctx>, saved: &Value) {
         Err(reason) => tracing::error!(%reason, "saved placements unreadable: starting without them"),
     }
     let _ = ctx.placement.ctx.set(Arc::downgrade(ctx));
-    let _ = ctx.view();
+    tokio::spawn(measure(ctx.registry.streams().subscribe(), Arc::downgrade(ctx)));
     tokio::spawn(failover::run(Arc::downgrade(ctx)));
+}
+
+/// Reads the stats of the stream tap into the load view until the master stops.
+async fn measure(mut tap: crate::streams::TapReceiver, ctx: Weak<Ctx>) {
+    while let Some(message) = tap.recv().await {
+        let (Some(node), crate::streams::TapKind::Stat) = (message.node.as_deref(), message.kind) else { continue };
+        let Some(ctx) = ctx.upgrade() else { return };
+        ctx.placement.load.on_stat(node, &message.topic, &message.payload);
+    }
 }
 
 /// Writes the state file (nodes and desired state) now, before the change is answered: a master
@@ -99,9 +111,9 @@ pub fn event(ctx: &Ctx, node: &str, event: &str, fields: Value) {
 }
 
 /// The measured load of every node, from the cluster view's fresh stats.
-pub fn loads(view: Option<&ClusterView>) -> BTreeMap<String, NodeLoad> {
+pub fn loads(view: &ClusterView) -> BTreeMap<String, NodeLoad> {
     let mut loads: BTreeMap<String, NodeLoad> = BTreeMap::new();
-    for watcher in view.map(ClusterView::watchers).unwrap_or_default() {
+    for watcher in view.watchers() {
         let load = loads
             .entry(watcher.node.clone())
             .or_insert_with(|| NodeLoad { name: watcher.node.clone(), ..NodeLoad::default() });
@@ -128,7 +140,8 @@ pub fn candidates(ctx: &Ctx, constraint: Option<&str>, holders: &[String]) -> Re
             Some(selected.iter().map(|s| s.to_string()).collect())
         }
     };
-    let mut loads = loads(ctx.view_if_started().as_deref());
+    ctx.placement.load.retain_nodes(&ctx.registry.names());
+    let mut loads = loads(&ctx.placement.load);
     let drained = ctx.placement.desired().drained.clone();
     Ok(nodes
         .iter()
