@@ -4,6 +4,7 @@
 
 use cluster_e2e::cli::{circusctl_retry, clusterctl};
 use cluster_e2e::cluster::tagged_trio;
+use cluster_e2e::http::{dashboard_cluster, get};
 use cluster_e2e::stream::Stream;
 use cluster_e2e::{json, ok, retry_busy, wait_for, CircusNode, Master, Value};
 
@@ -117,6 +118,16 @@ fn dry_run_changes_nothing_and_replicas_land_on_distinct_nodes() {
         }
     });
     assert_eq!(master.call("placements", json!({}))["placements"], json!([]));
+}
+
+#[test]
+fn the_json_api_lists_placements() {
+    let (c, addr) = dashboard_cluster("");
+    let placed = ok(place(&c.master, json!({"name": "web", "cmd": "sleep 3600", "failover": true})));
+    let listed = get(&addr, "/api/placements").json();
+    assert_eq!(listed["placements"][0]["name"], "web", "{listed}");
+    assert_eq!(listed["placements"][0]["nodes"], json!([placed["node"]]), "{listed}");
+    assert_eq!(listed["placements"][0]["failover"], true, "{listed}");
 }
 
 #[test]
