@@ -87,6 +87,7 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
         }
     }
     let strategy = options.strategy.unwrap_or(ctx.settings().placement.strategy);
+    let deciding = std::time::Instant::now();
     let candidates = match candidates(ctx, options.constraint.as_deref(), &[]) {
         Ok(candidates) => candidates,
         Err(reason) => return Reply::error(Errno::MessageError, &reason, Value::Null),
@@ -94,6 +95,7 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
     let turn = if options.dry_run { ctx.placement.peek_turn() } else { ctx.placement.next_turn() };
     let ranked = rank(&candidates, strategy, turn);
     let chosen = choose(&ranked, options.replicas);
+    let decision_ms = deciding.elapsed().as_secs_f64() * 1e3;
     if options.dry_run {
         let mut fields = Map::new();
         fields.insert("dry_run".into(), true.into());
@@ -103,6 +105,8 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
             fields.insert("refused".into(), reason.clone().into());
         }
         fields.insert("scores".into(), serde_json::to_value(&ranked).expect("scores serialize"));
+        // What the choice itself took (loads, eligibility, ranking), apart from the reply.
+        fields.insert("decision_ms".into(), ((decision_ms * 1e3).round() / 1e3).into());
         return Reply::ok(fields, Value::Null);
     }
     let nodes = match chosen {
