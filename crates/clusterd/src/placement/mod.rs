@@ -82,12 +82,26 @@ pub fn start(ctx: &Arc<Ctx>, saved: &Value) {
     tokio::spawn(failover::run(Arc::downgrade(ctx)));
 }
 
-/// Reads the stats of the stream tap into the load view until the master stops.
+/// Reads the stats of the stream tap into the load view until the master stops; forgets the
+/// nodes that left the registry now and then (off the decision's path: it costs a scan).
 async fn measure(mut tap: crate::streams::TapReceiver, ctx: Weak<Ctx>) {
-    while let Some(message) = tap.recv().await {
-        let (Some(node), crate::streams::TapKind::Stat) = (message.node.as_deref(), message.kind) else { continue };
-        let Some(ctx) = ctx.upgrade() else { return };
-        ctx.placement.load.on_stat(node, &message.topic, &message.payload);
+    let mut forget = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            message = tap.recv() => {
+                let Some(message) = message else { return };
+                let (Some(node), crate::streams::TapKind::Stat) = (message.node.as_deref(), message.kind) else {
+                    continue;
+                };
+                let Some(ctx) = ctx.upgrade() else { return };
+                ctx.placement.load.on_stat(node, &message.topic, &message.payload);
+            }
+            _ = forget.tick() => {
+                let Some(ctx) = ctx.upgrade() else { return };
+                let names = ctx.registry.names();
+                ctx.placement.load.retain_nodes(&names);
+            }
+        }
     }
 }
 
@@ -112,16 +126,10 @@ pub fn event(ctx: &Ctx, node: &str, event: &str, fields: Value) {
 
 /// The measured load of every node, from the cluster view's fresh stats.
 pub fn loads(view: &ClusterView) -> BTreeMap<String, NodeLoad> {
-    let mut loads: BTreeMap<String, NodeLoad> = BTreeMap::new();
-    for watcher in view.watchers() {
-        let load = loads
-            .entry(watcher.node.clone())
-            .or_insert_with(|| NodeLoad { name: watcher.node.clone(), ..NodeLoad::default() });
-        load.cpu += watcher.cpu;
-        load.mem += watcher.pids.iter().map(|p| p.mem).sum::<f64>();
-        load.processes += watcher.processes.unwrap_or(0);
-    }
-    loads
+    view.node_totals()
+        .into_iter()
+        .map(|(name, t)| (name.clone(), NodeLoad { name, cpu: t.cpu, mem: t.mem, processes: t.processes }))
+        .collect()
 }
 
 /// Every registered node as a candidate for a copy of a watcher: eligible when alive, inside
@@ -140,7 +148,6 @@ pub fn candidates(ctx: &Ctx, constraint: Option<&str>, holders: &[String]) -> Re
             Some(selected.iter().map(|s| s.to_string()).collect())
         }
     };
-    ctx.placement.load.retain_nodes(&ctx.registry.names());
     let mut loads = loads(&ctx.placement.load);
     let drained = ctx.placement.desired().drained.clone();
     Ok(nodes

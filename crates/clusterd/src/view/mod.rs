@@ -10,6 +10,7 @@
 mod history;
 mod stats;
 mod task;
+mod totals;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 pub use history::{History, HISTORY_SAMPLES, HISTORY_STEP};
 pub use stats::{event_topic, human_bytes, watcher_stat, EventTopic, WatcherStat};
 pub use task::start;
+pub use totals::NodeTotals;
 
 use crate::registry::Registry;
 
