@@ -35,6 +35,7 @@ pub const READ_ONLY_COMMANDS: &[&str] = &[
     "nodes",
     "nodelist",
     "nodeset",
+    "placements",
 ];
 
 /// True when `command` (lower-cased, as decoded) changes nothing.
