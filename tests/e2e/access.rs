@@ -129,6 +129,8 @@ fn the_readonly_endpoint_answers_reads_and_refuses_changes() {
     assert!(list.ok().contains("first:dummy"), "{list:?}");
     let nodes = clusterctl(&["--endpoint", &readonly, "nodes"]);
     assert!(nodes.ok().lines().any(|l| l.starts_with("first ") && l.contains("alive")), "{nodes:?}");
+    let placements = call(&readonly, "placements", json!({}), Duration::from_secs(10)).expect("answered");
+    assert_eq!(placements["placements"], json!([]), "{placements}");
 
     let refused = circusctl(&readonly, &["incr", "first:dummy"]);
     assert!(refused.stderr.contains(r#"command "incr" is not allowed on the read-only endpoint"#), "{refused:?}");
@@ -136,6 +138,7 @@ fn the_readonly_endpoint_answers_reads_and_refuses_changes() {
         ("incr", json!({"name": "first:dummy"})),
         ("add", json!({"name": "first:evil", "cmd": "sleep 1"})),
         ("quit", json!({})),
+        ("drain", json!({"node": "first"})),
         (
             "register_node",
             json!({"name": "rogue", "endpoint": "tcp://127.0.0.1:9", "stats_endpoint": "tcp://127.0.0.1:10"}),

@@ -41,6 +41,8 @@ mod named_node;
 mod nodesets;
 mod partial;
 mod persistence;
+mod placement;
+mod placement_failover;
 mod python_client;
 mod register_secret;
 mod registry;

@@ -14,6 +14,7 @@ mod fleet;
 mod forwarding;
 mod http_load;
 mod memory;
+mod placement;
 mod proxy;
 mod report;
 mod stats;
@@ -90,6 +91,13 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         requests: usize,
     },
+    /// One placement decision (dry run) over 1,000 simnodes, beside a `status` fan-out.
+    Placement {
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        #[arg(long, default_value_t = 200)]
+        repeats: usize,
+    },
     /// The baseline relay (a SUB on every endpoint of FILE, zmq_proxy to a PUB on --to).
     #[command(hide = true)]
     Relay {
@@ -164,6 +172,10 @@ fn single(bench: Bench) -> report::Section {
             );
             http_load::run(&http_load::Plan { nodes, streams, scrape_hz, requests }, command)
         }
+        Bench::Placement { nodes, repeats } => {
+            let command = format!("{me} placement --nodes {nodes} --repeats {repeats}");
+            placement::run(&placement::Plan { nodes, repeats }, command)
+        }
         Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } => {
             unreachable!("handled by the caller")
         }
@@ -183,6 +195,7 @@ fn all(out: &std::path::Path, quick: bool) {
             Bench::Forwarding { nodes: 100, intervals_ms: vec![1000, 100], burst: Duration::from_secs(2) },
             Bench::Failure { sizes: vec![10], kills: 2 },
             Bench::HttpLoad { nodes: 50, streams: 5, scrape_hz: 10, requests: 30 },
+            Bench::Placement { nodes: 100, repeats: 20 },
         ]
     } else {
         vec![
@@ -195,6 +208,7 @@ fn all(out: &std::path::Path, quick: bool) {
             },
             Bench::Failure { sizes: vec![10, 1000], kills: 5 },
             Bench::HttpLoad { nodes: 200, streams: 20, scrape_hz: 10, requests: 200 },
+            Bench::Placement { nodes: 1000, repeats: 200 },
         ]
     };
     let mut sections = Vec::new();

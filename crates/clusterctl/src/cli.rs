@@ -10,7 +10,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::agent;
 use crate::commands::{
-    dashboard, lifecycle, listen, nodes, options, procs, query, run, set, stats, watch_nodes, watcher,
+    dashboard, lifecycle, listen, nodes, options, place, procs, query, run, set, stats, watch_nodes, watcher,
 };
 use crate::{manual, top};
 
@@ -156,6 +156,14 @@ pub enum Command {
     /// Keep a file rendered from a template over the cluster's nodes, and run a command each
     /// time it changes (a load balancer's backend list)
     WatchNodes(watch_nodes::WatchNodesArgs),
+    /// Add a watcher where the master chooses: clusterctl place NAME [--on SET] -- CMD ARGS...
+    Place(place::PlaceArgs),
+    /// Show the placed watchers, where they run and the drained nodes
+    Placements,
+    /// Mark a node unschedulable and move its placed watchers elsewhere
+    Drain(place::DrainArgs),
+    /// Let a drained node take placed watchers again
+    Undrain(place::DrainArgs),
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).

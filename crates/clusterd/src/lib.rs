@@ -19,6 +19,7 @@
 //!   (`readonly_endpoint`), `register_secret`, and the audit trail of changing commands;
 //! * [`etcd`]: `registry = "etcd"`, the registry shared by several masters, and the leader
 //!   election (docs/ha.md);
+//! * [`placement`]: `add` without a node, replicas, failover, drain (docs/placement.md);
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
@@ -35,6 +36,7 @@ pub mod logging;
 pub mod logs;
 mod master;
 mod node_life;
+pub mod placement;
 mod proc_info;
 pub mod registry;
 mod server;
@@ -73,6 +75,8 @@ pub struct Ctx {
     pub shared: etcd::Shared,
     /// Where each node's log agent is (`logs`, `[cluster] logs_endpoint`).
     pub logs: logs::Agents,
+    /// Placed watchers, drained nodes (docs/placement.md).
+    pub placement: placement::Placements,
 }
 
 impl Ctx {
@@ -87,6 +91,7 @@ impl Ctx {
             unstarted: Mutex::default(),
             commands: Default::default(),
             logs: Default::default(),
+            placement: Default::default(),
         }
     }
 

@@ -105,7 +105,8 @@ pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
         // Saved nodes that could not start stay saved, unless registered again meanwhile.
         let unstarted = ctx.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         nodes.extend(unstarted.into_iter().filter(|(spec, _)| !ctx.registry.contains(&spec.name)));
-        file.save(&nodes)
+        let placements = ctx.placement.desired().to_saved();
+        file.save_with(&nodes, placements)
     };
     match tokio::task::spawn_blocking(save).await {
         Ok(Ok(())) => {}

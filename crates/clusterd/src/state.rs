@@ -9,7 +9,8 @@
 //! `FILE.prev` instead of writing through it.
 //!
 //! Format (JSON): `{"version": 1, "nodes": [{"name", "endpoint", "stats_endpoint",
-//! "pubsub_endpoint", "source", "tags"}]}`.
+//! "pubsub_endpoint", "source", "tags"}], "placements": {...}}`; `placements` (the desired state
+//! of placement, docs/placement.md) is left out when there is none, and files without it load.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -56,6 +57,8 @@ pub enum StateError {
 struct Saved {
     version: u32,
     nodes: Vec<SavedNode>,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    placements: serde_json::Value,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -109,6 +112,16 @@ impl StateFile {
         })
     }
 
+    /// The saved desired state of placement (`Null`: none, or a file written before it).
+    ///
+    /// # Errors
+    /// As [`StateFile::load`].
+    pub fn load_placements(&self) -> Result<serde_json::Value, StateError> {
+        self.load()?;
+        let text = fs::read_to_string(&self.path).unwrap_or_default();
+        Ok(serde_json::from_str::<Saved>(&text).map(|saved| saved.placements).unwrap_or_default())
+    }
+
     fn parse(&self, text: &str) -> Result<Vec<(NodeSpec, Source)>, String> {
         let saved: Saved = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if saved.version != VERSION {
@@ -142,7 +155,16 @@ impl StateFile {
     /// # Errors
     /// The folder is not writable, or the disk is full.
     pub fn save(&self, nodes: &[(NodeSpec, Source)]) -> Result<(), StateError> {
+        self.save_with(nodes, serde_json::Value::Null)
+    }
+
+    /// Writes `nodes` and the desired state of placement in the same atomic write.
+    ///
+    /// # Errors
+    /// As [`StateFile::save`].
+    pub fn save_with(&self, nodes: &[(NodeSpec, Source)], placements: serde_json::Value) -> Result<(), StateError> {
         let saved = Saved {
+            placements,
             version: VERSION,
             nodes: nodes
                 .iter()

@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod listen;
 pub mod nodes;
 pub mod options;
+pub mod place;
 pub mod procs;
 pub mod query;
 pub mod run;
@@ -129,6 +130,10 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
         C::Dashboard(args) => Ok(Plan::Dashboard(args.clone())),
         C::WatchNodes(args) => Ok(Plan::WatchNodes(args.clone())),
         C::Logs(args) => Ok(Plan::Logs(args.clone())),
+        C::Place(args) => call(place::place_request(args), place::render_place),
+        C::Placements => call(empty("placements"), place::render_placements),
+        C::Drain(args) => call(place::drain_request("drain", args), place::render_drain),
+        C::Undrain(args) => call(place::drain_request("undrain", args), place::render_drain),
     }
 }
 

@@ -100,6 +100,8 @@ pub struct ClusterSettings {
     pub http: HttpSettings,
     /// Where registered and discovered nodes live (`registry`, `etcd_*` keys, docs/ha.md).
     pub registry: RegistrySettings,
+    /// Placement (`placement`, `failover_grace`; docs/placement.md).
+    pub placement: crate::placement::PlacementSettings,
 }
 
 /// `merged_reads = "partial" | "strict"`.
@@ -169,6 +171,7 @@ impl Default for ClusterSettings {
             merged_reads: MergedReads::Partial,
             http: HttpSettings::default(),
             registry: RegistrySettings::default(),
+            placement: Default::default(),
         }
     }
 }
@@ -200,6 +203,8 @@ const CLUSTER_KEYS: &[&str] = &[
     "http_token",
     "http_readonly",
     "metrics_per_pid",
+    "placement",
+    "failover_grace",
 ];
 
 impl Builder {
@@ -262,6 +267,9 @@ impl Builder {
             "merged_reads" => settings.merged_reads = MergedReads::parse(one()?).map_err(fail)?,
             _ if HTTP_KEYS.contains(&name) => settings.http.set(name, one()?).map_err(fail)?,
             _ if REGISTRY_KEYS.contains(&name) => settings.registry.set(name, values).map_err(fail)?,
+            _ if crate::placement::PLACEMENT_KEYS.contains(&name) => {
+                settings.placement.set(name, one()?).map_err(fail)?;
+            }
             _ => {
                 let known: Vec<&str> = CLUSTER_KEYS.iter().chain(REGISTRY_KEYS).copied().collect();
                 return Err(fail(format!("unknown key (known: {})", known.join(", "))));

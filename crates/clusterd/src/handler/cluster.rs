@@ -160,6 +160,7 @@ pub fn nodes(ctx: &Ctx) -> Reply {
             let mut entry = node.describe();
             // Entries the probes found to be the same circusd (same pid and port).
             entry["same_circusd_as"] = crate::identity::same_circusd(&ctx.registry, node).into();
+            entry["schedulable"] = ctx.placement.schedulable(&node.name).into();
             entry
         })
         .collect();

@@ -115,10 +115,10 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
             reply
         }
         None if is_pattern => changes::pattern(ctx, request, &ctx.registry.all(), &name, &name).await,
-        None if command == "add" => error(
-            Errno::MessageError,
-            &format!("add needs a node: name the watcher node:{name} or set properties.node"),
-        ),
+        None if command == "add" => crate::placement::place::place(ctx, request).await,
+        None if command == "rm" && crate::placement::commands::is_placed(ctx, &name) => {
+            crate::placement::commands::rm_placed(ctx, request, &name).await
+        }
         None => match fanout::find_watcher(ctx, &name).await {
             Ok(node) => forward(ctx, &node, request).await,
             Err(reason) => error(Errno::MessageError, &reason),

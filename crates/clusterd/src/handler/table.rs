@@ -39,6 +39,12 @@ own_commands! {
     Nodeset,
     /// `logs`: watcher output history from the nodes' log agents ([`crate::logs`]).
     Logs,
+    /// `placements`: the placed watchers and drained nodes ([`crate::placement`]).
+    Placements,
+    /// `drain`: a node made unschedulable, its placed copies moved.
+    Drain,
+    /// `undrain`: a drained node takes placed copies again.
+    Undrain,
     /// `globaloptions`: the master's own endpoints ([`super::local`]).
     Globaloptions,
     /// `dstats`: the master's process and its counters.
@@ -134,6 +140,7 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "nodelist", answered: Answered::Master(Own::Nodelist), ..READ },
     Command { name: "logs", answered: Answered::Master(Own::Logs), ..READ },
     Command { name: "nodeset", answered: Answered::Master(Own::Nodeset), ..READ },
+    Command { name: "placements", answered: Answered::Master(Own::Placements), ..READ },
     Command { name: "start", merged: Merged::Change, pattern: true, ..CHANGE },
     Command { name: "stop", merged: Merged::Change, pattern: true, ..CHANGE },
     Command { name: "restart", merged: Merged::Change, pattern: true, ..CHANGE },
@@ -147,6 +154,9 @@ pub const COMMANDS: &[Command] = &[
     Command { name: "kill", name_required: true, ..CHANGE },
     Command { name: "register_node", answered: Answered::Master(Own::RegisterNode), needs_secret: true, ..CHANGE },
     Command { name: "unregister_node", answered: Answered::Master(Own::UnregisterNode), needs_secret: true, ..CHANGE },
+    // `properties.node` is the node to drain, not where to send the request.
+    Command { name: "drain", answered: Answered::Master(Own::Drain), ..CHANGE },
+    Command { name: "undrain", answered: Answered::Master(Own::Undrain), ..CHANGE },
     Command { name: "quit", answered: Answered::MasterUnlessNode(Own::Quit), ..CHANGE },
     Command { name: "reloadconfig", answered: Answered::MasterUnlessNode(Own::Reloadconfig), ..CHANGE },
     Command { name: "listen", answered: Answered::MasterUnlessNode(Own::Listen), ..CHANGE },

@@ -33,6 +33,13 @@ pub async fn watchers(State(web): State<Web>) -> Json<Value> {
     Json(json!({"watchers": web.view.watchers()}))
 }
 
+/// `GET /api/placements`: the placed watchers and drained nodes, as `placements` answers them.
+pub async fn placements(State(web): State<Web>) -> Json<Value> {
+    let mut fields = crate::placement::commands::placements(&web.ctx).0;
+    fields.retain(|key, _| key != "status" && key != "time");
+    Json(Value::Object(fields))
+}
+
 /// `POST /api/nodes/{node}/watchers/{watcher}/{action}`.
 pub async fn act_on_node(
     State(web): State<Web>,

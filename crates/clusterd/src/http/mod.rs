@@ -82,6 +82,7 @@ fn router(web: Web) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/api/nodes", get(api::nodes))
         .route("/api/watchers", get(api::watchers))
+        .route("/api/placements", get(api::placements))
         .route("/api/events", get(sse::events))
         .route("/api/nodes/{node}/watchers/{watcher}/{action}", post(api::act_on_node))
         .route("/api/watchers/{watcher}/{action}", post(api::act_on_set))

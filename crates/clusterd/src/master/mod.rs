@@ -51,6 +51,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let ctx = tasks::start_nodes(zmq, config, streams)?;
     let stop = Shutdown::default();
     let state = tasks::start_persist(&ctx, &stop)?;
+    tasks::start_placement(&ctx, state.as_ref())?;
     let etcd = tasks::start_etcd(&ctx);
     tasks::start_reap(&ctx, &stop);
     tasks::start_discovery(&ctx, &stop);

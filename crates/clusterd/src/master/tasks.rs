@@ -45,6 +45,17 @@ pub fn start_persist(ctx: &Arc<Ctx>, stop: &Shutdown) -> Result<Option<StateFile
     Ok(Some(state))
 }
 
+/// Placement's desired state (restored from the state file when there is one) and its task
+/// that fails copies over and conciliates returning nodes (docs/placement.md).
+pub fn start_placement(ctx: &Arc<Ctx>, state: Option<&StateFile>) -> Result<(), StateError> {
+    let saved = match state {
+        Some(state) => state.load_placements()?,
+        None => serde_json::Value::Null,
+    };
+    crate::placement::start(ctx, &saved);
+    Ok(())
+}
+
 /// With `registry = "etcd"`: the shared registry's watch, the mirror of this master's changes
 /// and the leader election (docs/ha.md); stopped by the master's tidy end (the lease revoked).
 pub fn start_etcd(ctx: &Arc<Ctx>) -> Option<crate::etcd::EtcdHandle> {

@@ -10,6 +10,7 @@
 mod history;
 mod stats;
 mod task;
+mod totals;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 pub use history::{History, HISTORY_SAMPLES, HISTORY_STEP};
 pub use stats::{event_topic, human_bytes, watcher_stat, EventTopic, WatcherStat};
 pub use task::start;
+pub use totals::NodeTotals;
 
 use crate::registry::Registry;
 
@@ -37,6 +39,8 @@ pub struct ProcessView {
     pub pid: u64,
     pub cpu: f64,
     pub mem_bytes: u64,
+    /// Memory % of the node, as circusd-stats reports it (placement's score).
+    pub mem: f64,
     pub age: f64,
 }
 
@@ -141,9 +145,9 @@ impl ClusterView {
         let Some(stat) = watcher_stat(node, topic, payload) else { return };
         let mut state = self.state();
         match stat {
-            WatcherStat::Process { watcher, pid, cpu, mem_bytes, age } => {
+            WatcherStat::Process { watcher, pid, cpu, mem_bytes, mem, age } => {
                 let measured = state.measured.entry((node.to_string(), watcher)).or_default();
-                measured.processes.insert(pid, ProcessView { pid, cpu, mem_bytes, age });
+                measured.processes.insert(pid, ProcessView { pid, cpu, mem_bytes, mem, age });
             }
             WatcherStat::Aggregate { watcher, pids } => {
                 let measured = state.measured.entry((node.to_string(), watcher)).or_default();

@@ -6,7 +6,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatcherStat {
     /// `stat.<node>-<watcher>.<pid>`: one process.
-    Process { watcher: String, pid: u64, cpu: f64, mem_bytes: u64, age: f64 },
+    Process { watcher: String, pid: u64, cpu: f64, mem_bytes: u64, mem: f64, age: f64 },
     /// `stat.<node>-<watcher>`: the watcher's pids, sent right after their per-pid messages.
     Aggregate { watcher: String, pids: Vec<u64> },
 }
@@ -31,6 +31,7 @@ pub fn watcher_stat(node: &str, topic: &[u8], payload: &[u8]) -> Option<WatcherS
             pid,
             cpu: payload.get("cpu").and_then(Value::as_f64).unwrap_or(0.0),
             mem_bytes: payload.get("mem_info1").and_then(Value::as_str).and_then(human_bytes).unwrap_or(0),
+            mem: payload.get("mem").and_then(Value::as_f64).unwrap_or(0.0),
             age: payload.get("age").and_then(Value::as_f64).unwrap_or(0.0),
         },
         None => WatcherStat::Aggregate {
@@ -87,10 +88,16 @@ mod tests {
         let process = watcher_stat(
             "web-1",
             b"stat.web-1-dummy.42",
-            br#"{"cpu": 2.5, "mem_info1": "8.5M", "age": 3.0, "pid": 42, "node": "web-1"}"#,
+            br#"{"cpu": 2.5, "mem": 0.7, "mem_info1": "8.5M", "age": 3.0, "pid": 42, "node": "web-1"}"#,
         );
-        let expected =
-            WatcherStat::Process { watcher: "dummy".into(), pid: 42, cpu: 2.5, mem_bytes: 8_912_896, age: 3.0 };
+        let expected = WatcherStat::Process {
+            watcher: "dummy".into(),
+            pid: 42,
+            cpu: 2.5,
+            mem_bytes: 8_912_896,
+            mem: 0.7,
+            age: 3.0,
+        };
         assert_eq!(process, Some(expected));
         let aggregate =
             watcher_stat("web-1", b"stat.web-1-dummy", br#"{"pid": [42, 43], "cpu": 1.0, "node": "web-1"}"#);

@@ -1,0 +1,175 @@
+//! Placement (docs/placement.md): `add` without a node makes the master choose where the
+//! watcher runs, from the load it measures on the merged stats stream; the desired state of every
+//! placed watcher is kept ([`record`]) and persisted in the state file; `failover` copies move
+//! off nodes that stay `down` ([`failover`]); `drain` empties a node ([`commands`]).
+//!
+//! * [`settings`]: `[cluster] placement` and `failover_grace`;
+//! * [`score`]: the pure scorer (measured load in, ranking with reasons out);
+//! * [`place`]: `add` without a node, replicas, dry runs;
+//! * [`commands`]: `placements`, `rm` of a placed watcher, `drain`, `undrain`;
+//! * [`failover`]: the task that fails copies over and conciliates returning nodes.
+
+pub mod commands;
+pub mod failover;
+pub mod place;
+pub mod record;
+pub mod score;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+
+use clusterd_protocol::nodeset::{self, Member};
+use serde_json::{Map, Value};
+
+pub use record::{Desired, Placement};
+pub use score::{Candidate, Ineligible, NodeLoad, Scored};
+pub use settings::{PlacementSettings, Strategy, PLACEMENT_KEYS};
+
+use crate::link::NodeState;
+use crate::view::ClusterView;
+use crate::Ctx;
+
+/// Placement's share of the master: the desired state and the round-robin turn.
+#[derive(Default)]
+pub struct Placements {
+    desired: Mutex<Desired>,
+    turn: AtomicU64,
+    /// The master's context, for writing the state file from a handler.
+    ctx: OnceLock<Weak<Ctx>>,
+    /// The measured load: a cluster view fed with the stats of the stream tap only (no status
+    /// polls, which only the dashboard needs).
+    load: ClusterView,
+}
+
+impl Placements {
+    /// The desired state, locked (never held across an `.await`).
+    pub fn desired(&self) -> MutexGuard<'_, Desired> {
+        self.desired.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `node` may take new copies (not drained).
+    pub fn schedulable(&self, node: &str) -> bool {
+        !self.desired().drained.contains(node)
+    }
+
+    /// The round-robin turn of the next placement, moved on by one.
+    fn next_turn(&self) -> u64 {
+        self.turn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The round-robin turn of the next placement, left where it is (dry runs).
+    fn peek_turn(&self) -> u64 {
+        self.turn.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts placement: restores the saved desired state, makes sure the cluster view runs (it
+/// measures the load) and starts the failover task.
+pub fn start(ctx: &Arc<Ctx>, saved: &Value) {
+    match Desired::from_saved(saved) {
+        Ok(desired) => {
+            if !desired.placements.is_empty() {
+                tracing::info!(placements = desired.placements.len(), "restored placements");
+            }
+            *ctx.placement.desired() = desired;
+        }
+        Err(reason) => tracing::error!(%reason, "saved placements unreadable: starting without them"),
+    }
+    let _ = ctx.placement.ctx.set(Arc::downgrade(ctx));
+    tokio::spawn(measure(ctx.registry.streams().subscribe(), Arc::downgrade(ctx)));
+    tokio::spawn(failover::run(Arc::downgrade(ctx)));
+}
+
+/// Reads the stats of the stream tap into the load view until the master stops; forgets the
+/// nodes that left the registry now and then (off the decision's path: it costs a scan).
+async fn measure(mut tap: crate::streams::TapReceiver, ctx: Weak<Ctx>) {
+    let mut forget = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            message = tap.recv() => {
+                let Some(message) = message else { return };
+                let (Some(node), crate::streams::TapKind::Stat) = (message.node.as_deref(), message.kind) else {
+                    continue;
+                };
+                let Some(ctx) = ctx.upgrade() else { return };
+                ctx.placement.load.on_stat(node, &message.topic, &message.payload);
+            }
+            _ = forget.tick() => {
+                let Some(ctx) = ctx.upgrade() else { return };
+                let names = ctx.registry.names();
+                ctx.placement.load.retain_nodes(&names);
+            }
+        }
+    }
+}
+
+/// Writes the state file (nodes and desired state) now, before the change is answered: a master
+/// killed right after a placement must not lose it. With `registry = "etcd"` the state file is
+/// not used (docs/ha.md: placement state is not shared through etcd yet).
+pub async fn persist(ctx: &Ctx) {
+    let settings = ctx.settings();
+    let file = settings.state_file.clone().filter(|_| settings.registry.kind == crate::config::RegistryKind::File);
+    let (Some(ctx), Some(path)) = (ctx.placement.ctx.get().and_then(Weak::upgrade), file) else {
+        return;
+    };
+    crate::node_life::flush(ctx, &crate::state::StateFile::new(&path)).await;
+}
+
+/// Publishes `cluster.<node>.<event>` on the merged event stream.
+pub fn event(ctx: &Ctx, node: &str, event: &str, fields: Value) {
+    let fields = match fields {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    ctx.registry.streams().cluster_event(node, event, fields);
+}
+
+/// The measured load of every node, from the cluster view's fresh stats.
+pub fn loads(view: &ClusterView) -> BTreeMap<String, NodeLoad> {
+    view.node_totals()
+        .into_iter()
+        .map(|(name, t)| (name.clone(), NodeLoad { name, cpu: t.cpu, mem: t.mem, processes: t.processes }))
+        .collect()
+}
+
+/// Every registered node as a candidate for a copy of a watcher: eligible when alive, inside
+/// `constraint`, not drained and not among `holders`.
+///
+/// # Errors
+/// The constraint is not a valid node-set expression or selects no node.
+pub fn candidates(ctx: &Ctx, constraint: Option<&str>, holders: &[String]) -> Result<Vec<Candidate>, String> {
+    let nodes = ctx.registry.all();
+    let allowed: Option<Vec<String>> = match constraint {
+        None => None,
+        Some(expr) => {
+            let set = nodeset::parse(expr).map_err(|e| format!("constraint '{expr}': {e}"))?;
+            let members: Vec<Member<'_>> = nodes.iter().map(|n| Member { name: &n.name, tags: &n.tags }).collect();
+            let selected = set.resolve(&members).map_err(|e| format!("constraint '{expr}': {e}"))?;
+            Some(selected.iter().map(|s| s.to_string()).collect())
+        }
+    };
+    let mut loads = loads(&ctx.placement.load);
+    let drained = ctx.placement.desired().drained.clone();
+    Ok(nodes
+        .iter()
+        .map(|node| {
+            let state = node.link.health().state;
+            let ineligible = if state != NodeState::Alive {
+                Some(Ineligible::NotAlive(state.as_str()))
+            } else if allowed.as_ref().is_some_and(|allowed| !allowed.contains(&node.name)) {
+                Some(Ineligible::Constraint)
+            } else if drained.contains(&node.name) {
+                Some(Ineligible::Drained)
+            } else if holders.contains(&node.name) {
+                Some(Ineligible::HoldsReplica)
+            } else {
+                None
+            };
+            let load =
+                loads.remove(&node.name).unwrap_or_else(|| NodeLoad { name: node.name.clone(), ..NodeLoad::default() });
+            Candidate { load, ineligible }
+        })
+        .collect())
+}
