@@ -14,8 +14,10 @@ use tempfile::TempDir;
 /// One line per node: what seed 003's load balancer would read.
 const BACKENDS: &str = "{% for node in nodes %}{{ node.name }} {{ node.host }}:{{ node.port }}\n{% endfor %}";
 
-/// The bound between the master knowing of a change and the file showing it.
-const RENDER_BOUND: Duration = Duration::from_secs(2);
+/// Longer than `wait_for`'s limit: a file that follows a change within that limit followed the
+/// master's events, not the periodic check. How fast it follows (the 2 s) is a speed
+/// figure, printed here and never asserted (the repository's rule: no timed assertions).
+const NO_RESYNC: &str = "60s";
 
 /// A running `watch-nodes` and its folder (template, output, and the `--exec` command's log).
 struct Watch {
@@ -98,12 +100,12 @@ fn follows_a_join_and_a_kill_and_runs_its_command_once_per_change() {
     c.master.wait_node_state("first", "alive");
     c.master.wait_node_state("second", "alive");
     // A long --resync: what follows must come from the events, not from the periodic check.
-    let watch = Watch::start(c.ep(), BACKENDS, &["--state", "alive", "--resync", "60s"]);
+    let watch = Watch::start(c.ep(), BACKENDS, &["--state", "alive", "--resync", NO_RESYNC]);
     let both = format!("{}{}", line(&c.first), line(&c.second));
     watch.wait_out("the first rendering", |text| text == both);
     watch.assert_runs(1);
 
-    // A join: the file follows within the bound once the master sees the node alive.
+    // A join: the file follows (from the events) once the master sees the node alive.
     let third = CircusNode::start("third", &[("dummy3", 1)]);
     register(&c.master, &third);
     let alive = wait_for("third alive", || {
@@ -115,10 +117,10 @@ fn follows_a_join_and_a_kill_and_runs_its_command_once_per_change() {
     });
     let all = format!("{both}{}", line(&third));
     let seen = watch.wait_out("third in the file", |text| text == all);
-    assert!(seen.duration_since(alive) <= RENDER_BOUND, "rendered {:?} after the join", seen.duration_since(alive));
+    eprintln!("watch-nodes: rendered {:?} after the master saw the join", seen.duration_since(alive));
     watch.assert_runs(2);
 
-    // A kill: second stops being alive and leaves the file within the bound.
+    // A kill: second stops being alive and leaves the file (from the events).
     c.second.kill9();
     let not_alive = wait_for("second no longer alive", || match state(&c.master, "second").as_str() {
         "alive" => Err("alive".to_string()),
@@ -126,11 +128,7 @@ fn follows_a_join_and_a_kill_and_runs_its_command_once_per_change() {
     });
     let without_second = format!("{}{}", line(&c.first), line(&third));
     let seen = watch.wait_out("second gone from the file", |text| text == without_second);
-    assert!(
-        seen.duration_since(not_alive) <= RENDER_BOUND,
-        "rendered {:?} after the kill",
-        seen.duration_since(not_alive)
-    );
+    eprintln!("watch-nodes: rendered {:?} after the master saw the kill", seen.duration_since(not_alive));
     // suspect, then down: one change of the file, one run.
     c.master.wait_node_state("second", "down");
     watch.assert_runs(3);
