@@ -4,7 +4,11 @@
 //   wait MS SELECTOR TEXT   until the element's text contains TEXT (at most MS milliseconds)
 //   click SELECTOR          clicks the element
 //   loads                   how many times the page loaded (1 = never reloaded)
+//   fill SELECTOR TEXT      types TEXT into the input
+//   prompts                 how many prompt() dialogs the page opened
+//   reload                  reloads the page
 //   shot NAME               saves ARTIFACTS/NAME.png
+// A prompt() is answered with $PROMPT_ANSWER (empty when unset), as a user typing it would.
 // The browser closes on end of input, on every path.
 'use strict';
 const { chromium } = require('playwright-core');
@@ -26,6 +30,11 @@ async function main() {
     const page = context.pages()[0] || await context.newPage();
     let loads = 0;
     page.on('load', () => { loads += 1; });
+    let prompts = 0;
+    page.on('dialog', async (dialog) => {
+      prompts += 1;
+      await dialog.accept(process.env.PROMPT_ANSWER || '');
+    });
     await page.goto(url);
     console.log('ok ready');
     for await (const line of readline.createInterface({ input: process.stdin })) {
@@ -41,6 +50,14 @@ async function main() {
           console.log('ok');
         } else if (command === 'loads') {
           console.log(`ok ${loads}`);
+        } else if (command === 'fill') {
+          await page.fill(rest[0], rest.slice(1).join('\t'), { timeout: 10000 });
+          console.log('ok');
+        } else if (command === 'prompts') {
+          console.log(`ok ${prompts}`);
+        } else if (command === 'reload') {
+          await page.reload();
+          console.log('ok');
         } else if (command === 'shot') {
           await page.screenshot({ path: join(artifacts, `${rest[0]}.png`), fullPage: true });
           console.log('ok');

@@ -93,3 +93,46 @@ fn the_page_reconnects_after_clusterd_restarts() {
     page.screenshot("reconnected");
     assert_eq!(page.loads(), 1, "the page reconnected by itself");
 }
+
+#[test]
+fn with_http_token_the_page_asks_once_and_keeps_it_for_the_tab() {
+    let (cluster, addr) = dashboard_cluster("http_token = \"s3cret-token\"");
+    let mut page = Browser::open_answering(&format!("http://{addr}/"), "token", "s3cret-token");
+    // The live feed and the buttons carry the token the user typed.
+    page.wait_text(LONG, "#conn", "live");
+    page.wait_text(LONG, &node_state("second"), "alive");
+    page.wait_text(LONG, &watcher_field("second/dummy2", "processes"), "2");
+    page.click(&button("second/dummy2", "node", "stop"));
+    page.wait_text(LONG, "#outcome", "HTTP 200");
+    wait_circusctl(cluster.ep(), &["status", "second:dummy2"], "stopped");
+    page.screenshot("token-accepted");
+    assert_eq!(page.prompts(), 1, "asked for the token once");
+
+    // A reload in the same tab keeps it (session storage): no second question, still live.
+    page.reload();
+    page.wait_text(LONG, "#conn", "live");
+    page.wait_text(LONG, &watcher_field("second/dummy2", "status"), "stopped");
+    assert_eq!((page.prompts(), page.loads()), (1, 2), "one question over two loads");
+}
+
+#[test]
+fn a_wrong_http_token_is_said_and_forgotten_so_a_reload_asks_again() {
+    let (cluster, addr) = dashboard_cluster("http_token = \"s3cret-token\"");
+    let mut page = Browser::open_answering(&format!("http://{addr}/"), "wrong_token", "not-the-token");
+    page.wait_text(LONG, "#conn", "token refused");
+    page.screenshot("token-refused");
+    // The buttons carry the same wrong token: refused, nothing changes on the node.
+    page.fill("#set-watcher", "dummy2");
+    page.fill("#set-nodes", "second");
+    page.click(&button_any("stop"));
+    page.wait_text(LONG, "#outcome", "HTTP 401");
+    assert_eq!(cluster.second.status("dummy2"), "active");
+    page.reload();
+    page.wait_text(LONG, "#conn", "token refused");
+    assert_eq!(page.prompts(), 2, "the refused token was forgotten, so the reload asked again");
+}
+
+/// The `action` button for the watcher and node set typed in the boxes.
+fn button_any(action: &str) -> String {
+    format!("button[data-scope=\"set\"][data-action=\"{action}\"]")
+}

@@ -28,6 +28,15 @@ impl Browser {
     /// # Panics
     /// When node, chromium or playwright-core is missing, or the page does not open.
     pub fn open(url: &str, test: &str) -> Browser {
+        Browser::open_answering(url, test, "")
+    }
+
+    /// Opens `url` in a browser that answers the page's `prompt()` dialogs with `answer` (a user
+    /// typing `http_token` when the page asks for it).
+    ///
+    /// # Panics
+    /// As [`Browser::open`].
+    pub fn open_answering(url: &str, test: &str, answer: &str) -> Browser {
         let dir = paths::workspace_root().join("tests/browser");
         assert!(
             dir.join("node_modules/playwright-core").is_dir() && std::path::Path::new("/usr/bin/chromium").exists(),
@@ -39,6 +48,7 @@ impl Browser {
                 .arg(url)
                 .arg(artifacts(test))
                 .env(procs::TAG_VAR, procs::tag("browser", &dir))
+                .env("PROMPT_ANSWER", answer)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped()),
         );
@@ -88,6 +98,14 @@ impl Browser {
         self.run(&["click", selector]).unwrap_or_else(|e| panic!("click {selector}: {e}"));
     }
 
+    /// Types `text` into the input `selector`.
+    ///
+    /// # Panics
+    /// When it cannot.
+    pub fn fill(&mut self, selector: &str, text: &str) {
+        self.run(&["fill", selector, text]).unwrap_or_else(|e| panic!("fill {selector}: {e}"));
+    }
+
     /// Saves a full-page screenshot as `<artifacts>/<name>.png`.
     pub fn screenshot(&mut self, name: &str) {
         self.run(&["shot", name]).unwrap_or_else(|e| panic!("screenshot {name}: {e}"));
@@ -96,6 +114,19 @@ impl Browser {
     /// How many times the page loaded (1: it was never reloaded).
     pub fn loads(&mut self) -> u64 {
         self.run(&["loads"]).ok().and_then(|n| n.parse().ok()).expect("load count")
+    }
+
+    /// How many `prompt()` dialogs the page opened.
+    pub fn prompts(&mut self) -> u64 {
+        self.run(&["prompts"]).ok().and_then(|n| n.parse().ok()).expect("prompt count")
+    }
+
+    /// Reloads the page.
+    ///
+    /// # Panics
+    /// When it cannot.
+    pub fn reload(&mut self) {
+        self.run(&["reload"]).unwrap_or_else(|e| panic!("reload: {e}"));
     }
 }
 

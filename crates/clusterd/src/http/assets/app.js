@@ -122,4 +122,19 @@ document.addEventListener('click', async (ev) => {
     out.textContent = `${action}: ${err}`;
   }
 });
-connect();
+// A wrong token would leave the event stream retrying for ever (EventSource never shows the
+// status): ask once with it, and on 401 forget it and say so, so that a reload asks again.
+async function start() {
+  if (page.token === 'true') {
+    const probe = await fetch('/api/nodes', { headers: { Authorization: `Bearer ${token}` } }).catch(() => null);
+    if (probe && probe.status === 401) {
+      sessionStorage.removeItem('clusterd-token');
+      const conn = one('#conn');
+      conn.textContent = 'token refused: reload the page to type http_token again';
+      conn.className = 'refused';
+      return;
+    }
+  }
+  connect();
+}
+start();
