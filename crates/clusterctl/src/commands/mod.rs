@@ -137,14 +137,8 @@ pub fn plan(command: &Command) -> Result<Plan, UsageError> {
     }
 }
 
-/// A request whose properties are the given `json!({...})` object (insertion order is kept).
-pub fn request(command: &str, properties: Value) -> Request {
-    let properties = match properties {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    Request::new(command, properties)
-}
+/// Every command module builds its request with the protocol crate's one builder.
+pub use clusterd_protocol::request;
 
 /// A request with `{}` as properties.
 fn empty(command: &str) -> Request {
