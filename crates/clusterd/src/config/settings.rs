@@ -142,6 +142,12 @@ impl ClusterSettings {
             None => Ok(()),
         }
     }
+
+    /// The state file the master keeps itself: `state_file`, unless `registry = "etcd"` keeps
+    /// the nodes instead (then there is none).
+    pub fn local_state_file(&self) -> Option<&std::path::Path> {
+        self.state_file.as_deref().filter(|_| self.registry.kind == super::RegistryKind::File)
+    }
 }
 
 impl Default for ClusterSettings {
