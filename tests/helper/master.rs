@@ -1,13 +1,18 @@
 //! The real `clusterd` binary on fresh loopback ports.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::{call, must_call, paths, ports, procs, wait_for, CircusNode, Client};
+use crate::{call, paths, ports, procs, wait_for, CircusNode};
+
+mod ask;
+mod files;
+
+pub use files::{node_section, run_to_exit, write_file, CLUSTER_SECTION};
 
 /// A running clusterd. Dropping it stops it; its stderr is printed if the test failed.
 pub struct Master {
@@ -29,19 +34,6 @@ pub struct Master {
     /// when a test gives the master a resolver of its own.
     resolv_conf: Option<PathBuf>,
 }
-
-/// The `[node.NAME]` section for `node`.
-pub fn node_section(node: &CircusNode) -> String {
-    format!(
-        "\n[node.{}]\nendpoint = \"{}\"\npubsub_endpoint = \"{}\"\nstats_endpoint = \"{}\"\n",
-        node.name, node.endpoint, node.pubsub_endpoint, node.stats_endpoint
-    )
-}
-
-/// A `[cluster]` section with placeholders for the master's endpoints and the documented
-/// timeouts (node_timeout 4 s, below circusctl's 5 s).
-pub const CLUSTER_SECTION: &str = "[cluster]\nendpoint = \"{endpoint}\"\nstats_endpoint = \"{stats_endpoint}\"\n\
-    pubsub_endpoint = \"{pubsub_endpoint}\"\nnode_timeout = \"4s\"\nwaiting_timeout = \"30s\"\nheartbeat = \"1s\"\n";
 
 impl Master {
     /// Starts clusterd with `nodes` as static `[node.NAME]` entries.
@@ -235,77 +227,6 @@ impl Master {
         std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
     }
 
-    /// A protocol client connected to the master's command endpoint.
-    pub fn client(&self, timeout: Duration) -> Client {
-        Client::connect(&self.endpoint, timeout).expect("connect to the master")
-    }
-
-    /// One request to the master that must be answered within 10 s.
-    pub fn call(&self, command: &str, properties: Value) -> Value {
-        must_call(&self.endpoint, command, properties)
-    }
-
-    /// The `nodes` entry named `name`, if any.
-    pub fn node_entry(&self, name: &str) -> Option<Value> {
-        let reply = self.call("nodes", json!({}));
-        reply["nodes"].as_array()?.iter().find(|n| n["name"] == name).cloned()
-    }
-
-    /// Polls `nodes` until node `name` is there and `alive`, and returns its entry.
-    pub fn wait_alive(&self, name: &str) -> Value {
-        wait_for(&format!("node {name} to be listed and alive"), || match self.node_entry(name) {
-            Some(entry) if entry["state"] == "alive" => Ok(entry),
-            other => Err(format!("{other:?}")),
-        })
-    }
-
-    /// Polls `nodes` until every node of `names` is listed and `alive`.
-    pub fn wait_all_alive(&self, names: &[String]) {
-        wait_for(&format!("{} nodes listed and alive", names.len()), || {
-            let reply = self.call("nodes", json!({}));
-            let nodes = reply["nodes"].as_array().cloned().unwrap_or_default();
-            let alive = |name: &String| nodes.iter().any(|n| n["name"] == name.as_str() && n["state"] == "alive");
-            let missing: Vec<&String> = names.iter().filter(|name| !alive(name)).collect();
-            if missing.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{} not alive: {missing:?}", missing.len()))
-            }
-        });
-    }
-
-    /// Polls `nodes` until node `name` has `state`.
-    pub fn wait_node_state(&self, name: &str, state: &str) {
-        wait_for(&format!("node {name} to be {state}"), || match self.node_entry(name) {
-            Some(entry) if entry["state"] == state => Ok(()),
-            other => Err(format!("{other:?}")),
-        });
-    }
-
-    /// Waits until clusterd's log holds `needle`.
-    pub fn wait_log(&self, needle: &str) {
-        wait_for(&format!("clusterd to log {needle:?}"), || {
-            if self.stderr().contains(needle) {
-                Ok(())
-            } else {
-                Err("not in the log yet".to_string())
-            }
-        });
-    }
-
-    /// Waits until at least `count` client requests are in flight (`dstats` → `requests`).
-    pub fn wait_in_flight(&self, count: u64) {
-        wait_for(&format!("{count} request(s) in flight"), || {
-            let requests = self.call("dstats", json!({}))["requests"].clone();
-            // The `dstats` asking is itself in flight while it is answered.
-            if requests["in_flight"].as_u64() >= Some(count + 1) {
-                Ok(())
-            } else {
-                Err(requests.to_string())
-            }
-        });
-    }
-
     /// Waits up to `grace` for clusterd to exit and returns its exit code.
     pub fn wait_exit(&mut self, grace: Duration) -> Option<i32> {
         let child = self.child.as_mut().expect("started");
@@ -359,31 +280,4 @@ pub fn assert_entry(entry: &Value, node: &CircusNode, source: &str) {
     assert_eq!(entry["endpoint"], node.endpoint.as_str(), "{entry}");
     assert_eq!(entry["stats_endpoint"], node.stats_endpoint.as_str(), "{entry}");
     assert_eq!(entry["pubsub_endpoint"], node.pubsub_endpoint.as_str(), "{entry}");
-}
-
-/// Runs clusterd on `config` and waits for it to exit (for configs it must refuse).
-///
-/// # Panics
-/// When it is still running after 10 s (it is then killed).
-pub fn run_to_exit(config: &std::path::Path) -> Output {
-    let mut child = procs::spawn(
-        Command::new(paths::workspace_bin("clusterd"))
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    if !procs::wait_exit(&mut child, Duration::from_secs(10)) {
-        procs::terminate(&mut child, Duration::from_secs(1));
-        let out = child.wait_with_output().expect("output");
-        panic!("clusterd kept running on {}:\n{}", config.display(), String::from_utf8_lossy(&out.stderr));
-    }
-    child.wait_with_output().expect("clusterd output")
-}
-
-/// Writes `text` to `dir/name` and returns the path.
-pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
 }

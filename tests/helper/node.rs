@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
 
-use crate::{call, must_call, paths, ports, procs, wait_for};
+use crate::{call, paths, ports, procs, wait_for};
+
+mod ask;
 
 /// Command every test watcher runs: harmless, long-lived, respawns fine.
 pub const WATCHER_CMD: &str = "sleep 3600";
@@ -213,51 +215,6 @@ impl CircusNode {
     /// circusd's pid, `None` while stopped.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
-    }
-
-    /// One request straight to this node (not through the master).
-    pub fn call(&self, command: &str, properties: Value) -> Value {
-        must_call(&self.endpoint, command, properties)
-    }
-
-    /// `numprocesses` of one watcher, asked of the node directly.
-    pub fn numprocesses(&self, watcher: &str) -> u64 {
-        let reply = self.call("numprocesses", json!({"name": watcher}));
-        reply["numprocesses"].as_u64().unwrap_or_else(|| panic!("numprocesses {watcher}: {reply}"))
-    }
-
-    /// Pids of one watcher, asked of the node directly.
-    pub fn pids(&self, watcher: &str) -> Vec<u64> {
-        let reply = self.call("list", json!({"name": watcher}));
-        let pids = reply["pids"].as_array().unwrap_or_else(|| panic!("list {watcher}: {reply}"));
-        let mut pids: Vec<u64> = pids.iter().filter_map(Value::as_u64).collect();
-        pids.sort_unstable();
-        pids
-    }
-
-    /// Watcher names, asked of the node directly.
-    pub fn watcher_names(&self) -> Vec<String> {
-        let reply = self.call("list", json!({}));
-        let names = reply["watchers"].as_array().unwrap_or_else(|| panic!("list: {reply}"));
-        names.iter().filter_map(|n| n.as_str().map(String::from)).collect()
-    }
-
-    /// `status` of one watcher, asked of the node directly.
-    pub fn status(&self, watcher: &str) -> String {
-        let reply = self.call("status", json!({"name": watcher}));
-        reply["status"].as_str().unwrap_or_default().to_string()
-    }
-
-    /// Polls the node until `numprocesses <watcher>` is `n`.
-    pub fn wait_numprocesses(&self, watcher: &str, n: u64) {
-        wait_for(&format!("{}:{watcher} to have {n} processes", self.name), || {
-            let got = self.numprocesses(watcher);
-            if got == n {
-                Ok(())
-            } else {
-                Err(format!("numprocesses = {got}"))
-            }
-        });
     }
 
     /// Crashes the node: SIGKILL to circusd, then its orphans are swept, so the ports go dead.

@@ -4,8 +4,7 @@
 use std::time::{Duration, Instant};
 
 use cluster_e2e::master::CLUSTER_SECTION;
-use cluster_e2e::{Client, Master, Request, SimNodes, Value};
-use serde_json::Map;
+use cluster_e2e::{Client, Master, SimNodes, Value};
 
 /// Most nodes one simnode process hosts (each node holds 3 sockets and their descriptors).
 pub const PER_PROCESS: usize = 1000;
@@ -34,14 +33,8 @@ pub fn master_over(groups: &[&SimNodes], extra: &str) -> Master {
     Master::start_quiet(&text)
 }
 
-/// A request with JSON properties.
-pub fn request(command: &str, properties: Value) -> Request {
-    let properties = match properties {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    Request::new(command, properties)
-}
+/// The benchmarks build requests with the protocol crate's one builder.
+pub use clusterd_protocol::request;
 
 /// How many nodes `master` lists, and how many of them are alive.
 pub fn census(master: &Master) -> (usize, usize) {

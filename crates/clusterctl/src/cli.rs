@@ -3,7 +3,6 @@
 //! or after the command and its arguments (circusctl only takes them before the command).
 
 use std::ffi::OsString;
-use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -12,10 +11,8 @@ use crate::agent;
 use crate::commands::{
     dashboard, lifecycle, listen, nodes, options, place, procs, query, run, set, stats, watch_nodes, watcher,
 };
-use crate::{manual, top};
-
-/// Environment variable read when `--endpoint` is not given.
-pub const ENDPOINT_ENV: &str = "CLUSTERCTL_ENDPOINT";
+use crate::global_args::GlobalArgs;
+use crate::top;
 
 /// The whole command line.
 #[derive(Parser, Debug)]
@@ -33,39 +30,6 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options accepted before or after any command.
-#[derive(clap::Args, Debug, Clone)]
-pub struct GlobalArgs {
-    /// The master's (or a circusd's) command endpoint, for every command, listen and top
-    /// included [env: CLUSTERCTL_ENDPOINT] [default: tcp://127.0.0.1:5558]
-    #[arg(long, global = true, value_name = "ENDPOINT")]
-    pub endpoint: Option<String>,
-    /// Seconds to wait for a reply
-    #[arg(long, global = true, value_name = "SECONDS", default_value = "5", value_parser = crate::duration::parse_timeout)]
-    pub timeout: Duration,
-    /// Print the reply as JSON (and exit 0 even on an error reply); for listen, one JSON object
-    /// per event
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// With --json: indent the JSON and sort its keys
-    #[arg(long, global = true)]
-    pub prettify: bool,
-    /// Run the command on this node, or on a node set: first,third  web*  node[1-3]  @tag  all
-    /// all!second (sent as the "node" property; see "Node sets" below)
-    #[arg(long, global = true, value_name = "EXPR")]
-    pub node: Option<String>,
-    /// Rolling operation: send the command to N nodes of the --node set at a time
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub batch: Option<u32>,
-    /// After each batch (the whole set without --batch), wait until the command's watcher is
-    /// active on every node of the batch (stopped after stop)
-    #[arg(long, global = true)]
-    pub wait: bool,
-    /// With --batch: go on with the next batches after a failed one
-    #[arg(long = "keep-going", global = true)]
-    pub keep_going: bool,
 }
 
 /// Every command, in circusctl's alphabetical order, then the cluster commands.
@@ -148,7 +112,7 @@ pub enum Command {
                             Exit status 2 when the ini cannot be read or lacks node or master.")]
     Join(agent::JoinArgs),
     /// Print a shell completion script: clusterctl completions bash|zsh|fish
-    Completions(manual::CompletionsArgs),
+    Completions(CompletionsArgs),
     /// Watcher output of every node: clusterctl --node all logs printer -n 5 [-f] [--to DIR]
     Logs(crate::logs::LogsArgs),
     /// Print the URL of the master's web dashboard (its http_endpoint); --open opens it
@@ -164,6 +128,30 @@ pub enum Command {
     Drain(place::DrainArgs),
     /// Let a drained node take placed watchers again
     Undrain(place::DrainArgs),
+}
+
+/// The shells `completions` writes a script for.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompletionShell {
+    /// `source <(clusterctl completions bash)`, or save to /etc/bash_completion.d/clusterctl
+    Bash,
+    /// save as `_clusterctl` in a folder of `$fpath`
+    Zsh,
+    /// save to ~/.config/fish/completions/clusterctl.fish
+    Fish,
+}
+
+/// `completions <SHELL>`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "\
+Examples:
+  source <(clusterctl completions bash)
+  clusterctl completions zsh > ~/.zfunc/_clusterctl     (with fpath+=~/.zfunc)
+  clusterctl completions fish > ~/.config/fish/completions/clusterctl.fish")]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
 }
 
 /// A parsed command line and the name of its command (for usage errors found later).
@@ -203,6 +191,8 @@ pub fn usage_error(subcommand: &str, message: &str) -> clap::Error {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Parses a whitespace-separated command line.

@@ -2,10 +2,9 @@
 //! `Invalid argument`, names neither the option nor the fix), and the merged stream endpoints
 //! that `listen` and `top` learn from the master's `globaloptions`.
 
-use clusterd_protocol::{Endpoint, Reply};
+use clusterd_protocol::{request, Endpoint, Reply};
 use serde_json::{json, Value};
 
-use crate::commands::request;
 use crate::error::CtlError;
 use crate::master::Master;
 

@@ -26,11 +26,13 @@
 pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod dispatch;
 mod duration;
 pub mod endpoint;
 pub mod error;
 pub mod fold;
 pub mod gather;
+pub mod global_args;
 mod help;
 pub mod job;
 pub mod logs;
@@ -49,10 +51,11 @@ use clusterd_protocol::connection::{Client, ConnectionError};
 use clusterd_protocol::{pyjson, Reply, DEFAULT_MASTER_ENDPOINT};
 use serde_json::Value;
 
-use crate::cli::{GlobalArgs, ENDPOINT_ENV};
-use crate::commands::{Plan, Render};
+use crate::commands::Render;
+use crate::dispatch::Plan;
 use crate::error::{exit, CtlError};
 use crate::gather::Gathered;
+use crate::global_args::{GlobalArgs, ENDPOINT_ENV};
 use crate::master::resolve_or_report;
 
 /// Runs clusterctl with `args` (program name first) on the real stdout and stderr, reading
@@ -97,7 +100,7 @@ where
     let parsed = cli::parse(args).map_err(CtlError::Usage)?;
     let global = &parsed.cli.global;
     let usage = |usage: commands::UsageError| CtlError::Usage(cli::usage_error(&parsed.name, &usage.0));
-    let plan = commands::plan(&parsed.cli.command).map_err(usage)?;
+    let plan = dispatch::plan(&parsed.cli.command).map_err(usage)?;
     let roll = rolling::settings(global, &plan).map_err(usage)?;
     if let Plan::Completions(shell) = &plan {
         manual::completions(*shell, out);
@@ -121,7 +124,7 @@ where
         }
         other => other,
     };
-    dispatch(plan, roll, &endpoint, global, out, err).map_err(no_answer)
+    run_plan(plan, roll, &endpoint, global, out, err).map_err(no_answer)
 }
 
 /// The command endpoint: `--endpoint`, else `CLUSTERCTL_ENDPOINT`, else the default; checked.
@@ -137,7 +140,7 @@ fn command_endpoint(global: &GlobalArgs, env_endpoint: Option<String>) -> Result
 }
 
 /// Runs a planned command against the command endpoint `endpoint`.
-fn dispatch(
+fn run_plan(
     plan: Plan,
     roll: Option<rolling::Roll>,
     endpoint: &str,

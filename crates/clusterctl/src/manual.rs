@@ -8,31 +8,7 @@ use std::path::Path;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
-
-/// The shells `completions` writes a script for.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompletionShell {
-    /// `source <(clusterctl completions bash)`, or save to /etc/bash_completion.d/clusterctl
-    Bash,
-    /// save as `_clusterctl` in a folder of `$fpath`
-    Zsh,
-    /// save to ~/.config/fish/completions/clusterctl.fish
-    Fish,
-}
-
-/// `completions <SHELL>`.
-#[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "\
-Examples:
-  source <(clusterctl completions bash)
-  clusterctl completions zsh > ~/.zfunc/_clusterctl     (with fpath+=~/.zfunc)
-  clusterctl completions fish > ~/.config/fish/completions/clusterctl.fish")]
-pub struct CompletionsArgs {
-    /// The shell to complete for
-    #[arg(value_enum)]
-    pub shell: CompletionShell,
-}
+use crate::cli::{Cli, CompletionShell};
 
 /// Writes the completion script for `shell` on `out`.
 pub fn completions(shell: CompletionShell, out: &mut dyn Write) {

@@ -8,10 +8,9 @@
 use std::io::Write;
 
 use clusterd_protocol::connection::{Client, ConnectionError};
-use clusterd_protocol::{Reply, Request};
+use clusterd_protocol::{request, Reply, Request};
 use serde_json::{json, Value};
 
-use crate::commands::{listen, request};
 use crate::error::CtlError;
 use crate::gather::{Gathered, NodeReply};
 use crate::pystr::py_str_opt;
@@ -113,6 +112,9 @@ pub fn call_nodes(master: &dyn Master, request: &Request, nodes: &[String]) -> G
     }
 }
 
+/// The default master's merged event stream (what its `globaloptions` names by default).
+pub const DEFAULT_LISTEN_ENDPOINT: &str = "tcp://127.0.0.1:5560";
+
 /// The master's event stream (`globaloptions`' `pubsub_endpoint`), else the default one.
 pub fn pubsub_endpoint(master: &dyn Master) -> String {
     let options = request("globaloptions", json!({}));
@@ -120,7 +122,7 @@ pub fn pubsub_endpoint(master: &dyn Master) -> String {
         Some(Value::Object(options)) => options.get("pubsub_endpoint").and_then(Value::as_str).map(String::from),
         _ => None,
     });
-    endpoint.unwrap_or_else(|| listen::DEFAULT_LISTEN_ENDPOINT.to_string())
+    endpoint.unwrap_or_else(|| DEFAULT_LISTEN_ENDPOINT.to_string())
 }
 
 #[cfg(test)]
@@ -224,6 +226,6 @@ mod tests {
         let master =
             Scripted::new(&[Some(r#"{"status": "ok", "options": {"pubsub_endpoint": "tcp://127.0.0.1:7560"}}"#), None]);
         assert_eq!(pubsub_endpoint(&master), "tcp://127.0.0.1:7560");
-        assert_eq!(pubsub_endpoint(&master), listen::DEFAULT_LISTEN_ENDPOINT);
+        assert_eq!(pubsub_endpoint(&master), DEFAULT_LISTEN_ENDPOINT);
     }
 }

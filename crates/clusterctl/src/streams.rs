@@ -8,10 +8,10 @@ use std::io::Write;
 
 use clusterd_protocol::connection::Client;
 
-use crate::cli::GlobalArgs;
 use crate::commands::listen;
 use crate::endpoint::{self, StreamEndpoints};
 use crate::error::{exit, CtlError};
+use crate::global_args::GlobalArgs;
 use crate::master::resolve_or_report;
 use crate::top;
 

@@ -6,41 +6,11 @@ mod common;
 
 use common::ports::free_port;
 use common::run;
+use common::scripted::canned as server;
 
 use std::process::Command;
-use std::thread::JoinHandle;
 
-use clusterd_protocol::connection::{CommandServer, Context};
 use serde_json::{json, Value};
-
-/// A ROUTER on a free loopback port that answers each request with the next canned reply (its
-/// `id` set to the request's) and returns the raw requests it received.
-fn server(replies: Vec<Value>) -> (String, JoinHandle<Vec<String>>) {
-    let port = free_port();
-    let endpoint = format!("tcp://127.0.0.1:{port}");
-    let ctx = Context::new();
-    let bind_endpoint = endpoint.clone();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let mut router = CommandServer::bind(&ctx, &bind_endpoint).unwrap();
-            ready_tx.send(()).unwrap();
-            let mut seen = Vec::new();
-            for mut reply in replies {
-                let frames = router.recv().await.unwrap();
-                let raw = String::from_utf8(frames[1].clone()).unwrap();
-                let request: Value = serde_json::from_str(&raw).unwrap();
-                reply["id"] = request["id"].clone();
-                router.send(&[&frames[0], reply.to_string().as_bytes()]).unwrap();
-                seen.push(raw);
-            }
-            seen
-        })
-    });
-    ready_rx.recv().unwrap();
-    (endpoint, handle)
-}
 
 /// The raw request with its random id replaced by `ID`.
 fn masked(raw: &str) -> String {
@@ -55,7 +25,7 @@ fn docs_example_sends_node_and_prints_the_count() {
     assert_eq!((code, out.as_str(), err.as_str()), (0, "4\n", ""));
     let sent = handle.join().unwrap();
     assert_eq!(
-        masked(&sent[0]),
+        masked(&sent[0].raw),
         r#"{"command": "incr", "properties": {"name": "dummy", "waiting": true, "node": "first"}, "id": "ID"}"#
     );
 }
@@ -122,7 +92,7 @@ fn cluster_commands_render_their_replies() {
     assert_eq!((code, out.as_str()), (0, "registered second (tcp://b:1)\n"));
     let sent = handle.join().unwrap();
     assert_eq!(
-        masked(&sent[1]),
+        masked(&sent[1].raw),
         r#"{"command": "register_node", "properties": {"name": "second", "endpoint": "tcp://b:1", "stats_endpoint": "tcp://b:3"}, "id": "ID"}"#
     );
 }

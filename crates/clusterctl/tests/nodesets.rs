@@ -5,51 +5,9 @@ mod common;
 
 use common::ports::free_endpoint;
 use common::run;
+use common::scripted::serve as master;
 
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-use clusterd_protocol::connection::stream::StreamSender;
-use clusterd_protocol::connection::{CommandServer, Context};
 use serde_json::{json, Value};
-
-/// What the scripted master does for one request: the reply, and events to publish after it.
-type Respond = Box<dyn FnMut(&str, &Value) -> (Value, Vec<(String, Value)>) + Send>;
-
-/// A master on a free port answering `count` requests with `respond(command, properties)`;
-/// events go out on a PUB bound at `pubsub`. Returns the requests as (command, properties).
-fn master(count: usize, pubsub: Option<String>, mut respond: Respond) -> (String, JoinHandle<Vec<(String, Value)>>) {
-    let endpoint = free_endpoint();
-    let bind = endpoint.clone();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let ctx = Context::new();
-        let publisher = pubsub.map(|pubsub| StreamSender::bind(&ctx, &pubsub, 1000).unwrap());
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async move {
-            let mut router = CommandServer::bind(&ctx, &bind).unwrap();
-            ready_tx.send(()).unwrap();
-            let mut seen = Vec::new();
-            for _ in 0..count {
-                let wait = tokio::time::timeout(Duration::from_secs(20), router.recv()).await;
-                let frames = wait.expect("the client sent fewer requests than scripted").unwrap();
-                let request: Value = serde_json::from_slice(&frames[1]).unwrap();
-                let (command, props) =
-                    (request["command"].as_str().unwrap().to_string(), request["properties"].clone());
-                let (mut reply, events) = respond(&command, &props);
-                reply["id"] = request["id"].clone();
-                router.send(&[&frames[0], reply.to_string().as_bytes()]).unwrap();
-                for (topic, payload) in events {
-                    publisher.as_ref().unwrap().send(topic.as_bytes(), payload.to_string().as_bytes()).unwrap();
-                }
-                seen.push((command, props));
-            }
-            seen
-        })
-    });
-    ready_rx.recv().unwrap();
-    (endpoint, handle)
-}
 
 #[test]
 fn a_gathered_reply_is_grouped_like_clush() {
@@ -70,7 +28,7 @@ fn a_gathered_reply_is_grouped_like_clush() {
         )
     );
     let seen = handle.join().unwrap();
-    assert_eq!(seen[0].1, json!({"name": "dummy", "node": "all"}));
+    assert_eq!(seen[0].properties, json!({"name": "dummy", "node": "all"}));
 }
 
 #[test]
@@ -88,12 +46,12 @@ fn the_issue_rolling_restart() {
     let seen = handle.join().unwrap();
     let sent: Vec<(String, String)> = seen
         .iter()
-        .map(|(command, props)| (command.clone(), props["node"].as_str().unwrap_or("").to_string()))
+        .map(|seen| (seen.command.clone(), seen.properties["node"].as_str().unwrap_or("").to_string()))
         .collect();
     let expected =
         [("nodeset", ""), ("restart", "first"), ("status", "first"), ("restart", "third"), ("status", "third")];
     assert_eq!(sent, expected.map(|(c, n)| (c.to_string(), n.to_string())));
-    assert_eq!(seen[0].1, json!({"expr": "all!second"}));
+    assert_eq!(seen[0].properties, json!({"expr": "all!second"}));
 }
 
 #[test]
@@ -133,13 +91,13 @@ fn the_issue_one_shot_job() {
     assert_eq!(lines[1..], ["exit 0 (1): a [0.50s]", "exit 2 (1): b [0.25s]"]);
     assert_eq!(code, 3);
     let seen = handle.join().unwrap();
-    let commands: Vec<&str> = seen.iter().map(|(command, _)| command.as_str()).collect();
+    let commands: Vec<&str> = seen.iter().map(|seen| seen.command.as_str()).collect();
     assert_eq!(commands, ["nodeset", "globaloptions", "add", "start", "rm"]);
-    let (add, rm) = (&seen[2].1, &seen[4].1);
+    let (add, rm) = (&seen[2].properties, &seen[4].properties);
     assert_eq!(add["node"], "a,b");
     // Added unstarted; started once the add events came back.
     assert_eq!((&add["cmd"], &add["args"], &add["start"]), (&json!("sh"), &json!(["-c", "exit 0"]), &json!(false)));
-    assert_eq!(seen[3].1, json!({"name": add["name"], "waiting": false, "match": "simple", "node": "a,b"}));
+    assert_eq!(seen[3].properties, json!({"name": add["name"], "waiting": false, "match": "simple", "node": "a,b"}));
     assert_eq!(add["options"]["respawn"], false);
     assert_eq!(rm, &json!({"name": add["name"], "nostop": false, "waiting": false, "node": "a,b"}));
 }

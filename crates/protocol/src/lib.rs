@@ -25,6 +25,8 @@ pub use endpoint::Endpoint;
 pub use errno::Errno;
 pub use message::{Reply, Request};
 
+use serde_json::Value;
+
 /// Default command endpoint of the master (the 2012 circusd-cluster's `DEFAULT_CLUSTER_DEALER`).
 pub const DEFAULT_MASTER_ENDPOINT: &str = "tcp://127.0.0.1:5558";
 
@@ -35,5 +37,30 @@ pub fn circus_bool(text: &str) -> Option<bool> {
         "yes" | "true" | "on" | "1" => Some(true),
         "no" | "false" | "off" | "0" => Some(false),
         _ => None,
+    }
+}
+
+/// A request whose properties are the given `json!({...})` object, in insertion order; anything
+/// but an object gives `{}`. The one builder the CLI and the benchmarks share.
+pub fn request(command: &str, properties: Value) -> Request {
+    let properties = match properties {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    Request::new(command, properties)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::request;
+
+    #[test]
+    fn request_keeps_the_object_in_order_and_drops_anything_else() {
+        let built = request("Status", json!({"name": "web", "node": "a"}));
+        assert_eq!(built.command, "status");
+        assert_eq!(built.properties.keys().collect::<Vec<_>>(), ["name", "node"]);
+        assert!(request("list", json!([1, 2])).properties.is_empty());
     }
 }

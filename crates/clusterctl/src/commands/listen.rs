@@ -21,9 +21,6 @@ use serde_json::{json, Value};
 
 use crate::error::CtlError;
 
-/// The default master's merged event stream (what its `globaloptions` names by default).
-pub const DEFAULT_LISTEN_ENDPOINT: &str = "tcp://127.0.0.1:5560";
-
 /// How long a wait for the next event lasts before checking for Ctrl-C.
 const SLICE: Duration = Duration::from_millis(250);
 

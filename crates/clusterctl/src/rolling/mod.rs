@@ -23,11 +23,12 @@ use std::time::Duration;
 use clusterd_protocol::{pyjson, Request};
 use serde_json::{json, Value};
 
-use crate::cli::GlobalArgs;
-use crate::commands::{Plan, Render, UsageError};
+use crate::commands::{Render, UsageError};
+use crate::dispatch::Plan;
 use crate::error::{exit, CtlError};
 use crate::fold::fold;
 use crate::gather::{ordered, render_console, Gathered};
+use crate::global_args::GlobalArgs;
 use crate::master::{call_nodes, Master};
 pub use wait::{wait_for, wait_target, WaitTarget};
 

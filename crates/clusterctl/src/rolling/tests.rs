@@ -136,7 +136,7 @@ fn json_output() {
 /// The roll settings for a command line, or the usage error.
 fn settings_for(line: &str) -> Result<Option<Roll>, String> {
     let parsed = crate::cli::parse(std::iter::once("clusterctl").chain(line.split_whitespace())).unwrap();
-    let plan = crate::commands::plan(&parsed.cli.command).map_err(|usage| usage.0)?;
+    let plan = crate::dispatch::plan(&parsed.cli.command).map_err(|usage| usage.0)?;
     super::settings(&parsed.cli.global, &plan).map_err(|usage| usage.0)
 }
 

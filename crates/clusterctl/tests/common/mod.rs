@@ -6,6 +6,10 @@
 #[path = "../../../../tests/helper/ports.rs"]
 pub mod ports;
 
+/// The scripted master both test files talk to.
+#[allow(dead_code)]
+pub mod scripted;
+
 /// Runs clusterctl in-process; returns (status, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());

@@ -5,6 +5,7 @@
 //! `clusterd` can print one line and exit with status 2.
 
 mod access;
+mod cluster_keys;
 pub mod discover_target;
 mod http;
 mod ini_file;

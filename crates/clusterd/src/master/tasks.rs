@@ -8,7 +8,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
 use super::ServeError;
-use crate::config::{ClusterSettings, Config, RegistryKind};
+use crate::config::{ClusterSettings, Config};
 use crate::learn::learn_streams_in_background;
 use crate::registry::{Registry, Source};
 use crate::shutdown::{Phase, Shutdown};
@@ -38,8 +38,7 @@ pub fn start_nodes(zmq: Context, config: Config, streams: Streams) -> Result<Arc
 /// `registry = "etcd"`, etcd keeps the registered and discovered nodes, not the file.
 pub fn start_persist(ctx: &Arc<Ctx>, stop: &Shutdown) -> Result<Option<StateFile>, StateError> {
     let settings = ctx.settings();
-    let file = settings.state_file.as_deref().filter(|_| settings.registry.kind == RegistryKind::File);
-    let Some(state) = file.map(StateFile::new) else { return Ok(None) };
+    let Some(state) = settings.local_state_file().map(StateFile::new) else { return Ok(None) };
     node_life::restore(ctx, &state)?;
     stop.spawn_until(Phase::Stopped, node_life::persist(ctx.clone(), state.clone()));
     Ok(Some(state))

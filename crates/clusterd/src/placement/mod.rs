@@ -110,11 +110,11 @@ async fn measure(mut tap: crate::streams::TapReceiver, ctx: Weak<Ctx>) {
 /// not used (docs/ha.md: placement state is not shared through etcd yet).
 pub async fn persist(ctx: &Ctx) {
     let settings = ctx.settings();
-    let file = settings.state_file.clone().filter(|_| settings.registry.kind == crate::config::RegistryKind::File);
-    let (Some(ctx), Some(path)) = (ctx.placement.ctx.get().and_then(Weak::upgrade), file) else {
+    let file = settings.local_state_file().map(crate::state::StateFile::new);
+    let (Some(ctx), Some(state)) = (ctx.placement.ctx.get().and_then(Weak::upgrade), file) else {
         return;
     };
-    crate::node_life::flush(ctx, &crate::state::StateFile::new(&path)).await;
+    crate::node_life::flush(ctx, &state).await;
 }
 
 /// Publishes `cluster.<node>.<event>` on the merged event stream.

@@ -8,6 +8,7 @@
 //! which change all the time: readers pick those up on their own clock).
 
 mod history;
+mod rows;
 mod stats;
 mod task;
 mod totals;
@@ -16,11 +17,11 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
 pub use history::{History, HISTORY_SAMPLES, HISTORY_STEP};
+pub use rows::{EventView, NodeView, ProcessView, Snapshot, WatcherView};
 pub use stats::{event_topic, human_bytes, watcher_stat, EventTopic, WatcherStat};
 pub use task::start;
 pub use totals::NodeTotals;
@@ -32,69 +33,6 @@ pub const RECENT_EVENTS: usize = 200;
 /// A watcher whose stats stopped coming this long ago shows no processes from stats any more
 /// (circusd-stats publishes about every second; a stopped watcher is simply no longer sent).
 pub const STATS_TTL: Duration = Duration::from_secs(5);
-
-/// One process, from its last stats message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ProcessView {
-    pub pid: u64,
-    pub cpu: f64,
-    pub mem_bytes: u64,
-    /// Memory % of the node, as circusd-stats reports it (placement's score).
-    pub mem: f64,
-    pub age: f64,
-}
-
-/// One watcher of one node.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WatcherView {
-    pub node: String,
-    pub watcher: String,
-    /// `active`, `stopped`... as the node's `status` or its last start/stop event says.
-    pub status: Option<String>,
-    /// Processes, from the last stats; 0 when stopped, `None` before any stats.
-    pub processes: Option<usize>,
-    /// Sum of the processes' CPU %.
-    pub cpu: f64,
-    /// Sum of the processes' resident memory.
-    pub mem_bytes: u64,
-    pub pids: Vec<ProcessView>,
-}
-
-/// One node, from the registry, with its watchers' totals and history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NodeView {
-    pub name: String,
-    pub state: String,
-    pub rtt_ms: Option<f64>,
-    pub last_seen: Option<f64>,
-    pub missed_probes: u32,
-    pub circusd_pid: Option<u64>,
-    pub tags: Vec<String>,
-    pub source: String,
-    pub cpu: f64,
-    pub mem_bytes: u64,
-    /// CPU % and memory samples of the last 5 minutes, oldest first.
-    pub history: Vec<(f64, u64)>,
-}
-
-/// One event of the live feed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventView {
-    pub seq: u64,
-    pub time: f64,
-    pub node: String,
-    pub watcher: Option<String>,
-    pub event: String,
-    pub payload: Value,
-}
-
-/// Everything the view knows at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Snapshot {
-    pub nodes: Vec<NodeView>,
-    pub watchers: Vec<WatcherView>,
-    pub events: Vec<EventView>,
-}
 
 /// What stats said of one watcher.
 #[derive(Debug, Default)]

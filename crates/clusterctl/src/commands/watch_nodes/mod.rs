@@ -20,8 +20,8 @@ use clusterd_protocol::connection::Client;
 use clusterd_protocol::{nodeset, pyjson};
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
 use crate::error::{exit, CtlError};
+use crate::global_args::GlobalArgs;
 use model::{Filter, Membership};
 use template::Template;
 
