@@ -1,6 +1,6 @@
 //! Reading merged stats and event messages into the view's terms.
 
-use serde_json::Value;
+use serde::Deserialize;
 
 /// A merged stats message of one watcher of `node`.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,22 +23,80 @@ pub fn watcher_stat(node: &str, topic: &[u8], payload: &[u8]) -> Option<WatcherS
     if watcher.is_empty() || watcher == "circus" {
         return None;
     }
-    let payload: Value = serde_json::from_slice(payload).ok()?;
     let watcher = watcher.to_string();
+    // Typed payloads, not a `Value`: this runs for every stats message of the cluster (the
+    // placement's load view reads them all), and a map per message was a large share of the
+    // forwarding's CPU (perf, `clusterd-bench forwarding`).
     Some(match pid {
-        Some(pid) => WatcherStat::Process {
-            watcher,
-            pid,
-            cpu: payload.get("cpu").and_then(Value::as_f64).unwrap_or(0.0),
-            mem_bytes: payload.get("mem_info1").and_then(Value::as_str).and_then(human_bytes).unwrap_or(0),
-            mem: payload.get("mem").and_then(Value::as_f64).unwrap_or(0.0),
-            age: payload.get("age").and_then(Value::as_f64).unwrap_or(0.0),
-        },
-        None => WatcherStat::Aggregate {
-            watcher,
-            pids: payload.get("pid")?.as_array()?.iter().filter_map(Value::as_u64).collect(),
-        },
+        Some(pid) => {
+            let payload: ProcessPayload = serde_json::from_slice(payload).ok()?;
+            WatcherStat::Process {
+                watcher,
+                pid,
+                cpu: payload.cpu.number().unwrap_or(0.0),
+                mem_bytes: payload.mem_info1.text().and_then(human_bytes).unwrap_or(0),
+                mem: payload.mem.number().unwrap_or(0.0),
+                age: payload.age.number().unwrap_or(0.0),
+            }
+        }
+        None => {
+            let payload: AggregatePayload = serde_json::from_slice(payload).ok()?;
+            let pids = payload.pid?.iter().filter_map(Lenient::whole).collect();
+            WatcherStat::Aggregate { watcher, pids }
+        }
     })
+}
+
+/// The fields of a per-process stats message the view reads; the others are skipped unread.
+#[derive(Deserialize)]
+struct ProcessPayload {
+    #[serde(default)]
+    cpu: Lenient,
+    #[serde(default)]
+    mem: Lenient,
+    #[serde(default)]
+    mem_info1: Lenient,
+    #[serde(default)]
+    age: Lenient,
+}
+
+/// A watcher's aggregate stats message: its pids.
+#[derive(Deserialize)]
+struct AggregatePayload {
+    #[serde(default)]
+    pid: Option<Vec<Lenient>>,
+}
+
+/// A field as circusd-stats may send it: a number, a text (`"N/A"` when psutil fails, sizes
+/// like `"8.5M"`), or anything else, which reads as missing rather than failing the message.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Lenient {
+    Number(f64),
+    Text(String),
+    #[default]
+    Missing,
+    Other(serde::de::IgnoredAny),
+}
+
+impl Lenient {
+    fn number(&self) -> Option<f64> {
+        match self {
+            Lenient::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            Lenient::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn whole(&self) -> Option<u64> {
+        self.number().filter(|n| *n >= 0.0 && n.fract() == 0.0).map(|n| n as u64)
+    }
 }
 
 /// circus's `bytes2human` text (`"8.57M"`, `"512B"`, `"1.2G"`) as bytes.
@@ -105,6 +163,21 @@ mod tests {
         assert_eq!(watcher_stat("web-1", b"stat.web-1-circus", br#"{"pid": [1]}"#), None);
         assert_eq!(watcher_stat("web-1", b"stat.sockets.100007", br#"{}"#), None);
         assert_eq!(watcher_stat("web-1", b"stat.web-1-dummy.x", br#"{}"#), None);
+    }
+
+    #[test]
+    fn odd_fields_read_as_missing_and_never_drop_the_message() {
+        let process = watcher_stat(
+            "n",
+            b"stat.n-w.7",
+            br#"{"cpu": "N/A", "mem": null, "mem_info1": 12, "age": [1], "extra": {"deep": [1, {"x": 2}]}}"#,
+        );
+        let expected = WatcherStat::Process { watcher: "w".into(), pid: 7, cpu: 0.0, mem_bytes: 0, mem: 0.0, age: 0.0 };
+        assert_eq!(process, Some(expected));
+        let aggregate = watcher_stat("n", b"stat.n-w", br#"{"pid": [7, "x", 8.0, -1, 9.5]}"#);
+        assert_eq!(aggregate, Some(WatcherStat::Aggregate { watcher: "w".into(), pids: vec![7, 8] }));
+        assert_eq!(watcher_stat("n", b"stat.n-w", br#"{"cpu": 1}"#), None, "an aggregate names its pids");
+        assert_eq!(watcher_stat("n", b"stat.n-w.7", b"not json"), None);
     }
 
     #[test]
