@@ -61,8 +61,10 @@ struct Saved {
     placements: serde_json::Value,
 }
 
+/// One node as saved: in the state file, and as the value of its key in etcd
+/// (`crate::etcd::record`).
 #[derive(Serialize, Deserialize)]
-struct SavedNode {
+pub(crate) struct SavedNode {
     name: String,
     endpoint: String,
     stats_endpoint: Option<String>,
@@ -70,6 +72,45 @@ struct SavedNode {
     source: String,
     #[serde(default)]
     tags: Vec<String>,
+}
+
+impl SavedNode {
+    /// The saved form of `spec`.
+    pub(crate) fn from_spec(spec: &NodeSpec, source: Source) -> SavedNode {
+        SavedNode {
+            name: spec.name.clone(),
+            endpoint: spec.endpoint.to_string(),
+            stats_endpoint: spec.stats_endpoint.as_ref().map(ToString::to_string),
+            pubsub_endpoint: spec.pubsub_endpoint.as_ref().map(ToString::to_string),
+            source: source.as_str().to_string(),
+            tags: spec.tags.clone(),
+        }
+    }
+
+    /// The node read back, checked (name, endpoints, source).
+    ///
+    /// # Errors
+    /// What is wrong, naming the node.
+    pub(crate) fn into_spec(self) -> Result<(NodeSpec, Source), String> {
+        validate_node_name(&self.name)?;
+        let name = &self.name;
+        let endpoint = |text: &Option<String>| {
+            text.as_deref().map(str::parse::<Endpoint>).transpose().map_err(|e| format!("node {name}: {e}"))
+        };
+        let source = match self.source.as_str() {
+            "registered" => Source::Registered,
+            "discovered" => Source::Discovered,
+            other => return Err(format!("node {name}: unknown source '{other}' (registered or discovered)")),
+        };
+        let spec = NodeSpec {
+            endpoint: self.endpoint.parse().map_err(|e| format!("node {name}: {e}"))?,
+            stats_endpoint: endpoint(&self.stats_endpoint)?,
+            pubsub_endpoint: endpoint(&self.pubsub_endpoint)?,
+            tags: self.tags,
+            name: self.name,
+        };
+        Ok((spec, source))
+    }
 }
 
 /// The state file at one path.
@@ -127,27 +168,7 @@ impl StateFile {
         if saved.version != VERSION {
             return Err(format!("version {} is not one this clusterd reads ({VERSION})", saved.version));
         }
-        let endpoint = |text: &Option<String>| text.as_deref().map(str::parse::<Endpoint>).transpose();
-        saved
-            .nodes
-            .into_iter()
-            .map(|node| {
-                validate_node_name(&node.name)?;
-                let source = match node.source.as_str() {
-                    "registered" => Source::Registered,
-                    "discovered" => Source::Discovered,
-                    other => return Err(format!("node {}: unknown source '{other}'", node.name)),
-                };
-                let spec = NodeSpec {
-                    endpoint: node.endpoint.parse().map_err(|e| format!("node {}: {e}", node.name))?,
-                    stats_endpoint: endpoint(&node.stats_endpoint).map_err(|e| format!("node {}: {e}", node.name))?,
-                    pubsub_endpoint: endpoint(&node.pubsub_endpoint).map_err(|e| format!("node {}: {e}", node.name))?,
-                    tags: node.tags,
-                    name: node.name,
-                };
-                Ok((spec, source))
-            })
-            .collect()
+        saved.nodes.into_iter().map(SavedNode::into_spec).collect()
     }
 
     /// Writes `nodes` atomically, keeping the previous file as `FILE.prev`.
@@ -166,17 +187,7 @@ impl StateFile {
         let saved = Saved {
             placements,
             version: VERSION,
-            nodes: nodes
-                .iter()
-                .map(|(spec, source)| SavedNode {
-                    name: spec.name.clone(),
-                    endpoint: spec.endpoint.to_string(),
-                    stats_endpoint: spec.stats_endpoint.as_ref().map(ToString::to_string),
-                    pubsub_endpoint: spec.pubsub_endpoint.as_ref().map(ToString::to_string),
-                    source: source.as_str().to_string(),
-                    tags: spec.tags.clone(),
-                })
-                .collect(),
+            nodes: nodes.iter().map(|(spec, source)| SavedNode::from_spec(spec, *source)).collect(),
         };
         let text = serde_json::to_string_pretty(&saved).expect("state serializes");
         let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -1,35 +1,13 @@
 //! One node as kept in etcd: JSON with the state file's fields (`name`, `endpoint`,
 //! `stats_endpoint`, `pubsub_endpoint`, `source`, `tags`).
 
-use clusterd_protocol::names::validate_node_name;
-use clusterd_protocol::Endpoint;
-use serde::{Deserialize, Serialize};
-
 use crate::config::NodeSpec;
 use crate::registry::{Node, Source};
+use crate::state::SavedNode;
 
-#[derive(Serialize, Deserialize)]
-struct Record {
-    name: String,
-    endpoint: String,
-    stats_endpoint: Option<String>,
-    pubsub_endpoint: Option<String>,
-    source: String,
-    #[serde(default)]
-    tags: Vec<String>,
-}
-
-/// The value written for a node.
+/// The value written for a node: the state file's form of it.
 pub fn encode(spec: &NodeSpec, source: Source) -> String {
-    let record = Record {
-        name: spec.name.clone(),
-        endpoint: spec.endpoint.to_string(),
-        stats_endpoint: spec.stats_endpoint.as_ref().map(ToString::to_string),
-        pubsub_endpoint: spec.pubsub_endpoint.as_ref().map(ToString::to_string),
-        source: source.as_str().to_string(),
-        tags: spec.tags.clone(),
-    };
-    serde_json::to_string(&record).expect("a record always serialises")
+    serde_json::to_string(&SavedNode::from_spec(spec, source)).expect("a record always serialises")
 }
 
 /// A node read back; checked like the state file's entries.
@@ -37,24 +15,7 @@ pub fn encode(spec: &NodeSpec, source: Source) -> String {
 /// # Errors
 /// What is wrong with the value.
 pub fn decode(text: &str) -> Result<(NodeSpec, Source), String> {
-    let record: Record = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    validate_node_name(&record.name)?;
-    let endpoint = |text: &Option<String>| {
-        text.as_deref().map(str::parse::<Endpoint>).transpose().map_err(|e| format!("node {}: {e}", record.name))
-    };
-    let source = match record.source.as_str() {
-        "registered" => Source::Registered,
-        "discovered" => Source::Discovered,
-        other => return Err(format!("node {}: source '{other}' is not registered or discovered", record.name)),
-    };
-    let spec = NodeSpec {
-        endpoint: endpoint(&Some(record.endpoint.clone()))?.expect("given"),
-        stats_endpoint: endpoint(&record.stats_endpoint)?,
-        pubsub_endpoint: endpoint(&record.pubsub_endpoint)?,
-        tags: record.tags,
-        name: record.name,
-    };
-    Ok((spec, source))
+    serde_json::from_str::<SavedNode>(text).map_err(|e| e.to_string())?.into_spec()
 }
 
 /// True when `node` already is what `spec` says (a stream endpoint learnt from the node counts
