@@ -73,6 +73,18 @@ impl ConnectionError {
     }
 }
 
+/// Waits at most `timeout` for `socket` to have a message: `false` when none came (or a signal
+/// interrupted the wait). The blocking receives with a timeout (the client, the log sockets)
+/// all start with it.
+fn readable(socket: &zmq::Socket, timeout: Duration, endpoint: &str) -> Result<bool, ConnectionError> {
+    let millis = timeout.as_millis().try_into().unwrap_or(i64::MAX);
+    match socket.poll(zmq::POLLIN, millis) {
+        Ok(0) | Err(zmq::Error::EINTR) => Ok(false),
+        Ok(_) => Ok(true),
+        Err(err) => Err(ConnectionError::zmq("poll", endpoint, err)),
+    }
+}
+
 /// Adapter so that both `zmq::Error` and `tmq::TmqError` map into [`ConnectionError::Zmq`].
 pub(crate) struct ZmqErr(zmq::Error);
 

@@ -146,11 +146,8 @@ impl Subscriber {
     /// # Errors
     /// A libzmq failure on the socket.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Vec<Vec<u8>>>, ConnectionError> {
-        let millis = timeout.as_millis().try_into().unwrap_or(i64::MAX);
-        match self.socket.poll(zmq::POLLIN, millis) {
-            Ok(0) | Err(zmq::Error::EINTR) => return Ok(None),
-            Ok(_) => {}
-            Err(err) => return Err(ConnectionError::zmq("poll", &self.endpoint, err)),
+        if !super::readable(&self.socket, timeout, &self.endpoint)? {
+            return Ok(None);
         }
         match self.socket.recv_multipart(zmq::DONTWAIT) {
             Ok(frames) => Ok(Some(frames)),

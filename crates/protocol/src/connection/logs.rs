@@ -62,11 +62,8 @@ impl LogServer {
     /// # Errors
     /// A libzmq failure.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Incoming>, ConnectionError> {
-        let millis = timeout.as_millis().try_into().unwrap_or(i64::MAX);
-        match self.socket.poll(zmq::POLLIN, millis) {
-            Ok(0) | Err(zmq::Error::EINTR) => return Ok(None),
-            Ok(_) => {}
-            Err(err) => return Err(ConnectionError::zmq("poll", &self.endpoint, err)),
+        if !super::readable(&self.socket, timeout, &self.endpoint)? {
+            return Ok(None);
         }
         match self.socket.recv_multipart(zmq::DONTWAIT) {
             Ok(mut frames) if frames.len() >= 2 => {
