@@ -4,7 +4,7 @@
 //! counted twice by `numprocesses` and commanded twice by patterns (circusd then refuses the
 //! second `restart` with `arbiter is already running ...`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tracing::warn;
@@ -52,29 +52,35 @@ pub fn admit(registry: &Registry, spec: &NodeSpec, source: Source) -> Result<Opt
     Ok(replaces)
 }
 
-/// The other entries whose circusd has the same pid and command port as `node`'s, as the
-/// probes learnt them: the same daemon reached under two addresses (a host name and its IP).
-pub fn same_circusd(registry: &Registry, node: &Node) -> Vec<String> {
-    let Some(pid) = node.link.health().circusd_pid else {
-        return Vec::new();
-    };
-    registry
-        .all()
-        .iter()
-        .filter(|other| other.name != node.name && other.endpoint.port() == node.endpoint.port())
-        .filter(|other| other.link.health().circusd_pid == Some(pid))
-        .map(|other| other.name.clone())
-        .collect()
+/// For each entry whose circusd another entry also reaches (same pid and command port, as the
+/// probes learnt them: one daemon under two addresses, a host name and its IP), the names of
+/// those others. One pass over the registry: `nodes` and the reaper's tick read it for every
+/// node, which a per-node scan of the registry made quadratic.
+pub fn same_circusd_map(registry: &Registry) -> HashMap<String, Vec<String>> {
+    let mut by_daemon: HashMap<(u64, Option<u16>), Vec<String>> = HashMap::new();
+    for node in registry.all() {
+        if let Some(pid) = node.link.health().circusd_pid {
+            by_daemon.entry((pid, node.endpoint.port())).or_default().push(node.name.clone());
+        }
+    }
+    let mut others = HashMap::new();
+    for names in by_daemon.into_values().filter(|names| names.len() > 1) {
+        for name in &names {
+            others.insert(name.clone(), names.iter().filter(|other| *other != name).cloned().collect());
+        }
+    }
+    others
 }
 
 /// Logs, once per pair, entries that the probes found to be the same circusd; `logged` keeps the
 /// pairs already logged.
 pub fn log_same_circusd(registry: &Registry, logged: &mut BTreeSet<(String, String)>) {
-    for node in registry.all() {
-        for other in same_circusd(registry, &node) {
-            if node.name < other && logged.insert((node.name.clone(), other.clone())) {
+    for (node, others) in same_circusd_map(registry) {
+        for other in others {
+            if node < other && logged.insert((node.clone(), other.clone())) {
+                let pid = registry.get(&node).and_then(|entry| entry.link.health().circusd_pid);
                 warn!(
-                    node = %node.name, other = %other, pid = node.link.health().circusd_pid,
+                    node = %node, other = %other, pid,
                     "two entries reach the same circusd (same pid and port): it is counted and commanded twice"
                 );
             }

@@ -152,6 +152,7 @@ pub fn unregister_node(ctx: &Ctx, request: &Request) -> Reply {
 /// Invoked by `clusterctl nodes`: every node with its endpoints, state and source, and the
 /// probe interval in force.
 pub fn nodes(ctx: &Ctx) -> Reply {
+    let mut same = crate::identity::same_circusd_map(&ctx.registry);
     let nodes: Vec<Value> = ctx
         .registry
         .all()
@@ -159,7 +160,7 @@ pub fn nodes(ctx: &Ctx) -> Reply {
         .map(|node| {
             let mut entry = node.describe();
             // Entries the probes found to be the same circusd (same pid and port).
-            entry["same_circusd_as"] = crate::identity::same_circusd(&ctx.registry, node).into();
+            entry["same_circusd_as"] = same.remove(&node.name).unwrap_or_default().into();
             entry["schedulable"] = ctx.placement.schedulable(&node.name).into();
             entry
         })
