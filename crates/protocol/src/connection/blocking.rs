@@ -36,9 +36,17 @@ impl Client {
     /// # Errors
     /// [`ConnectionError::Timeout`] when no reply comes within the timeout.
     pub fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
+        self.call_within(request, self.timeout)
+    }
+
+    /// [`Client::call`], waiting at most `timeout` instead of the one given at connect.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Timeout`] when no reply comes within `timeout`.
+    pub fn call_within(&self, request: &Request, timeout: Duration) -> Result<Reply, ConnectionError> {
         let id = Value::String(uuid::Uuid::new_v4().simple().to_string());
         self.send_raw(&request.encode_with_id(&id))?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let bytes = self.recv_raw(deadline)?;
             let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
@@ -46,6 +54,11 @@ impl Client {
                 return Ok(reply);
             }
         }
+    }
+
+    /// The deadline of [`Client::call`], as given at connect.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends raw bytes as one frame (tests use it for malformed input).
