@@ -38,9 +38,11 @@ fn worker() -> Worker {
     }
 }
 
-/// What one run did: requests sent, sleeps (in ms), log lines without the prefix, and the stop.
+/// What one run did: requests sent, each one's deadline and the sleeps (in ms), log lines
+/// without the prefix, and the stop.
 struct Outcome {
     sent: Vec<String>,
+    deadlines: Vec<u128>,
     sleeps: Vec<u128>,
     log: Vec<String>,
     stop: Stop,
@@ -48,13 +50,20 @@ struct Outcome {
 
 /// Runs the loop with `script`, stopping with `stop` after `sleeps` sleeps.
 fn play(script: Vec<Answer>, sleeps: usize, stop: Stop) -> Outcome {
+    play_with(&Timings::default(), script, sleeps, stop)
+}
+
+/// [`play`] with these `timings`.
+fn play_with(timings: &Timings, script: Vec<Answer>, sleeps: usize, stop: Stop) -> Outcome {
     let master = Scripted::answering(script);
     let mut waiter = FakeWaiter { stop_after: sleeps, stop, sleeps: Vec::new() };
     let mut log = Vec::new();
-    let stop = run(&worker(), &master, &mut waiter, &Timings::default(), &mut log);
+    let stop = run(&worker(), &master, &mut waiter, timings, &mut log);
     let log = String::from_utf8(log).unwrap();
     let log = log.lines().map(|l| l.strip_prefix("clusterctl join: ").expect("prefixed").to_string()).collect();
-    Outcome { sent: master.sent(), sleeps: waiter.sleeps.iter().map(Duration::as_millis).collect(), log, stop }
+    let millis = |durations: &[Duration]| durations.iter().map(Duration::as_millis).collect();
+    let deadlines = millis(&master.timeouts.borrow());
+    Outcome { sent: master.sent(), deadlines, sleeps: millis(&waiter.sleeps), log, stop }
 }
 
 /// An ok reply with `fields`.
@@ -176,4 +185,21 @@ fn several_silent_masters_are_each_named_in_the_log() {
     assert_eq!(out.log[3], format!("lost contact with master tcp://127.0.0.1:5558 ({each}), checking again"));
     let unregister = format!("could not unregister node second: master tcp://127.0.0.1:5558 unreachable ({each})");
     assert_eq!(out.log[4..], [unregister]);
+}
+
+#[test]
+fn each_call_gets_its_own_deadline_and_the_log_names_it() {
+    let timings = Timings {
+        call_timeout: Duration::from_millis(500),
+        unregister_timeout: Duration::from_millis(1500),
+        ..Timings::default()
+    };
+    let out = play_with(&timings, vec![down(), ok(json!({})), down(), down()], 3, Stop::Signal);
+    assert_eq!(out.sent, ["register_node second", "register_node second", "nodelist", "unregister_node second"]);
+    assert_eq!(out.deadlines, [500, 500, 500, 1500]);
+    assert_eq!(out.log[1], "master tcp://127.0.0.1:5558 unreachable (no reply within 0.5s), retrying in 0.2s");
+    assert_eq!(
+        out.log[4],
+        "could not unregister node second: master tcp://127.0.0.1:5558 unreachable (no reply within 1.5s)"
+    );
 }
