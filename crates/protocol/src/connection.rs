@@ -9,7 +9,7 @@
 //!   with no live connection fails at once instead of being queued and run minutes later,
 //!   when the node comes back and the client has long given up; a lost connection is reported
 //!   ([`NodeEvent::Disconnected`]) so that requests sent on it fail at once.
-//! * [`probe`]: a one-shot request on a DEALER of its own that waits for the connection
+//! * [`probe()`]: a one-shot request on a DEALER of its own that waits for the connection
 //!   (discovery probes endpoints that may hold nothing).
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
 //!   Circus's `CircusClient`.

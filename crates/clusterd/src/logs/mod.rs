@@ -4,7 +4,7 @@
 //! ini), which registers its endpoint with `register_node`. The master keeps those endpoints
 //! ([`Agents`]) and
 //!
-//! * answers `logs` ([`history`]): the recent lines of a node set, asked of every agent at once
+//! * answers `logs` ([`history()`]): the recent lines of a node set, asked of every agent at once
 //!   and gathered per node, bounded in size;
 //! * with `[cluster] logs_endpoint`, publishes the live lines of every node on one XPUB
 //!   ([`feed`]), topics `log.<node>:<watcher>.<stream>`, following a node's agent only while a
