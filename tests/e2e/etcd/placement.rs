@@ -172,3 +172,48 @@ fn a_frozen_etcd_holds_placement_and_failover_until_it_answers() {
     let copies = nodes.iter().filter(|n| n.name != from && n.watcher_names().contains(&"web".to_string())).count();
     assert_eq!(copies, 1, "exactly one running copy after the failover");
 }
+
+#[test]
+fn drain_undrain_and_rm_by_the_leader_are_seen_by_every_master() {
+    let Some(etcd) = etcd_or_skip() else { return };
+    let (nodes, masters) = cluster(&etcd.url, "/t/placed-drain");
+    let lead = leader_index(&masters);
+    let (leader, follower) = (&masters[lead], &masters[1 - lead]);
+    let placed = ok(place(leader, web()));
+    let from = placed["node"].as_str().unwrap().to_string();
+    wait_for("the follower to list the placement", || entry(follower, "web").ok_or("not listed".to_string()));
+
+    // The follower changes nothing: it names the leader.
+    for (command, properties) in
+        [("drain", json!({"node": from})), ("undrain", json!({"node": from})), ("rm", json!({"name": "web"}))]
+    {
+        let refused = follower.call(command, properties);
+        assert_eq!(refused["errno"], 3, "{command}: {refused}");
+        assert!(refused["reason"].as_str().is_some_and(|r| r.contains("not the leader")), "{command}: {refused}");
+    }
+    assert!(node(&nodes, &from).watcher_names().contains(&"web".to_string()), "a refused rm removed the copy");
+
+    let drained = ok(leader.call("drain", json!({"node": from})));
+    let to = drained["moved"]["web"].as_str().unwrap_or_else(|| panic!("{drained}")).to_string();
+    wait_for("the follower to see the drain and the move", || {
+        let listed = follower.call("placements", json!({}));
+        let web = entry(follower, "web").unwrap_or_default();
+        let schedulable = follower.node_entry(&from).map(|n| n["schedulable"].clone());
+        let seen =
+            listed["drained"] == json!([from]) && web["nodes"] == json!([to]) && schedulable == Some(json!(false));
+        seen.then_some(()).ok_or(format!("{listed} schedulable={schedulable:?}"))
+    });
+
+    ok(leader.call("undrain", json!({"node": from})));
+    wait_for("the follower to see the undrain", || {
+        let listed = follower.call("placements", json!({}));
+        (listed["drained"] == json!([])).then_some(()).ok_or(listed.to_string())
+    });
+
+    ok(leader.call("rm", json!({"name": "web"})));
+    wait_for("the follower to forget the placement", || match entry(follower, "web") {
+        None => Ok(()),
+        Some(still) => Err(still.to_string()),
+    });
+    assert!(!node(&nodes, &to).watcher_names().contains(&"web".to_string()), "rm left the copy on {to}");
+}
