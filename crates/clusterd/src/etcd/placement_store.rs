@@ -63,6 +63,9 @@ impl Store {
     /// Makes `desired` (read from etcd in full, while `leading` was this master's leadership)
     /// the desired state here; the `held` notes of this master's failover task stay.
     pub(super) async fn load(&self, ctx: &Ctx, desired: Desired, leading: Option<i64>) {
+        // Not in the middle of a decision: its change would be replaced here and then found
+        // already written (an empty difference), answered as recorded while it is not.
+        let _deciding = ctx.placement.deciding().await;
         let _writes = self.client.lock().await;
         *self.written() = desired.clone();
         let mut local = ctx.placement.desired();

@@ -45,8 +45,7 @@ async fn what_diff_writes_reads_back_as_the_desired_state() {
     let mut client = Client::connect([&etcd.url], None).await.expect("connect");
     let keys = Keys::new("/t/placed");
 
-    let mut first = Desired::default();
-    first.epoch = 2;
+    let mut first = Desired { epoch: 2, ..Desired::default() };
     first.placements.insert("web".into(), placed("web", &["a"], 1));
     first.placements.insert("db".into(), placed("db", &["b", "c"], 2));
     first.drained.insert("c".into());
