@@ -39,9 +39,10 @@ struct Cli {
     man: Option<PathBuf>,
 }
 
-/// `clusterd migrate-state --to etcd CONFIG`: copies the registered and discovered nodes of
-/// CONFIG's state file into the etcd of its `etcd_endpoints`, under its `etcd_prefix`, before
-/// the masters switch to `registry = "etcd"`. Nodes etcd already has are left as they are.
+/// `clusterd migrate-state --to etcd CONFIG`: copies the registered and discovered nodes and
+/// the placement state of CONFIG's state file into the etcd of its `etcd_endpoints`, under its
+/// `etcd_prefix`, before the masters switch to `registry = "etcd"`. Keys etcd already has are
+/// left as they are.
 #[derive(Parser)]
 #[command(name = "clusterd migrate-state")]
 struct MigrateCli {
@@ -141,6 +142,15 @@ fn migrate_state(cli: MigrateCli) -> ExitCode {
             );
             for name in &done.kept {
                 println!("kept (already in etcd): {name}");
+            }
+            println!(
+                "migrated {} placement(s): {} written, {} already there",
+                done.placements_written.len() + done.placements_kept.len(),
+                done.placements_written.len(),
+                done.placements_kept.len()
+            );
+            for name in &done.placements_kept {
+                println!("kept placement (already in etcd): {name}");
             }
             ExitCode::SUCCESS
         }
