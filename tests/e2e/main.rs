@@ -50,6 +50,7 @@ mod reload;
 mod rolling;
 mod routing;
 mod run_args;
+mod run_output;
 mod scale;
 mod self_connect;
 mod self_loop;

@@ -2,8 +2,9 @@
 //!
 //! Properties: `node` (a node-set expression, all nodes when absent), `watcher`, `stream`
 //! (`stdout` or `stderr`), `lines` (per node, 1 to [`MAX_LINES`], default 10) and `since`
-//! (epoch seconds). Every selected node's agent is asked at once (`history`, bounded by
-//! `node_timeout`); the reply is `{"logs": {node: [lines]}}`, each line with `node`, `watcher`,
+//! (epoch seconds); `forget: true` (`run` gathering a job's output once) has each agent drop
+//! the watcher's lines and delete its files once it has answered. Every selected node's agent
+//! is asked at once (`history`, bounded by `node_timeout`); the reply is `{"logs": {node: [lines]}}`, each line with `node`, `watcher`,
 //! `stream`, `pid`, `time` and `line`, and `missing: {node: reason}` for the nodes that gave
 //! none. All of it is kept under [`MAX_REPLY_BYTES`] of line text, oldest lines dropped first
 //! (`truncated: true`). When no node gives lines, the reply is errno 3 naming each reason, such
@@ -115,6 +116,13 @@ fn read(ctx: &Ctx, request: &Request, resolve: Resolve) -> Result<(Vec<Arc<Node>
                 value.as_f64().ok_or_else(|| format!("'since' must be a time in epoch seconds, not {value}"))?;
             asked.insert("since".into(), since.into());
         }
+    }
+    match request.properties.get("forget") {
+        None | Some(Value::Null | Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            asked.insert("forget".into(), true.into());
+        }
+        Some(other) => return Err(format!("'forget' must be true or false, not {other}")),
     }
     Ok((nodes, Request::new("history", asked)))
 }
