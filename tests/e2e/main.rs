@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod browser;
+mod browser_logs;
 mod circus_top;
 mod clusterctl;
 mod clusterctl_messages;

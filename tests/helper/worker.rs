@@ -41,9 +41,14 @@ pub fn logging_worker_ini(name: &str, master: &str, logs_endpoint: &str, cmd: &s
 /// A master without saved state, publishing merged watcher output on a `[cluster]
 /// logs_endpoint` of its own.
 pub fn logging_master() -> crate::Master {
+    logging_master_with("")
+}
+
+/// [`logging_master`] with `extra` (`key = value` lines) added to `[cluster]`.
+pub fn logging_master_with(extra: &str) -> crate::Master {
     let logs = crate::ports::free_endpoint();
     crate::Master::start_with_config(&format!(
-        "{}state_file = \"\"\nlogs_endpoint = \"{logs}\"\n",
+        "{}state_file = \"\"\nlogs_endpoint = \"{logs}\"\n{extra}",
         crate::master::CLUSTER_SECTION
     ))
 }
