@@ -34,6 +34,7 @@ mod lab;
 mod lifecycle;
 mod liveness;
 mod logs;
+mod logs_state;
 mod malformed;
 mod manual;
 mod master_crash;

@@ -51,6 +51,12 @@ impl Agents {
         };
     }
 
+    /// Every known agent, by node name (for the state file).
+    pub fn all(&self) -> std::collections::BTreeMap<String, Endpoint> {
+        let agents = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        agents.iter().map(|(node, endpoint)| (node.clone(), endpoint.clone())).collect()
+    }
+
     /// The agent of `node`, if it registered one.
     pub fn get(&self, node: &str) -> Option<Endpoint> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).get(node).cloned()
