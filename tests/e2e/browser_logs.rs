@@ -17,7 +17,18 @@ const LONG: Duration = Duration::from_secs(30);
 /// The number of the last `line N` the agent of `node` has read.
 fn last_line(master: &Master, node: &str) -> u64 {
     wait_for("a printed line", || {
-        let args = ["--endpoint", master.endpoint.as_str(), "--node", node, "logs", "printer", "-n", "1", "--stream", "stdout"];
+        let args = [
+            "--endpoint",
+            master.endpoint.as_str(),
+            "--node",
+            node,
+            "logs",
+            "printer",
+            "-n",
+            "1",
+            "--stream",
+            "stdout",
+        ];
         let out = clusterctl(&args);
         out.stdout.rsplit_once("line ").and_then(|(_, n)| n.trim().parse().ok()).ok_or(format!("{out:?}"))
     })

@@ -9,7 +9,7 @@ use cluster_e2e::background::Background;
 use cluster_e2e::cli::{circusctl_retry, clusterctl};
 use cluster_e2e::stream::Stream;
 use cluster_e2e::worker::{logging_master, logging_worker, FILE_STREAM, PRINTER};
-use cluster_e2e::{json, paths, ports, wait_for, CircusNode, Master};
+use cluster_e2e::{json, paths, wait_for, CircusNode, Master};
 use clusterd_protocol::connection::Subscriber;
 
 /// The numbers N of `<prefix> N` lines in `text`'s lines, in order.

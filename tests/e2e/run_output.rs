@@ -76,7 +76,8 @@ fn identical_outputs_are_printed_once_and_a_differing_node_apart() {
 fn a_node_without_a_log_agent_is_named_and_the_job_still_reported() {
     let node = CircusNode::start("plainrun", &[("dummy", 1)]);
     let master = Master::start(&[&node]);
-    let args = ["--endpoint", master.endpoint.as_str(), "--timeout", "10", "--node", "plainrun", "run", "x", "--", "true"];
+    let args =
+        ["--endpoint", master.endpoint.as_str(), "--timeout", "10", "--node", "plainrun", "run", "x", "--", "true"];
     let out = retry_busy(|| clusterctl(&args), Run::busy);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("exit 0 (1): plainrun"), "{out:?}");

@@ -36,10 +36,8 @@ pub fn gather(master: &dyn Master, watcher: &str, nodes: &[String]) -> Outputs {
     if nodes.is_empty() {
         return Outputs::default();
     }
-    let asked = request(
-        "logs",
-        json!({"node": nodes.join(","), "watcher": watcher, "lines": MAX_LINES, "forget": true}),
-    );
+    let asked =
+        request("logs", json!({"node": nodes.join(","), "watcher": watcher, "lines": MAX_LINES, "forget": true}));
     match master.call(&asked) {
         Ok(reply) => from_reply(&reply.0, nodes),
         Err(err) => all_missing(nodes, &format!("no reply from the master: {err}")),
@@ -129,10 +127,7 @@ mod tests {
             "missing": {"n5": "node n5 has no log agent"}});
         let outputs = from_reply(reply.as_object().unwrap(), &nodes(&["n1", "n2", "n3", "n4", "n5"]));
         let (out, err) = outputs.console();
-        assert_eq!(
-            out,
-            format!("{RULE}\nn[1,3] (2)\n{RULE}\nhello\nworld\n{RULE}\nn2 (1)\n{RULE}\nother\n")
-        );
+        assert_eq!(out, format!("{RULE}\nn[1,3] (2)\n{RULE}\nhello\nworld\n{RULE}\nn2 (1)\n{RULE}\nother\n"));
         assert_eq!(err, "warning: output of n5 not gathered: node n5 has no log agent\n");
         assert_eq!(outputs.json("n4"), json!(""));
         assert_eq!(outputs.json("n5"), Value::Null);

@@ -40,7 +40,8 @@ pub async fn check(
     let path = request.uri().path();
     let guarded = path.starts_with("/api/") || path == "/metrics";
     if let (Some(token), true) = (&settings.http.token, guarded) {
-        let offered = bearer(&request).or_else(|| (path == "/api/events" || path == "/api/logs").then(|| query_token(&request)).flatten());
+        let offered = bearer(&request)
+            .or_else(|| (path == "/api/events" || path == "/api/logs").then(|| query_token(&request)).flatten());
         if !offered.is_some_and(|offered| token.matches(&offered)) {
             return refuse(StatusCode::UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer <http_token>");
         }

@@ -66,7 +66,8 @@ pub async fn stream(
         );
     };
     let prefix = format!("log.{node}:{watcher}.{}", stream.unwrap_or(""));
-    let mut lines = match StreamReceiver::connect(web.ctx.registry.zmq(), &feed, prefix.as_bytes(), RCVHWM, MAX_MESSAGE) {
+    let mut lines = match StreamReceiver::connect(web.ctx.registry.zmq(), &feed, prefix.as_bytes(), RCVHWM, MAX_MESSAGE)
+    {
         Ok(receiver) => receiver,
         Err(err) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot subscribe to {feed}: {err}")),
     };

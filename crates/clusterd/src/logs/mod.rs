@@ -39,7 +39,12 @@ impl Agents {
     /// bound, a wildcard address made loopback), when it runs.
     pub fn feed_endpoint(&self) -> Option<String> {
         let bound = self.1.get()?.endpoint().to_string();
-        Some(bound.replace("://0.0.0.0:", "://127.0.0.1:").replace("://*:", "://127.0.0.1:").replace("://[::]:", "://[::1]:"))
+        Some(
+            bound
+                .replace("://0.0.0.0:", "://127.0.0.1:")
+                .replace("://*:", "://127.0.0.1:")
+                .replace("://[::]:", "://[::1]:"),
+        )
     }
 
     /// Records (or, with `None`, forgets) the agent of `node`.
