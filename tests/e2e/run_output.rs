@@ -62,6 +62,12 @@ fn identical_outputs_are_printed_once_and_a_differing_node_apart() {
         assert_no_output_files(node);
     }
 
+    // `logs` is a read: it deletes nothing but a job's files.
+    let refused = master.call("logs", json!({"node": "ro1", "watcher": "printer", "forget": true}));
+    assert_eq!(refused["status"], "error", "{refused}");
+    assert!(refused["reason"].as_str().unwrap_or_default().contains("only for the output of a `run` job"), "{refused}");
+    assert!(nodes[0].dir().join("printer.out").exists());
+
     // --json: each node's own output.
     let out = run(&master, &["--json"], r#"echo "in $(basename "$(pwd -P)")""#);
     let lines: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -222,8 +222,11 @@ impl Service {
         found.sort_by_key(|(_, _, line)| line.seq);
         let start = found.len().saturating_sub(lines);
         let list: Vec<Value> = found[start..].iter().map(|(w, s, line)| line_json(w, s, line)).collect();
+        // Only a `run` job's files (`run-NAME-xxxx`), whoever asks: never a service's logs.
         if let (Some(name), true) = (watcher, forget) {
-            self.forget(name);
+            if name.starts_with("run-") {
+                self.forget(name);
+            }
         }
         let mut fields = Map::new();
         fields.insert("lines".into(), list.into());
