@@ -13,6 +13,8 @@ mod fanout;
 mod fleet;
 mod forwarding;
 mod http_load;
+mod logs;
+mod logs_flood;
 mod memory;
 mod placement;
 mod proxy;
@@ -98,6 +100,16 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         repeats: usize,
     },
+    /// Watcher output through a node's log agent and the master vs `tail -F`, and a flooding
+    /// node's effect on stats and commands.
+    Logs {
+        #[arg(long, value_delimiter = ',', default_value = "20000,50000")]
+        rates: Vec<u64>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 200_000)]
+        burst: u64,
+    },
     /// The baseline relay (a SUB on every endpoint of FILE, zmq_proxy to a PUB on --to).
     #[command(hide = true)]
     Relay {
@@ -140,6 +152,10 @@ fn main() {
             let (memory, startup) = memory::run(&plan, command.clone(), format!("{command} (second table)"));
             print!("{}{}", memory.markdown(), startup.markdown());
         }
+        Bench::Logs { rates, seconds, burst } => {
+            let (throughput, flood) = run_logs(rates, seconds, burst);
+            print!("{}{}", throughput.markdown(), flood.markdown());
+        }
         other => print!("{}", single(other).markdown()),
     }
 }
@@ -176,10 +192,17 @@ fn single(bench: Bench) -> report::Section {
             let command = format!("{me} placement --nodes {nodes} --repeats {repeats}");
             placement::run(&placement::Plan { nodes, repeats }, command)
         }
-        Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } => {
+        Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } | Bench::Logs { .. } => {
             unreachable!("handled by the caller")
         }
     }
+}
+
+/// The two tables of `logs`.
+fn run_logs(rates: Vec<u64>, seconds: u64, burst: u64) -> (report::Section, report::Section) {
+    let command =
+        format!("target/release/clusterd-bench logs --rates {} --seconds {seconds} --burst {burst}", join(&rates));
+    logs::run(&logs::Plan { rates, seconds, burst }, command)
 }
 
 fn join<T: ToString>(values: &[T]) -> String {
@@ -217,6 +240,11 @@ fn all(out: &std::path::Path, quick: bool) {
         eprint!("{}", section.markdown());
         sections.push(section);
     }
+    let (rates, seconds, burst) = if quick { (vec![20_000], 2, 50_000) } else { (vec![20_000, 50_000], 5, 200_000) };
+    let (throughput, flood) = run_logs(rates, seconds, burst);
+    eprint!("{}{}", throughput.markdown(), flood.markdown());
+    sections.push(throughput);
+    sections.push(flood);
     let (steps, settle, restarts) = if quick {
         (vec![0, 200], Duration::from_secs(2), 1)
     } else {

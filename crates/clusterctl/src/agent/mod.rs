@@ -27,6 +27,7 @@
 //! The global `--endpoint`, `--node` and `--timeout` options do not apply: everything comes from
 //! the ini.
 
+pub mod learn;
 pub mod logs;
 pub mod outputs;
 pub mod session;
