@@ -209,3 +209,22 @@ pub fn relay(from: &[String], prefix: &[u8], to: &str, rcvhwm: i32, sndhwm: i32)
     publisher.bind(to).map_err(|e| ConnectionError::zmq("bind", to, e))?;
     zmq::proxy(&sub, &publisher).map_err(|e| ConnectionError::zmq("proxy", to, e))
 }
+
+/// A plain libzmq command hop, the floor of the proxy benchmark: a ROUTER bound on `front` for
+/// the clients, a DEALER connected to the node on `back`, and `zmq_proxy` between them. The node
+/// receives the client's identity as an extra envelope frame and must send it back (simnode
+/// does; circusd 0.19 drops any message that is not exactly `[identity, request]`). Runs until
+/// the process ends.
+///
+/// # Errors
+/// An endpoint is refused, or the proxy fails.
+pub fn hop_relay(front: &str, back: &str) -> Result<(), ConnectionError> {
+    let ctx = zmq::Context::new();
+    let router = ctx.socket(zmq::ROUTER).map_err(|e| ConnectionError::zmq("socket", front, e))?;
+    router.set_linger(0).map_err(|e| ConnectionError::zmq("socket", front, e))?;
+    router.bind(front).map_err(|e| ConnectionError::zmq("bind", front, e))?;
+    let dealer = ctx.socket(zmq::DEALER).map_err(|e| ConnectionError::zmq("socket", back, e))?;
+    dealer.set_linger(0).map_err(|e| ConnectionError::zmq("socket", back, e))?;
+    dealer.connect(back).map_err(|e| ConnectionError::zmq("connect", back, e))?;
+    zmq::proxy(&router, &dealer).map_err(|e| ConnectionError::zmq("proxy", front, e))
+}
