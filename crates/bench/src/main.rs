@@ -41,7 +41,7 @@ enum Bench {
         #[arg(long)]
         quick: bool,
     },
-    /// `status NAME` straight to a node vs through clusterd.
+    /// `status NAME` straight to a node, through a libzmq `zmq_proxy` hop and through clusterd.
     Proxy {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
@@ -118,6 +118,14 @@ enum Bench {
         #[arg(long)]
         from_file: PathBuf,
     },
+    /// The baseline command hop (a ROUTER bound on --front, a DEALER to --back, zmq_proxy).
+    #[command(hide = true)]
+    HopRelay {
+        #[arg(long)]
+        front: String,
+        #[arg(long)]
+        back: String,
+    },
 }
 
 fn humantime_secs(text: &str) -> Result<Duration, String> {
@@ -139,6 +147,12 @@ fn main() {
             // The same queue limits as clusterd's feeds and merged PUB.
             if let Err(err) = clusterd_protocol::connection::relay(&from, b"stat.", &to, 10_000, 20_000) {
                 eprintln!("relay: {err}");
+                std::process::exit(1);
+            }
+        }
+        Bench::HopRelay { front, back } => {
+            if let Err(err) = clusterd_protocol::connection::hop_relay(&front, &back) {
+                eprintln!("hop-relay: {err}");
                 std::process::exit(1);
             }
         }
@@ -192,7 +206,11 @@ fn single(bench: Bench) -> report::Section {
             let command = format!("{me} placement --nodes {nodes} --repeats {repeats}");
             placement::run(&placement::Plan { nodes, repeats }, command)
         }
-        Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } | Bench::Logs { .. } => {
+        Bench::Memory { .. }
+        | Bench::All { .. }
+        | Bench::Relay { .. }
+        | Bench::Logs { .. }
+        | Bench::HopRelay { .. } => {
             unreachable!("handled by the caller")
         }
     }

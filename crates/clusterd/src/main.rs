@@ -100,7 +100,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(clusterd::run(config, clusterd::signal::shutdown())) {
+    // The master runs as a task, on a worker thread: `block_on` would keep its command loop on
+    // this thread, outside the workers that drive I/O and run the request and link tasks, and
+    // every request would then cross threads twice more (a futex wake-up each way).
+    let master = runtime.spawn(clusterd::run(config, clusterd::signal::shutdown()));
+    let outcome = match runtime.block_on(master) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("clusterd: the master task failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ clusterd::ServeError::State(_)) => {
             eprintln!("clusterd: {err}");

@@ -102,13 +102,11 @@ pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
         // The nodes are read under the lock too, so that an older picture is never written
         // after a newer one.
         let _saving = SAVING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut nodes: Vec<_> = ctx
-            .registry
-            .all()
-            .iter()
-            .filter(|node| node.source != Source::Config)
-            .map(|node| (node.spec(), node.source))
-            .collect();
+        // A write that waited for the lock while the master stopped (the persist task, or
+        // placement's) finds the registry closed: the master's last write stays the last.
+        let Some(all) = ctx.registry.all_unless_closed() else { return Ok(()) };
+        let mut nodes: Vec<_> =
+            all.iter().filter(|node| node.source != Source::Config).map(|node| (node.spec(), node.source)).collect();
         // Saved nodes that could not start stay saved, unless registered again meanwhile.
         let unstarted = ctx.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         nodes.extend(unstarted.into_iter().filter(|(spec, _)| !ctx.registry.contains(&spec.name)));

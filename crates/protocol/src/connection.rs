@@ -29,7 +29,7 @@ mod node;
 mod probe;
 pub mod stream;
 
-pub use blocking::{relay, Client, Publisher, Subscriber};
+pub use blocking::{hop_relay, relay, Client, Publisher, Subscriber};
 pub use node::{NodeEvent, NodeSocket};
 pub use probe::probe;
 
