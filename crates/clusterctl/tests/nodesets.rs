@@ -81,9 +81,15 @@ fn the_issue_one_shot_job() {
             ];
             (json!({"status": "ok", "replies": {"a": {"status": "ok"}, "b": {"status": "ok"}}}), events)
         }
+        // The job's output, gathered from the nodes' log agents before the watcher goes: `exit 0`
+        // prints nothing, and empty outputs are not shown.
+        "logs" => {
+            assert_eq!(props["forget"], json!(true), "{props}");
+            (json!({"status": "ok", "logs": {"a": [], "b": []}}), vec![])
+        }
         _ => (json!({"status": "ok", "replies": {"a": {"status": "ok"}, "b": {"status": "ok"}}}), vec![]),
     };
-    let (endpoint, handle) = master(5, Some(pubsub), Box::new(respond));
+    let (endpoint, handle) = master(6, Some(pubsub), Box::new(respond));
     let (code, out, err) = run(&["--endpoint", &endpoint, "--node", "all", "run", "reset", "--", "sh", "-c", "exit 0"]);
     assert_eq!(err, "");
     let lines: Vec<&str> = out.lines().collect();
@@ -92,12 +98,13 @@ fn the_issue_one_shot_job() {
     assert_eq!(code, 3);
     let seen = handle.join().unwrap();
     let commands: Vec<&str> = seen.iter().map(|seen| seen.command.as_str()).collect();
-    assert_eq!(commands, ["nodeset", "globaloptions", "add", "start", "rm"]);
-    let (add, rm) = (&seen[2].properties, &seen[4].properties);
+    assert_eq!(commands, ["nodeset", "globaloptions", "add", "start", "logs", "rm"]);
+    let (add, logs, rm) = (&seen[2].properties, &seen[4].properties, &seen[5].properties);
     assert_eq!(add["node"], "a,b");
     // Added unstarted; started once the add events came back.
     assert_eq!((&add["cmd"], &add["args"], &add["start"]), (&json!("sh"), &json!(["-c", "exit 0"]), &json!(false)));
     assert_eq!(seen[3].properties, json!({"name": add["name"], "waiting": false, "match": "simple", "node": "a,b"}));
     assert_eq!(add["options"]["respawn"], false);
+    assert_eq!((&logs["watcher"], &logs["node"]), (&add["name"], &json!("a,b")));
     assert_eq!(rm, &json!({"name": add["name"], "nostop": false, "waiting": false, "node": "a,b"}));
 }
