@@ -33,7 +33,8 @@ const NOT_MEASURED: &str = "not measured";
 
 /// Descriptors clusterd holds per node: three TCP connections (command, stats, events) and the
 /// eventfd mailboxes of its five ZeroMQ sockets (the command DEALER, its monitor's two PAIRs,
-/// the two SUBs). The memory table's last column shows it.
+/// the two SUBs) while its streams are subscribed; four without (streams are lazy). The steps
+/// are sized for the worst case. The memory table's last column shows what is held.
 const FDS_PER_NODE: u64 = 8;
 
 /// Descriptors left for everything else (listeners, clients, the state file, libzmq's threads).
@@ -122,9 +123,10 @@ pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Sec
         setup: format!(
             "One clusterd (release build, default settings: heartbeat 1 s). Simnodes (2 watchers × 2 processes, \
              stats at 1 Hz, {} per process) registered with `register_node` in steps; at each step, once all are \
-             alive, {} s of streaming, then the median of 5 readings of VmRSS 1 s apart. Each node costs clusterd \
-             five ZeroMQ sockets (command DEALER and its monitor's two PAIRs, stats SUB, events SUB) and three \
-             TCP connections.",
+             alive, {} s of streaming, then the median of 5 readings of VmRSS 1 s apart. Nothing subscribes to \
+             the master's streams, so (streams are lazy) each node costs clusterd three ZeroMQ sockets (command \
+             DEALER and its monitor's two PAIRs) and one TCP connection; a subscriber adds a stats SUB and an \
+             events SUB, and two TCP connections, per node it wants.",
             crate::fleet::PER_PROCESS,
             plan.settle.as_secs()
         ) + &lowered.clone().map(|note| format!("\n\n{note}")).unwrap_or_default(),

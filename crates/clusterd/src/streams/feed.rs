@@ -94,10 +94,12 @@ impl Feed {
                     Ok(p) => {
                         // Nothing sampled (not even the clock read) while nobody reads the tap.
                         let mut sample = self.tap.has_readers().then(|| (&mut sampler, Instant::now()));
-                        self.on_stat(p, &mut sample);
+                        let mut batch = Vec::new();
+                        self.on_stat(p, &mut sample, &mut batch);
                         while let Some(p) = stats.as_mut().and_then(StreamReceiver::take_ready) {
-                            self.on_stat(p, &mut sample);
+                            self.on_stat(p, &mut sample, &mut batch);
                         }
+                        self.hand_over_stats(batch);
                     }
                     Err(err) => self.pause(err).await,
                 },
@@ -213,26 +215,51 @@ impl Feed {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    /// Handles one stats publication; `sample` (the node's sampler and the batch's arrival time,
-    /// while the tap has readers) says whether it also goes to the tap.
-    fn on_stat(&self, p: Publication, sample: &mut Option<(&mut Sampler, Instant)>) {
+    /// Handles one stats publication, adding it rewritten to `batch`; `sample` (the node's
+    /// sampler and the batch's arrival time, while the tap has readers) says whether it also goes
+    /// to the tap.
+    fn on_stat(&self, p: Publication, sample: &mut Option<(&mut Sampler, Instant)>, batch: &mut Vec<Message>) {
         if p.oversized {
             return self.count_oversized(&p);
         }
         let node = &*self.node;
         let tap = sample.as_mut().is_some_and(|(sampler, now)| sampler.take(&p.topic, *now));
-        let message = |(topic, payload)| Out::Stat(Message { node: self.node.clone(), topic, payload, tap });
-        let out =
-            match (p.frames, rewrite::classify_stat(node, &p.topic)) {
-                (2, Some(Stat::Forward(topic))) => {
-                    rewrite::splice_node(&p.payload, node).map(|payload| message((topic, payload)))
-                }
-                (2, Some(Stat::Socket(fd))) => rewrite::socket_stat(node, self.index, fd, &p.payload).map(message),
-                (2, Some(Stat::SocketsTotal)) => rewrite::sockets_total(node, &p.payload)
-                    .map(|total| Out::SocketsTotal { node: self.node.clone(), index: self.index, total }),
-                _ => None,
-            };
-        self.hand_over(out, &p, |c| &c.stats_forwarded);
+        let message = |(topic, payload)| Message { node: self.node.clone(), topic, payload, tap };
+        let rewritten = match (p.frames, rewrite::classify_stat(node, &p.topic)) {
+            (2, Some(Stat::Forward(topic))) => {
+                rewrite::splice_node(&p.payload, node).map(|payload| message((topic, payload)))
+            }
+            (2, Some(Stat::Socket(fd))) => rewrite::socket_stat(node, self.index, fd, &p.payload).map(message),
+            (2, Some(Stat::SocketsTotal)) => {
+                let out = rewrite::sockets_total(node, &p.payload).map(|total| Out::SocketsTotal {
+                    node: self.node.clone(),
+                    index: self.index,
+                    total,
+                });
+                return self.hand_over(out, &p, |c| &c.stats_forwarded);
+            }
+            _ => None,
+        };
+        match rewritten {
+            Some(message) => batch.push(message),
+            None => self.hand_over(None, &p, |c| &c.stats_forwarded),
+        }
+    }
+
+    /// Queues a batch of rewritten stats for the publisher in one hand-over (one queue slot, one
+    /// wake-up, one count), and counts the outcome on the node and the master.
+    fn hand_over_stats(&self, batch: Vec<Message>) {
+        let count = batch.len() as u64;
+        if count == 0 {
+            return;
+        }
+        let counter: fn(&Counters) -> &std::sync::atomic::AtomicU64 = match self.out.try_send(Out::Stats(batch)) {
+            Ok(()) => |c| &c.stats_forwarded,
+            Err(Refused::Full) => |c| &c.dropped,
+            Err(Refused::Closed) => return,
+        };
+        counter(&self.counters).fetch_add(count, Ordering::Relaxed);
+        counter(&self.totals).fetch_add(count, Ordering::Relaxed);
     }
 
     fn on_event(&self, p: Publication) {

@@ -51,7 +51,9 @@ pub use tap::{Tap, TapKind, TapMessage, TapReceiver, TAP_CAPACITY};
 /// What a subscriber that stopped reading may cost the master, counted in messages of the
 /// size they have (twice this at most: see `streams/queue_limit.rs`).
 pub const SUBSCRIBER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
-/// Queue from the node feeds to the publisher, in messages.
+/// Queue from the node feeds to the publisher, in hand-overs (a feed hands all the stats it read
+/// at once, up to 65 messages; events and the master's own events go one by one): the bytes
+/// bound below is the one that matters.
 const QUEUE: usize = 65_536;
 /// Queue from the node feeds to the publisher, in bytes.
 pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;

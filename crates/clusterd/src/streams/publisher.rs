@@ -27,10 +27,17 @@ pub struct Message {
     pub tap: bool,
 }
 
+impl Message {
+    /// The bytes it holds.
+    fn bytes(&self) -> usize {
+        self.topic.len() + self.payload.len()
+    }
+}
+
 /// What the feeds hand to the publisher.
 pub enum Out {
-    /// A rewritten stats message.
-    Stat(Message),
+    /// Rewritten stats messages of one node, handed over together.
+    Stats(Vec<Message>),
     /// A rewritten or master event.
     Event(Message),
     /// A node's latest socket total; the merged total is republished.
@@ -55,7 +62,8 @@ impl Out {
     /// The bytes this message holds while it waits in the queue.
     fn bytes(&self) -> usize {
         match self {
-            Out::Stat(m) | Out::Event(m) => m.topic.len() + m.payload.len(),
+            Out::Stats(batch) => batch.iter().map(Message::bytes).sum(),
+            Out::Event(m) => m.bytes(),
             Out::SocketsTotal { total, .. } => total.addresses.iter().map(String::len).sum::<usize>() + 16,
             Out::Forget { .. } => 0,
         }
@@ -223,7 +231,10 @@ pub async fn run(
             }
         };
         let sent = match out {
-            Out::Stat(message) => stats.publish(message, TapKind::Stat, &tap),
+            Out::Stats(batch) => {
+                // The first failure is reported; the rest of the batch still goes out.
+                batch.into_iter().map(|message| stats.publish(message, TapKind::Stat, &tap)).fold(Ok(()), Result::and)
+            }
             Out::Event(message) => events.publish(message, TapKind::Event, &tap),
             Out::SocketsTotal { node, index, total } => {
                 let now = Instant::now();
