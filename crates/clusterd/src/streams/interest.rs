@@ -49,8 +49,9 @@ impl Interest {
     }
 }
 
-/// Whether a subscriber holding one of `prefixes` can receive a topic starting with `head`.
-fn can_match(prefixes: &BTreeSet<Vec<u8>>, head: &[u8]) -> bool {
+/// Whether a subscriber holding one of `prefixes` can receive a topic starting with `head`
+/// (the log hub's followers ask the same, `logs/feed.rs`).
+pub fn can_match(prefixes: &BTreeSet<Vec<u8>>, head: &[u8]) -> bool {
     prefixes.iter().any(|prefix| head.starts_with(prefix) || prefix.starts_with(head))
 }
 
