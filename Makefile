@@ -80,3 +80,5 @@ fuzz:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# the contributors' docs: broken links and stray HTML fail like warnings do
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --document-private-items

@@ -13,6 +13,8 @@ use cluster_e2e::stream::Stream;
 use cluster_e2e::worker::worker_ini;
 use cluster_e2e::{json, paths, ports, wait_for, CircusNode, Master, Value};
 
+mod placement;
+
 /// The lease TTL of the test masters: short, so that a leader's death is noticed quickly.
 const TTL_SECS: u64 = 2;
 
@@ -258,7 +260,10 @@ fn migrate_state_copies_the_state_file_into_etcd() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = json!({"version": 1, "nodes": [{"name": "saved", "endpoint": node.endpoint,
         "stats_endpoint": node.stats_endpoint, "pubsub_endpoint": node.pubsub_endpoint,
-        "source": "registered", "tags": ["db"]}]});
+        "source": "registered", "tags": ["db"]}],
+        "placements": {"epoch": 4, "drained": ["saved"], "placements": {"web": {"name": "web",
+            "add": {"name": "web", "cmd": "sleep 3600"}, "constraint": null, "replicas": 1, "failover": true,
+            "strategy": null, "nodes": ["saved"], "epoch": 4, "superseded": {}}}}});
     let state_path = write_file(dir.path(), "state.json", &state.to_string());
     let config = write_file(
         dir.path(),
@@ -277,6 +282,8 @@ fn migrate_state_copies_the_state_file_into_etcd() {
     let again = run(&clusterd, ["migrate-state", "--to", "etcd", config]);
     assert!(again.stdout.contains("0 written, 1 already there"), "{again:?}");
     assert!(again.stdout.contains("kept (already in etcd): saved"), "{again:?}");
+    assert!(first.stdout.contains("migrated 1 placement(s): 1 written, 0 already there"), "{first:?}");
+    assert!(again.stdout.contains("kept placement (already in etcd): web"), "{again:?}");
     let refused = run(&clusterd, ["migrate-state", "--to", "zookeeper", config]);
     assert_eq!(refused.code, 2, "{refused:?}");
 
@@ -285,4 +292,12 @@ fn migrate_state_copies_the_state_file_into_etcd() {
     let entry = wait_for("the migrated node", || m.node_entry("saved").ok_or("not listed".to_string()));
     assert_eq!(entry["tags"], json!(["db"]), "{entry}");
     m.wait_node_state("saved", "alive");
+    // ... and the placement state: the placed watcher, the drained node and the epoch.
+    let listed = wait_for("the migrated placements", || {
+        let listed = m.call("placements", json!({}));
+        (listed["epoch"] == 4).then_some(listed.clone()).ok_or(listed.to_string())
+    });
+    assert_eq!(listed["drained"], json!(["saved"]), "{listed}");
+    let web = &listed["placements"][0];
+    assert_eq!((&web["name"], &web["nodes"], &web["failover"]), (&json!("web"), &json!(["saved"]), &json!(true)));
 }

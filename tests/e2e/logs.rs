@@ -7,25 +7,10 @@ use std::path::Path;
 
 use cluster_e2e::background::Background;
 use cluster_e2e::cli::{circusctl_retry, clusterctl};
-use cluster_e2e::master::CLUSTER_SECTION;
 use cluster_e2e::stream::Stream;
-use cluster_e2e::worker::{logging_worker_ini, FILE_STREAM, PRINTER};
-use cluster_e2e::{json, paths, ports, wait_for, CircusNode, Master};
+use cluster_e2e::worker::{logging_master, logging_worker, FILE_STREAM, PRINTER};
+use cluster_e2e::{json, paths, wait_for, CircusNode, Master};
 use clusterd_protocol::connection::Subscriber;
-
-/// A master without saved state, publishing merged watcher output.
-fn master() -> Master {
-    let logs = ports::free_endpoint();
-    Master::start_with_config(&format!("{CLUSTER_SECTION}state_file = \"\"\nlogs_endpoint = \"{logs}\"\n"))
-}
-
-/// A worker `name` that joins `master` with a log agent; `cmd` runs as `printer`.
-fn worker(name: &str, master: &Master, cmd: &str, stdout_stream: &str) -> CircusNode {
-    let ini = logging_worker_ini(name, &master.endpoint, &ports::free_endpoint(), cmd, stdout_stream);
-    let node = CircusNode::start_from_template(name, &ini, &[("work", 1), ("printer", 1)]);
-    master.wait_alive(name);
-    node
-}
 
 /// The numbers N of `<prefix> N` lines in `text`'s lines, in order.
 fn numbers(lines: &[&str], prefix: &str) -> Vec<u64> {
@@ -61,9 +46,9 @@ fn logs(master: &Master, args: &[&str]) -> String {
 
 #[test]
 fn last_lines_of_every_node_then_live_lines_then_a_download_that_resumes() {
-    let master = master();
-    let _n1 = worker("lg1", &master, PRINTER, FILE_STREAM);
-    let _n2 = worker("lg2", &master, PRINTER, FILE_STREAM);
+    let master = logging_master();
+    let _n1 = logging_worker("lg1", &master, PRINTER, FILE_STREAM);
+    let _n2 = logging_worker("lg2", &master, PRINTER, FILE_STREAM);
 
     // The last 5 lines of each node, prefixed node:watcher[pid].
     let text = wait_for("5 lines of each node", || {
@@ -138,13 +123,13 @@ fn a_node_without_an_agent_is_named_with_what_it_lacks() {
 
 #[test]
 fn rotation_by_time_and_a_file_moved_away_lose_no_line() {
-    let master = master();
+    let master = logging_master();
     // No backup_count: circus 0.19's TimedRotatingFileStream fails every rollover with one.
     let timed = "stdout_stream.class = TimedRotatingFileStream\nstdout_stream.filename = printer.out\n\
                  stdout_stream.rotate_when = S\nstdout_stream.rotate_interval = 1\n";
-    let _rotating = worker("lgrot", &master, PRINTER, timed);
+    let _rotating = logging_worker("lgrot", &master, PRINTER, timed);
     let watched = "stdout_stream.class = WatchedFileStream\nstdout_stream.filename = printer.out\n";
-    let moved = worker("lgmove", &master, PRINTER, watched);
+    let moved = logging_worker("lgmove", &master, PRINTER, watched);
     let history = |node: &str| try_logs(&master, &["--node", node, "printer", "-n", "10000", "--stream", "stdout"]);
     wait_for("a few lines", || {
         let text = history("lgmove")?;
@@ -172,11 +157,11 @@ fn rotation_by_time_and_a_file_moved_away_lose_no_line() {
 
 #[test]
 fn a_huge_line_is_cut_and_marked_and_binary_bytes_escaped() {
-    let master = master();
+    let master = logging_master();
     // After a pause, so that the agent follows the file from its start.
     let cmd = "sh -c \"sleep 2; head -c 1048576 /dev/zero | tr '\\\\0' a; echo; printf '\\\\377\\\\376 bin\\\\n'; \
                echo done; sleep 3600\"";
-    let node = worker("lgbig", &master, cmd, FILE_STREAM);
+    let node = logging_worker("lgbig", &master, cmd, FILE_STREAM);
     let text = wait_for("the printer's output", || {
         let text = try_logs(&master, &["--node", "lgbig", "printer", "-n", "10", "--stream", "stdout"])?;
         if text.contains("done") {
@@ -206,10 +191,10 @@ fn a_huge_line_is_cut_and_marked_and_binary_bytes_escaped() {
 
 #[test]
 fn a_log_subscriber_that_stops_reading_never_stops_stats_forwarding_or_commands() {
-    let master = master();
+    let master = logging_master();
     // About 4,000 lines/s: circusd itself (Python) must still answer while writing them.
     let flood = "sh -c 'while :; do seq 1 200; sleep 0.05; done'";
-    let _node = worker("lgflood", &master, flood, FILE_STREAM);
+    let _node = logging_worker("lgflood", &master, flood, FILE_STREAM);
     let options = master.call("globaloptions", json!({}));
     let logs_endpoint = options["options"]["logs_endpoint"].as_str().expect("logs_endpoint").to_string();
     // Subscribed to everything, reading nothing: its queue fills and stays full.
@@ -233,8 +218,8 @@ fn a_log_subscriber_that_stops_reading_never_stops_stats_forwarding_or_commands(
 
 #[test]
 fn json_lines_since_a_duration_and_a_followed_download() {
-    let master = master();
-    let _node = worker("lgjson", &master, PRINTER, FILE_STREAM);
+    let master = logging_master();
+    let _node = logging_worker("lgjson", &master, PRINTER, FILE_STREAM);
     let all = wait_for("twenty lines", || {
         let text = try_logs(&master, &["--node", "lgjson", "printer", "-n", "10000", "--json", "--stream", "stdout"])?;
         if text.lines().count() >= 20 {

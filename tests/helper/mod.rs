@@ -25,6 +25,10 @@
 //! Before running the tests, build the binaries (`cargo build --workspace --bins`) and the venv
 //! (`make venv`); `make test` does both.
 
+// These docs are for contributors (`cargo doc --document-private-items`, checked by `make lint`):
+// they point at private items on purpose.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod background;
 pub mod browser;
 pub mod cli;

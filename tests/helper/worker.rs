@@ -37,3 +37,27 @@ pub fn logging_worker_ini(name: &str, master: &str, logs_endpoint: &str, cmd: &s
              stderr_stream.class = FileStream\nstderr_stream.filename = printer.err\n"
         )
 }
+
+/// A master without saved state, publishing merged watcher output on a `[cluster]
+/// logs_endpoint` of its own.
+pub fn logging_master() -> crate::Master {
+    logging_master_with("")
+}
+
+/// [`logging_master`] with `extra` (`key = value` lines) added to `[cluster]`.
+pub fn logging_master_with(extra: &str) -> crate::Master {
+    let logs = crate::ports::free_endpoint();
+    crate::Master::start_with_config(&format!(
+        "{}state_file = \"\"\nlogs_endpoint = \"{logs}\"\n{extra}",
+        crate::master::CLUSTER_SECTION
+    ))
+}
+
+/// A worker `name` ([`logging_worker_ini`]) that has joined `master`, with a `work` and a
+/// `printer` watcher.
+pub fn logging_worker(name: &str, master: &crate::Master, cmd: &str, stdout_stream: &str) -> crate::CircusNode {
+    let ini = logging_worker_ini(name, &master.endpoint, &crate::ports::free_endpoint(), cmd, stdout_stream);
+    let node = crate::CircusNode::start_from_template(name, &ini, &[("work", 1), ("printer", 1)]);
+    master.wait_alive(name);
+    node
+}

@@ -35,6 +35,7 @@ pub fn run(plan: &Plan, command: String) -> Section {
         let events = Subscriber::connect_with_hwm(&master.pubsub_endpoint, &["cluster.".to_string()], 0)
             .expect("subscriber to the master's events");
         let (mut suspect, mut down) = (Vec::new(), Vec::new());
+        let mut no_suspect = 0;
         for kill in 1..=plan.kills {
             let prefix = format!("victim{kill}-");
             let mut victim = SimNodes::start(1, &["--name-prefix", &prefix]);
@@ -45,8 +46,9 @@ pub fn run(plan: &Plan, command: String) -> Section {
             let killed = Instant::now();
             victim.kill9();
             let (s, d) = watch(&events, &name, killed);
-            if let Some(s) = s {
-                suspect.push(millis(s));
+            match s {
+                Some(s) => suspect.push(millis(s)),
+                None => no_suspect += 1,
             }
             down.push(millis(d));
             let reply = master.call("unregister_node", serde_json::json!({"name": name}));
@@ -56,12 +58,7 @@ pub fn run(plan: &Plan, command: String) -> Section {
         worst = worst.max(down_spread.max);
         table.row(vec![
             size.to_string(),
-            // A kill whose suspect event never came is left out, never counted as its down time.
-            match suspect.len() {
-                0 => "not measured (no suspect event)".into(),
-                n if n < plan.kills => format!("{} ({n} of {} kills)", Spread::of(&suspect).show(0), plan.kills),
-                _ => Spread::of(&suspect).show(0),
-            },
+            with_missing(&suspect, no_suspect),
             down_spread.show(0),
             millis(HEARTBEAT * DOWN_AFTER).to_string(),
         ]);
@@ -74,7 +71,8 @@ pub fn run(plan: &Plan, command: String) -> Section {
             "clusterd with its defaults (heartbeat 1 s, down after 3 missed probes) over simnodes; a victim \
              simnode in a process of its own is registered, then killed with SIGKILL, {} times per size. Time \
              from the kill to the `cluster.<node>.suspect` and `cluster.<node>.down` events on the master's \
-             event stream. Baseline: the 3 × heartbeat the settings promise. Cells: median (lowest–highest).",
+             event stream. Baseline: the 3 × heartbeat the settings promise. Cells: median (lowest–highest); \
+             a kill whose `suspect` event never came is counted as missing, never as its down time.",
             plan.kills
         ),
         table,
@@ -89,8 +87,18 @@ fn drain(events: &Subscriber) {
     while let Ok(Some(_)) = events.recv_timeout(Duration::from_millis(50)) {}
 }
 
+/// A cell of the kills that gave a figure, saying how many gave none: `missing` alone when
+/// none did.
+fn with_missing(values: &[f64], missing: usize) -> String {
+    match (values.is_empty(), missing) {
+        (true, _) => "missing".to_string(),
+        (false, 0) => Spread::of(values).show(0),
+        (false, n) => format!("{}, missing in {n} of {}", Spread::of(values).show(0), values.len() + n),
+    }
+}
+
 /// Waits for the node's `suspect` and `down` events; times are from `killed`, the suspect's
-/// `None` when none came before the down.
+/// none when its event did not come before the down event.
 fn watch(events: &Subscriber, node: &str, killed: Instant) -> (Option<Duration>, Duration) {
     let (suspect, down) = (format!("cluster.{node}.suspect"), format!("cluster.{node}.down"));
     let mut seen_suspect = None;
@@ -104,5 +112,17 @@ fn watch(events: &Subscriber, node: &str, killed: Instant) -> (Option<Duration>,
             let at = killed.elapsed();
             return (seen_suspect, at);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_missing;
+
+    #[test]
+    fn a_missing_suspect_event_reads_as_missing_not_as_a_time() {
+        assert_eq!(with_missing(&[], 5), "missing");
+        assert_eq!(with_missing(&[100.0, 300.0, 200.0], 0), "200 (100–300)");
+        assert_eq!(with_missing(&[100.0, 300.0], 1), "200 (100–300), missing in 1 of 3");
     }
 }

@@ -13,6 +13,8 @@ mod fanout;
 mod fleet;
 mod forwarding;
 mod http_load;
+mod logs;
+mod logs_flood;
 mod memory;
 mod placement;
 mod proxy;
@@ -39,7 +41,7 @@ enum Bench {
         #[arg(long)]
         quick: bool,
     },
-    /// `status NAME` straight to a node vs through clusterd.
+    /// `status NAME` straight to a node, through a libzmq `zmq_proxy` hop and through clusterd.
     Proxy {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
@@ -98,6 +100,16 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         repeats: usize,
     },
+    /// Watcher output through a node's log agent and the master vs `tail -F`, and a flooding
+    /// node's effect on stats and commands.
+    Logs {
+        #[arg(long, value_delimiter = ',', default_value = "20000,50000")]
+        rates: Vec<u64>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 200_000)]
+        burst: u64,
+    },
     /// The baseline relay (a SUB on every endpoint of FILE, zmq_proxy to a PUB on --to).
     #[command(hide = true)]
     Relay {
@@ -105,6 +117,14 @@ enum Bench {
         to: String,
         #[arg(long)]
         from_file: PathBuf,
+    },
+    /// The baseline command hop (a ROUTER bound on --front, a DEALER to --back, zmq_proxy).
+    #[command(hide = true)]
+    HopRelay {
+        #[arg(long)]
+        front: String,
+        #[arg(long)]
+        back: String,
     },
 }
 
@@ -134,6 +154,12 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Bench::HopRelay { front, back } => {
+            if let Err(err) = clusterd_protocol::connection::hop_relay(&front, &back) {
+                eprintln!("hop-relay: {err}");
+                std::process::exit(1);
+            }
+        }
         Bench::Memory { steps, settle, restarts } => {
             let command = format!(
                 "target/release/clusterd-bench memory --steps {} --settle {}s --restarts {restarts}",
@@ -143,6 +169,10 @@ fn main() {
             let plan = memory::Plan { steps, settle, restarts };
             let (memory, startup) = memory::run(&plan, command.clone(), format!("{command} (second table)"));
             print!("{}{}", memory.markdown(), startup.markdown());
+        }
+        Bench::Logs { rates, seconds, burst } => {
+            let (throughput, flood) = run_logs(rates, seconds, burst);
+            print!("{}{}", throughput.markdown(), flood.markdown());
         }
         other => print!("{}", single(other).markdown()),
     }
@@ -180,10 +210,21 @@ fn single(bench: Bench) -> report::Section {
             let command = format!("{me} placement --nodes {nodes} --repeats {repeats}");
             placement::run(&placement::Plan { nodes, repeats }, command)
         }
-        Bench::Memory { .. } | Bench::All { .. } | Bench::Relay { .. } => {
+        Bench::Memory { .. }
+        | Bench::All { .. }
+        | Bench::Relay { .. }
+        | Bench::Logs { .. }
+        | Bench::HopRelay { .. } => {
             unreachable!("handled by the caller")
         }
     }
+}
+
+/// The two tables of `logs`.
+fn run_logs(rates: Vec<u64>, seconds: u64, burst: u64) -> (report::Section, report::Section) {
+    let command =
+        format!("target/release/clusterd-bench logs --rates {} --seconds {seconds} --burst {burst}", join(&rates));
+    logs::run(&logs::Plan { rates, seconds, burst }, command)
 }
 
 fn join<T: ToString>(values: &[T]) -> String {
@@ -221,6 +262,11 @@ fn all(out: &std::path::Path, quick: bool) {
         eprint!("{}", section.markdown());
         sections.push(section);
     }
+    let (rates, seconds, burst) = if quick { (vec![20_000], 2, 50_000) } else { (vec![20_000, 50_000], 5, 200_000) };
+    let (throughput, flood) = run_logs(rates, seconds, burst);
+    eprint!("{}{}", throughput.markdown(), flood.markdown());
+    sections.push(throughput);
+    sections.push(flood);
     let (steps, settle, restarts) = if quick {
         (vec![0, 200], Duration::from_secs(2), 1)
     } else {

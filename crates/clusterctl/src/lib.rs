@@ -23,6 +23,10 @@
 //! [`run`] is the whole program; [`run_with`] takes the environment and the output streams so
 //! that tests can drive it in-process.
 
+// These docs are for contributors (`cargo doc --document-private-items`, checked by `make lint`):
+// they point at private items on purpose.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod agent;
 pub mod cli;
 pub mod commands;

@@ -23,6 +23,10 @@
 //! * [`logging`]: the tracing set-up, with the audit events in their own file if asked;
 //! * [`signal`]: the SIGINT/SIGTERM shutdown future given to [`run`].
 
+// These docs are for contributors (`cargo doc --document-private-items`, checked by `make lint`):
+// they point at private items on purpose.
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod access;
 pub mod config;
 pub mod discovery;

@@ -39,9 +39,10 @@ struct Cli {
     man: Option<PathBuf>,
 }
 
-/// `clusterd migrate-state --to etcd CONFIG`: copies the registered and discovered nodes of
-/// CONFIG's state file into the etcd of its `etcd_endpoints`, under its `etcd_prefix`, before
-/// the masters switch to `registry = "etcd"`. Nodes etcd already has are left as they are.
+/// `clusterd migrate-state --to etcd CONFIG`: copies the registered and discovered nodes and
+/// the placement state of CONFIG's state file into the etcd of its `etcd_endpoints`, under its
+/// `etcd_prefix`, before the masters switch to `registry = "etcd"`. Keys etcd already has are
+/// left as they are.
 #[derive(Parser)]
 #[command(name = "clusterd migrate-state")]
 struct MigrateCli {
@@ -99,7 +100,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(clusterd::run(config, clusterd::signal::shutdown())) {
+    // The master runs as a task, on a worker thread: `block_on` would keep its command loop on
+    // this thread, outside the workers that drive I/O and run the request and link tasks, and
+    // every request would then cross threads twice more (a futex wake-up each way).
+    let master = runtime.spawn(clusterd::run(config, clusterd::signal::shutdown()));
+    let outcome = match runtime.block_on(master) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("clusterd: the master task failed: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err @ clusterd::ServeError::State(_)) => {
             eprintln!("clusterd: {err}");
@@ -141,6 +153,15 @@ fn migrate_state(cli: MigrateCli) -> ExitCode {
             );
             for name in &done.kept {
                 println!("kept (already in etcd): {name}");
+            }
+            println!(
+                "migrated {} placement(s): {} written, {} already there",
+                done.placements_written.len() + done.placements_kept.len(),
+                done.placements_written.len(),
+                done.placements_kept.len()
+            );
+            for name in &done.placements_kept {
+                println!("kept placement (already in etcd): {name}");
             }
             ExitCode::SUCCESS
         }

@@ -70,6 +70,13 @@ pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
         );
     }
     *ctx.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = unstarted;
+    // Their log agents too: an agent re-registers only when the master forgets its node, so a
+    // restored node's agent would otherwise stay unknown (`logs` refused) until then.
+    for (node, endpoint) in state.load_log_agents()? {
+        if ctx.registry.get(&node).is_some_and(|node| node.source != Source::Config) && ctx.logs.get(&node).is_none() {
+            ctx.logs.set(&node, Some(endpoint));
+        }
+    }
     Ok(())
 }
 
@@ -95,18 +102,16 @@ pub async fn flush(ctx: Arc<Ctx>, state: &StateFile) {
         // The nodes are read under the lock too, so that an older picture is never written
         // after a newer one.
         let _saving = SAVING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut nodes: Vec<_> = ctx
-            .registry
-            .all()
-            .iter()
-            .filter(|node| node.source != Source::Config)
-            .map(|node| (node.spec(), node.source))
-            .collect();
+        // A write that waited for the lock while the master stopped (the persist task, or
+        // placement's) finds the registry closed: the master's last write stays the last.
+        let Some(all) = ctx.registry.all_unless_closed() else { return Ok(()) };
+        let mut nodes: Vec<_> =
+            all.iter().filter(|node| node.source != Source::Config).map(|node| (node.spec(), node.source)).collect();
         // Saved nodes that could not start stay saved, unless registered again meanwhile.
         let unstarted = ctx.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         nodes.extend(unstarted.into_iter().filter(|(spec, _)| !ctx.registry.contains(&spec.name)));
         let placements = ctx.placement.desired().to_saved();
-        file.save_with(&nodes, placements)
+        file.save_all(&nodes, &ctx.logs.all(), placements)
     };
     match tokio::task::spawn_blocking(save).await {
         Ok(Ok(())) => {}

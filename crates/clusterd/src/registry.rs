@@ -6,6 +6,7 @@
 //! stop when its last `Arc<Node>` is dropped (removal, or replacement by a new registration).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use crate::config::NodeSpec;
 use crate::link::{Health, Link, LinkEvent, Tuning};
 use crate::streams::{Counters, Streams};
 
+#[cfg(test)]
+mod closed_tests;
 mod node;
 
 pub use node::{Node, Source};
@@ -55,6 +58,8 @@ pub struct Registry {
     policy: Mutex<ProbePolicy>,
     streams: Streams,
     nodes: RwLock<BTreeMap<String, Arc<Node>>>,
+    /// Set by [`Registry::close_all`]: the empty map then says nothing about which nodes exist.
+    closed: AtomicBool,
     changed: Arc<Notify>,
     /// Descriptors open before any node: the file-descriptor budget counts each node at its
     /// full cost from there, connected yet or not.
@@ -71,6 +76,7 @@ impl Registry {
             policy: Mutex::new(policy),
             streams,
             nodes: RwLock::new(BTreeMap::new()),
+            closed: AtomicBool::new(false),
             changed: Arc::new(Notify::new()),
             base_fds: budget::Usage::now().map_or(0, |usage| usage.open),
         }
@@ -214,7 +220,12 @@ impl Registry {
     /// middle of a multipart message trips a libzmq assertion (`session_base.cpp:260`,
     /// `clean_pipes` finding the rest of the message gone with the terminating pipe).
     pub fn close_all(&self) {
-        let nodes = std::mem::take(&mut *self.write());
+        let mut map = self.write();
+        // Under the write lock: a reader of [`Registry::all_unless_closed`] sees either every
+        // node or the closed mark, never an empty map taken for the truth.
+        self.closed.store(true, Ordering::SeqCst);
+        let nodes = std::mem::take(&mut *map);
+        drop(map);
         drop(nodes);
     }
 
@@ -251,6 +262,13 @@ impl Registry {
     /// Every node, sorted by name.
     pub fn all(&self) -> Vec<Arc<Node>> {
         self.nodes.read().expect("registry lock").values().cloned().collect()
+    }
+
+    /// Every node, or none once [`Registry::close_all`] has run (what the state file may be
+    /// written from: a write that waited while the master stopped must not save an empty list).
+    pub fn all_unless_closed(&self) -> Option<Vec<Arc<Node>>> {
+        let map = self.nodes.read().expect("registry lock");
+        (!self.closed.load(Ordering::SeqCst)).then(|| map.values().cloned().collect())
     }
 
     /// Every node name, sorted.

@@ -9,9 +9,12 @@
 //! `FILE.prev` instead of writing through it.
 //!
 //! Format (JSON): `{"version": 1, "nodes": [{"name", "endpoint", "stats_endpoint",
-//! "pubsub_endpoint", "source", "tags"}], "placements": {...}}`; `placements` (the desired state
-//! of placement, docs/placement.md) is left out when there is none, and files without it load.
+//! "pubsub_endpoint", "source", "tags", "logs_endpoint"}], "placements": {...}}`; `placements`
+//! (the desired state of placement, docs/placement.md) is left out when there is none, and
+//! `logs_endpoint` (the node's log agent, docs/logs.md) when it registered none; files without
+//! them load.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,6 +75,9 @@ pub(crate) struct SavedNode {
     source: String,
     #[serde(default)]
     tags: Vec<String>,
+    /// The node's log agent (`register_node`'s `logs_endpoint`); never in etcd records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    logs_endpoint: Option<String>,
 }
 
 impl SavedNode {
@@ -84,6 +90,7 @@ impl SavedNode {
             pubsub_endpoint: spec.pubsub_endpoint.as_ref().map(ToString::to_string),
             source: source.as_str().to_string(),
             tags: spec.tags.clone(),
+            logs_endpoint: None,
         }
     }
 
@@ -163,6 +170,21 @@ impl StateFile {
         Ok(serde_json::from_str::<Saved>(&text).map(|saved| saved.placements).unwrap_or_default())
     }
 
+    /// The saved log agents' endpoints, by node name (nodes saved without one are left out;
+    /// one that is not an endpoint is left out too: its agent registers it again).
+    ///
+    /// # Errors
+    /// As [`StateFile::load`].
+    pub fn load_log_agents(&self) -> Result<BTreeMap<String, Endpoint>, StateError> {
+        self.load()?;
+        let text = fs::read_to_string(&self.path).unwrap_or_default();
+        let nodes = serde_json::from_str::<Saved>(&text).map(|saved| saved.nodes).unwrap_or_default();
+        Ok(nodes
+            .into_iter()
+            .filter_map(|node| Some((node.name, node.logs_endpoint?.parse::<Endpoint>().ok()?)))
+            .collect())
+    }
+
     fn parse(&self, text: &str) -> Result<Vec<(NodeSpec, Source)>, String> {
         let saved: Saved = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if saved.version != VERSION {
@@ -184,11 +206,25 @@ impl StateFile {
     /// # Errors
     /// As [`StateFile::save`].
     pub fn save_with(&self, nodes: &[(NodeSpec, Source)], placements: serde_json::Value) -> Result<(), StateError> {
-        let saved = Saved {
-            placements,
-            version: VERSION,
-            nodes: nodes.iter().map(|(spec, source)| SavedNode::from_spec(spec, *source)).collect(),
+        self.save_all(nodes, &BTreeMap::new(), placements)
+    }
+
+    /// Writes `nodes`, their log agents' endpoints (`log_agents`, by node name) and the desired
+    /// state of placement in the same atomic write.
+    ///
+    /// # Errors
+    /// As [`StateFile::save`].
+    pub fn save_all(
+        &self,
+        nodes: &[(NodeSpec, Source)],
+        log_agents: &BTreeMap<String, Endpoint>,
+        placements: serde_json::Value,
+    ) -> Result<(), StateError> {
+        let saved_node = |(spec, source): &(NodeSpec, Source)| SavedNode {
+            logs_endpoint: log_agents.get(&spec.name).map(ToString::to_string),
+            ..SavedNode::from_spec(spec, *source)
         };
+        let saved = Saved { placements, version: VERSION, nodes: nodes.iter().map(saved_node).collect() };
         let text = serde_json::to_string_pretty(&saved).expect("state serializes");
         let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             Some(dir) => dir.to_path_buf(),
@@ -234,74 +270,5 @@ fn replace_file(dir: &Path, path: &Path, content: &[u8]) -> std::io::Result<()> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(name: &str, port: u16) -> NodeSpec {
-        NodeSpec {
-            name: name.into(),
-            endpoint: format!("tcp://127.0.0.1:{port}").parse().unwrap(),
-            stats_endpoint: Some(format!("tcp://127.0.0.1:{}", port + 2).parse().unwrap()),
-            pubsub_endpoint: None,
-            tags: vec!["eu".into()],
-        }
-    }
-
-    #[test]
-    fn saves_and_loads_with_a_last_good_copy() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = StateFile::new(&dir.path().join("state.json"));
-        assert!(file.load().unwrap().is_empty(), "a missing file is an empty state");
-        file.save(&[(spec("a", 1000), Source::Registered)]).unwrap();
-        file.save(&[(spec("a", 1000), Source::Registered), (spec("b", 2000), Source::Discovered)]).unwrap();
-        let loaded = file.load().unwrap();
-        assert_eq!(loaded.len(), 2);
-        assert_eq!(loaded[1], (spec("b", 2000), Source::Discovered));
-        let prev = StateFile::new(&dir.path().join("state.json.prev")).load().unwrap();
-        assert_eq!(prev, vec![(spec("a", 1000), Source::Registered)]);
-        assert!(!dir.path().join("state.json.tmp").exists());
-    }
-
-    #[test]
-    fn a_corrupt_file_names_the_way_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let file = StateFile::new(&path);
-        for bad in [
-            "{not json",
-            r#"{"version": 9, "nodes": []}"#,
-            r#"{"version": 1, "nodes": [{"name": "a.b", "endpoint": "tcp://h:1", "stats_endpoint": null, "pubsub_endpoint": null, "source": "registered"}]}"#,
-        ] {
-            std::fs::write(&path, bad).unwrap();
-            let message = file.load().unwrap_err().to_string();
-            assert!(message.contains(&path.display().to_string()), "{message}");
-            assert!(message.contains("state.json.prev") && message.contains("--reset-state"), "{message}");
-        }
-        let aside = file.reset().unwrap().unwrap();
-        assert!(aside.ends_with("state.json.corrupt") && !path.exists());
-        assert!(file.load().unwrap().is_empty());
-    }
-
-    #[test]
-    fn planted_symlinks_are_replaced_never_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "precious").unwrap();
-        for planted in ["state.json.tmp", "state.json.prev"] {
-            std::os::unix::fs::symlink(&victim, dir.path().join(planted)).unwrap();
-        }
-        let file = StateFile::new(&path);
-        file.save(&[(spec("a", 1000), Source::Registered)]).unwrap();
-        file.save(&[(spec("b", 2000), Source::Registered)]).unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "a link target was written");
-        for written in ["state.json", "state.json.prev"] {
-            let meta = std::fs::symlink_metadata(dir.path().join(written)).unwrap();
-            assert!(meta.file_type().is_file(), "{written} must be a plain file, not a link");
-        }
-        assert_eq!(file.load().unwrap(), vec![(spec("b", 2000), Source::Registered)]);
-        let prev = StateFile::new(&dir.path().join("state.json.prev")).load().unwrap();
-        assert_eq!(prev, vec![(spec("a", 1000), Source::Registered)]);
-        assert!(std::fs::symlink_metadata(dir.path().join("state.json.tmp")).unwrap().file_type().is_symlink());
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

@@ -9,7 +9,7 @@
 //!   with no live connection fails at once instead of being queued and run minutes later,
 //!   when the node comes back and the client has long given up; a lost connection is reported
 //!   ([`NodeEvent::Disconnected`]) so that requests sent on it fail at once.
-//! * [`probe`]: a one-shot request on a DEALER of its own that waits for the connection
+//! * [`probe()`]: a one-shot request on a DEALER of its own that waits for the connection
 //!   (discovery probes endpoints that may hold nothing).
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
 //!   Circus's `CircusClient`.
@@ -29,7 +29,7 @@ mod node;
 mod probe;
 pub mod stream;
 
-pub use blocking::{relay, Client, Publisher, Subscriber};
+pub use blocking::{hop_relay, relay, Client, Publisher, Subscriber};
 pub use node::{NodeEvent, NodeSocket};
 pub use probe::probe;
 
@@ -65,6 +65,16 @@ pub enum ConnectionError {
     /// The endpoint's host name did not resolve in time (`dns: ...`).
     #[error("{0}")]
     Unresolved(String),
+    /// None of several endpoints serving the same thing answered (a worker's agent with several
+    /// masters sharing etcd): each endpoint with its failure, in the order they were asked.
+    #[error("{}", each_failure(.0))]
+    NoneAnswered(Vec<(String, ConnectionError)>),
+}
+
+/// `tcp://a:5558: Timed out.; tcp://b:5558: ...`.
+fn each_failure(failures: &[(String, ConnectionError)]) -> String {
+    let each: Vec<String> = failures.iter().map(|(endpoint, err)| format!("{endpoint}: {err}")).collect();
+    each.join("; ")
 }
 
 impl ConnectionError {
@@ -252,5 +262,19 @@ mod tests {
         // Each NodeSocket is a DEALER and its monitor's two PAIRs: 3,300 sockets.
         assert_eq!(ctx.contexts(), 4);
         drop(sockets);
+    }
+
+    #[test]
+    fn a_call_waits_its_own_timeout_and_none_answered_names_each_endpoint() {
+        let client = Client::connect("tcp://127.0.0.1:9", Duration::from_secs(60)).unwrap();
+        let request = crate::message::Request::new("status", serde_json::Map::new());
+        // Nothing listens on port 9: the call ends at its own deadline, not the client's 60 s.
+        assert!(matches!(client.call_within(&request, Duration::from_millis(50)), Err(ConnectionError::Timeout)));
+        assert_eq!(client.timeout(), Duration::from_secs(60));
+        let none = ConnectionError::NoneAnswered(vec![
+            ("tcp://a:5558".into(), ConnectionError::Timeout),
+            ("tcp://b:5558".into(), ConnectionError::WouldBlock),
+        ]);
+        assert_eq!(none.to_string(), "tcp://a:5558: Timed out.; tcp://b:5558: not connected");
     }
 }

@@ -3,7 +3,11 @@
 //! `logs_endpoint` ([`LogServer`]):
 //!
 //! * `history` (`watcher`, `stream`, `lines` (default 10, at most 10,000), `since` (epoch
-//!   seconds)): `{"lines": [{watcher, stream, pid, time, line}, ...]}`, oldest first;
+//!   seconds), `forget`): `{"lines": [{watcher, stream, pid, time, line}, ...]}`, oldest first.
+//!   The files are read first, so a line written just before is in; a watcher not known yet is
+//!   asked of circusd at once and its files read from their start. With `forget` (a `run` job's
+//!   output, gathered once) the watcher's lines are dropped after the answer and its files
+//!   deleted;
 //! * `follow`: from then on, every new line is pushed to the caller as `["log", JSON]` for
 //!   [`LEASE`], renewed by each `follow` (the master sends one every few seconds while someone
 //!   subscribes to the node's lines); `unfollow` ends it at once.
@@ -14,15 +18,15 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clusterd_protocol::connection::logs::{LogServer, LINE_FRAME};
-use clusterd_protocol::connection::{Client, ConnectionError};
+use clusterd_protocol::connection::ConnectionError;
 use clusterd_protocol::{Errno, Reply, Request};
 use serde_json::{json, Map, Value};
 
+use super::learn::{outputs_of, spawn_learner};
 use super::outputs::{self, Output};
 use super::tail::Tail;
 use super::worker::Worker;
@@ -37,8 +41,6 @@ const KEEP_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_HISTORY: usize = 10_000;
 /// How often the files are read.
 const TAIL_EVERY: Duration = Duration::from_millis(20);
-/// How often circusd is asked about its watchers.
-const LEARN_EVERY: Duration = Duration::from_secs(2);
 
 /// One line read from an output file.
 struct Line {
@@ -55,15 +57,11 @@ struct Kept {
     bytes: usize,
 }
 
-/// What circusd said about its watchers.
-struct Learnt {
-    outputs: Vec<Output>,
-    pids: HashMap<String, Vec<u64>>,
-}
-
 /// The service's state.
 struct Service {
     server: LogServer,
+    /// circusd's endpoint, for watchers asked about before the learner has seen them.
+    circusd: String,
     tails: BTreeMap<(String, &'static str), Tail>,
     kept: BTreeMap<(String, &'static str), Kept>,
     pids: HashMap<String, Vec<u64>>,
@@ -84,13 +82,14 @@ pub fn serve(worker: &Worker, ini: &str, stop: &Arc<AtomicBool>, log: &mut dyn W
     let _ = writeln!(log, "clusterctl join: serving watcher output on {}", server.bound_endpoint());
     let mut service = Service {
         server,
+        circusd: worker.endpoint.clone(),
         tails: BTreeMap::new(),
         kept: BTreeMap::new(),
         pids: HashMap::new(),
         followers: HashMap::new(),
         seq: 0,
     };
-    service.follow_files(outputs::from_ini(ini));
+    service.follow_files(outputs::from_ini(ini), Tail::new);
     let learnt = spawn_learner(worker.endpoint.clone(), Arc::clone(stop));
     let mut last_tail = Instant::now() - TAIL_EVERY;
     while !stop.load(Ordering::Relaxed) {
@@ -103,8 +102,10 @@ pub fn serve(worker: &Worker, ini: &str, stop: &Arc<AtomicBool>, log: &mut dyn W
             }
         }
         while let Ok(found) = learnt.try_recv() {
+            // Files of removed watchers are no longer followed (their lines stay kept).
+            service.tails.retain(|(watcher, _), _| found.pids.contains_key(watcher));
             service.pids = found.pids;
-            service.follow_files(found.outputs);
+            service.follow_files(found.outputs, Tail::new);
         }
         if last_tail.elapsed() >= TAIL_EVERY {
             last_tail = Instant::now();
@@ -113,66 +114,17 @@ pub fn serve(worker: &Worker, ini: &str, stop: &Arc<AtomicBool>, log: &mut dyn W
     }
 }
 
-/// Asks circusd every [`LEARN_EVERY`] for its watchers' output files and pids.
-fn spawn_learner(endpoint: String, stop: Arc<AtomicBool>) -> Receiver<Learnt> {
-    let (send, receive): (Sender<Learnt>, _) = channel();
-    std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            if let Ok(found) = learn(&endpoint) {
-                if send.send(found).is_err() {
-                    return;
-                }
-            }
-            let until = Instant::now() + LEARN_EVERY;
-            while Instant::now() < until && !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    });
-    receive
-}
-
-/// One round of `list`, then `options` and `list NAME` per watcher.
-fn learn(endpoint: &str) -> Result<Learnt, ConnectionError> {
-    let client = Client::connect(endpoint, Duration::from_secs(2))?;
-    let call = |command: &str, props: Value| {
-        let props = if let Value::Object(map) = props { map } else { Map::new() };
-        client.call(&Request::new(command, props))
-    };
-    let list = call("list", json!({}))?;
-    let names: Vec<String> = list
-        .0
-        .get("watchers")
-        .and_then(Value::as_array)
-        .map_or_else(Vec::new, |names| names.iter().filter_map(Value::as_str).map(String::from).collect());
-    let mut learnt = Learnt { outputs: Vec::new(), pids: HashMap::new() };
-    for name in names {
-        let options = call("options", json!({"name": name}))?;
-        if let Some(options) = options.0.get("options") {
-            learnt.outputs.extend(outputs::from_options(&name, options));
-        }
-        let pids = call("list", json!({"name": name}))?;
-        let pids = pids
-            .0
-            .get("pids")
-            .and_then(Value::as_array)
-            .map_or_else(Vec::new, |pids| pids.iter().filter_map(Value::as_u64).collect());
-        learnt.pids.insert(name, pids);
-    }
-    Ok(learnt)
-}
-
 impl Service {
     /// Starts following the files not followed yet (a changed filename replaces the old one).
     /// Paths are made absolute first: the ini's `printer.out` and circusd's answer for it must
     /// not look like two files (a new tail would read the file again).
-    fn follow_files(&mut self, found: Vec<Output>) {
+    fn follow_files(&mut self, found: Vec<Output>, tail: fn(std::path::PathBuf) -> Tail) {
         let cwd = std::env::current_dir().unwrap_or_default();
         for output in found {
             let key = (output.watcher, output.stream);
             let path = cwd.join(&output.path);
             if self.tails.get(&key).is_none_or(|tail| tail.path() != path) {
-                self.tails.insert(key, Tail::new(path));
+                self.tails.insert(key, tail(path));
             }
         }
     }
@@ -235,14 +187,25 @@ impl Service {
     }
 
     /// `history`: the last `lines` lines (since `since`) of the matching watchers and streams.
-    fn history(&self, request: &Request) -> Reply {
+    fn history(&mut self, request: &Request) -> Reply {
         let props = &request.properties;
         let watcher = props.get("watcher").and_then(Value::as_str).filter(|w| !w.is_empty());
         let stream = props.get("stream").and_then(Value::as_str).filter(|s| !s.is_empty());
         let lines = props.get("lines").and_then(Value::as_u64).map_or(10, |n| n as usize).min(MAX_HISTORY);
         let since = props.get("since").and_then(Value::as_f64).unwrap_or(0.0);
+        let forget = props.get("forget").and_then(Value::as_bool).unwrap_or(false);
         if let Some(name) = watcher {
-            if !self.tails.keys().any(|(w, _)| w == name) {
+            if !self.knows(name) {
+                // A watcher added since the last round (a `run` job): its files are new, every
+                // line of them is its output. No answer from circusd leaves it unknown.
+                let found = outputs_of(&self.circusd, name).unwrap_or_default();
+                self.follow_files(found, Tail::from_start);
+            }
+        }
+        // What was written since the last read counts too (a job that has just exited).
+        self.read_files();
+        if let Some(name) = watcher {
+            if !self.knows(name) {
                 let reason = format!(
                     "watcher '{name}' has no output file this agent reads (stdout_stream/stderr_stream \
                      with class FileStream, TimedRotatingFileStream or WatchedFileStream and a filename)"
@@ -259,9 +222,31 @@ impl Service {
         found.sort_by_key(|(_, _, line)| line.seq);
         let start = found.len().saturating_sub(lines);
         let list: Vec<Value> = found[start..].iter().map(|(w, s, line)| line_json(w, s, line)).collect();
+        // Only a `run` job's files (`run-NAME-xxxx`), whoever asks: never a service's logs.
+        if let (Some(name), true) = (watcher, forget) {
+            if name.starts_with("run-") {
+                self.forget(name);
+            }
+        }
         let mut fields = Map::new();
         fields.insert("lines".into(), list.into());
         Reply::ok(fields, Value::Null)
+    }
+
+    /// True when `watcher` has a followed file or kept lines.
+    fn knows(&self, watcher: &str) -> bool {
+        self.tails.keys().chain(self.kept.keys()).any(|(w, _)| w == watcher)
+    }
+
+    /// Drops everything about `watcher` and deletes its files: its output was wanted once.
+    fn forget(&mut self, watcher: &str) {
+        self.kept.retain(|(w, _), _| w != watcher);
+        let files: Vec<std::path::PathBuf> =
+            self.tails.iter().filter(|((w, _), _)| w == watcher).map(|(_, tail)| tail.path().to_path_buf()).collect();
+        self.tails.retain(|(w, _), _| w != watcher);
+        for file in files {
+            let _ = std::fs::remove_file(file);
+        }
     }
 }
 

@@ -19,20 +19,22 @@
 //! circusd starts a fresh joiner. Every event is one line on stderr.
 //!
 //! * [`worker`]: reading the ini (the `[circus]` keys, circusd's defaults and value rules);
-//! * [`session`]: the loop itself, over a [`Link`] to the master and a
-//!   [`Waiter`] for time and stop conditions;
+//! * [`session`]: the loop itself, over the crate's [`Master`] trait (here [`Masters`], every
+//!   master the ini names) and a [`Waiter`] for time and stop conditions;
 //! * [`logs`] (with [`outputs`] and [`tail`]): with `logs_endpoint` in the ini, the watchers'
 //!   output files, followed and served to the master (docs/logs.md).
 //!
 //! The global `--endpoint`, `--node` and `--timeout` options do not apply: everything comes from
 //! the ini.
 
+pub mod learn;
 pub mod logs;
 pub mod outputs;
 pub mod session;
 pub mod tail;
 pub mod worker;
 
+use std::cell::Cell;
 use std::io::Write;
 use std::os::unix::process::parent_id;
 use std::path::PathBuf;
@@ -43,8 +45,9 @@ use std::time::{Duration, Instant};
 use clusterd_protocol::connection::{Client, ConnectionError};
 use clusterd_protocol::{Reply, Request};
 
-use self::session::{secs, Link, Stop, Timings, Waiter};
+use self::session::{Stop, Timings, Waiter};
 use self::worker::{Worker, WorkerIniError};
+use crate::master::Master;
 
 /// `join <WORKER.INI>`.
 #[derive(clap::Args, Debug, Clone)]
@@ -82,42 +85,47 @@ pub fn run(args: &JoinArgs, log: &mut dyn Write) -> Result<(), WorkerIniError> {
         };
         std::thread::spawn(move || logs::serve(&worker, &ini, &quit, &mut log));
     }
-    let mut link = ZmqLink { masters: worker.masters(), current: 0 };
+    let timings = Timings::default();
+    let masters = Masters { endpoints: worker.masters(), current: Cell::new(0), timeout: timings.call_timeout };
     let mut waiter = ProcessWaiter { quit, parent: parent_id() };
-    session::run(&worker, &mut link, &mut waiter, &Timings::default(), log);
+    session::run(&worker, &masters, &mut waiter, &timings, log);
     Ok(())
 }
 
-/// The real master: a fresh [`Client`] per call, so that nothing queued for a master that was
-/// down outlives its call. With several masters (sharing etcd), the one that answered last is
-/// asked first; one that does not answer passes the request to the next.
-struct ZmqLink {
-    masters: Vec<String>,
+/// The real masters of a worker: a fresh [`Client`] per call, so that nothing queued for a
+/// master that was down outlives its call. With several masters (sharing etcd), the one that
+/// answered last is asked first; one that does not answer passes the request to the next.
+pub struct Masters {
+    /// The ini's `master` endpoints, at least one.
+    endpoints: Vec<String>,
     /// Index of the master that answered last.
-    current: usize,
+    current: Cell<usize>,
+    /// The deadline of [`Master::call`].
+    timeout: Duration,
 }
 
-impl Link for ZmqLink {
-    /// One bounded request on a DEALER of its own, to each master in turn until one answers.
-    fn call(&mut self, request: &Request, timeout: Duration) -> Result<Reply, String> {
-        let describe = |err: ConnectionError| match err {
-            ConnectionError::Timeout => format!("no reply within {}", secs(timeout)),
-            other => other.to_string(),
-        };
+impl Master for Masters {
+    /// One bounded request on a DEALER of its own, to each master in turn until one answers;
+    /// with a single master its own failure, else [`ConnectionError::NoneAnswered`].
+    fn call_within(&self, request: &Request, timeout: Duration) -> Result<Reply, ConnectionError> {
         let mut failures = Vec::new();
-        for offset in 0..self.masters.len() {
-            let index = (self.current + offset) % self.masters.len();
-            let endpoint = &self.masters[index];
+        for offset in 0..self.endpoints.len() {
+            let index = (self.current.get() + offset) % self.endpoints.len();
+            let endpoint = &self.endpoints[index];
             match Client::connect(endpoint, timeout).and_then(|client| client.call(request)) {
                 Ok(reply) => {
-                    self.current = index;
+                    self.current.set(index);
                     return Ok(reply);
                 }
-                Err(err) if self.masters.len() == 1 => return Err(describe(err)),
-                Err(err) => failures.push(format!("{endpoint}: {}", describe(err))),
+                Err(err) if self.endpoints.len() == 1 => return Err(err),
+                Err(err) => failures.push((endpoint.clone(), err)),
             }
         }
-        Err(failures.join("; "))
+        Err(ConnectionError::NoneAnswered(failures))
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
 }
 
@@ -146,6 +154,35 @@ impl Waiter for ProcessWaiter {
                 return;
             }
             std::thread::sleep(left.min(SLICE));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nothing listens there: every call ends at its deadline.
+    const SILENT: [&str; 2] = ["tcp://127.0.0.1:9", "ipc:///nonexistent/clusterctl-agent-test"];
+
+    #[test]
+    fn one_silent_master_times_out_and_several_are_each_named() {
+        let status = Request::new("status", serde_json::Map::new());
+        let within = Duration::from_millis(50);
+        let masters = |endpoints: &[&str]| Masters {
+            endpoints: endpoints.iter().map(|endpoint| endpoint.to_string()).collect(),
+            current: Cell::new(0),
+            timeout: Duration::from_secs(60),
+        };
+        let one = masters(&SILENT[..1]).call_within(&status, within);
+        assert!(matches!(one, Err(ConnectionError::Timeout)), "{one:?}");
+        match masters(&SILENT).call_within(&status, within) {
+            Err(ConnectionError::NoneAnswered(failures)) => {
+                let asked: Vec<&str> = failures.iter().map(|(endpoint, _)| endpoint.as_str()).collect();
+                assert_eq!(asked, SILENT);
+                assert!(failures.iter().all(|(_, err)| matches!(err, ConnectionError::Timeout)), "{failures:?}");
+            }
+            other => panic!("expected NoneAnswered, got {other:?}"),
         }
     }
 }

@@ -55,13 +55,16 @@ pub fn from_options(watcher: &str, options: &Value) -> Vec<Output> {
         .into_iter()
         .filter_map(|stream| {
             let conf = options.get(format!("{stream}_stream_conf"))?;
-            output(watcher, stream, conf.get("class")?.as_str(), conf.get("filename")?.as_str())
+            output(watcher, stream, conf.get("class").and_then(Value::as_str), conf.get("filename")?.as_str())
         })
         .collect()
 }
 
+/// A file output: a file class, or no class but a filename (circus's `get_stream` makes that a
+/// FileStream; and a watcher given a stream with `add` reports its conf without `class`, which
+/// circus popped from it).
 fn output(watcher: &str, stream: &'static str, class: Option<&str>, filename: Option<&str>) -> Option<Output> {
-    let class = class?.rsplit('.').next()?;
+    let class = class.unwrap_or("FileStream").rsplit('.').next()?;
     let filename = filename.filter(|f| !f.is_empty())?;
     FILE_CLASSES.contains(&class).then(|| Output { watcher: watcher.to_string(), stream, path: filename.into() })
 }
@@ -94,6 +97,13 @@ mod tests {
         assert_eq!(
             from_options("late", &options),
             [Output { watcher: "late".into(), stream: "stdout", path: "/tmp/w.log".into() }]
+        );
+        // What circusd reports for a watcher added with a FileStream: the class is gone.
+        let added = json!({"stdout_stream_conf": {"filename": "run-x.stdout.log"},
+                           "stderr_stream_conf": {"class": "StdoutStream"}});
+        assert_eq!(
+            from_options("run-x", &added),
+            [Output { watcher: "run-x".into(), stream: "stdout", path: "run-x.stdout.log".into() }]
         );
     }
 }

@@ -1,4 +1,4 @@
-//! The join loop, over an abstract master ([`Link`]) and clock ([`Waiter`]) so that its
+//! The join loop, over an abstract master ([`Master`]) and clock ([`Waiter`]) so that its
 //! decisions are unit-tested without sockets or real time.
 //!
 //! 1. `register_node` until the master answers ok, retrying with capped backoff;
@@ -11,19 +11,12 @@
 use std::io::Write;
 use std::time::Duration;
 
-use clusterd_protocol::{Reply, Request};
+use clusterd_protocol::connection::ConnectionError;
+use clusterd_protocol::Request;
 use serde_json::{json, Value};
 
 use super::worker::Worker;
-
-/// The master, one bounded request at a time.
-pub trait Link {
-    /// Sends `request` and waits at most `timeout` for its reply.
-    ///
-    /// # Errors
-    /// Why no reply came, as a short text (`no reply within 2s`).
-    fn call(&mut self, request: &Request, timeout: Duration) -> Result<Reply, String>;
-}
+use crate::master::Master;
 
 /// Why the loop ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +80,7 @@ enum Phase {
 /// The loop's state and its collaborators.
 struct Session<'a> {
     worker: &'a Worker,
-    link: &'a mut dyn Link,
+    master: &'a dyn Master,
     waiter: &'a mut dyn Waiter,
     timings: &'a Timings,
     log: &'a mut dyn Write,
@@ -103,13 +96,13 @@ struct Session<'a> {
 /// Every event is one line on `log`.
 pub fn run(
     worker: &Worker,
-    link: &mut dyn Link,
+    master: &dyn Master,
     waiter: &mut dyn Waiter,
     timings: &Timings,
     log: &mut dyn Write,
 ) -> Stop {
     let mut session =
-        Session { worker, link, waiter, timings, log, backoff: timings.first_retry, contact: true, sent: false };
+        Session { worker, master, waiter, timings, log, backoff: timings.first_retry, contact: true, sent: false };
     session.say(&format!(
         "joining master {} as node {} ({}, pubsub {}, stats {})",
         worker.master, worker.name, worker.endpoint, worker.pubsub_endpoint, worker.stats_endpoint
@@ -143,7 +136,7 @@ impl Session<'_> {
     fn register(&mut self, again: bool) -> (Phase, Duration) {
         let request = Request::new("register_node", self.worker.register_properties());
         self.sent = true;
-        let result = self.link.call(&request, self.timings.call_timeout);
+        let result = self.master.call_within(&request, self.timings.call_timeout);
         let (name, master) = (&self.worker.name, &self.worker.master);
         let failure = match result {
             Ok(reply) if !reply.is_error() => {
@@ -157,7 +150,7 @@ impl Session<'_> {
             }
             Ok(reply) => format!("master {master} refused node {name}: {}", reply.reason().unwrap_or("no reason")),
             Err(_) if self.waiter.stop().is_some() => return (Phase::Joining { again }, Duration::ZERO),
-            Err(why) => format!("master {master} unreachable ({why})"),
+            Err(err) => format!("master {master} unreachable ({})", why(&err, self.timings.call_timeout)),
         };
         let pause = self.backoff;
         self.say(&format!("{failure}, retrying in {}", secs(pause)));
@@ -168,7 +161,7 @@ impl Session<'_> {
     /// One `nodelist`: the master must list this node with this endpoint.
     fn check(&mut self) -> (Phase, Duration) {
         let request = Request::new("nodelist", serde_json::Map::new());
-        let result = self.link.call(&request, self.timings.call_timeout);
+        let result = self.master.call_within(&request, self.timings.call_timeout);
         let (name, master) = (&self.worker.name, &self.worker.master);
         match result {
             Ok(reply) => {
@@ -189,8 +182,9 @@ impl Session<'_> {
                 (Phase::Joining { again: true }, Duration::ZERO)
             }
             Err(_) if self.waiter.stop().is_some() => (Phase::Joined, Duration::ZERO),
-            Err(why) => {
+            Err(err) => {
                 if self.contact {
+                    let why = why(&err, self.timings.call_timeout);
                     self.say(&format!("lost contact with master {master} ({why}), checking again"));
                     self.contact = false;
                 }
@@ -210,17 +204,35 @@ impl Session<'_> {
             Stop::Signal if !self.sent => self.say("stopping (nothing was registered)"),
             Stop::Signal => {
                 let request = Request::new("unregister_node", self.worker.unregister_properties());
-                let line = match self.link.call(&request, self.timings.unregister_timeout) {
+                let timeout = self.timings.unregister_timeout;
+                let line = match self.master.call_within(&request, timeout) {
                     Ok(reply) if reply.is_error() => format!(
                         "master {master} did not unregister node {name}: {}",
                         reply.reason().unwrap_or("no reason")
                     ),
                     Ok(_) => format!("unregistered node {name} from master {master}"),
-                    Err(why) => format!("could not unregister node {name}: master {master} unreachable ({why})"),
+                    Err(err) => format!(
+                        "could not unregister node {name}: master {master} unreachable ({})",
+                        why(&err, timeout)
+                    ),
                 };
                 self.say(&line);
             }
         }
+    }
+}
+
+/// Why a call got no reply, for the log: `no reply within 2s` for a call given 2 s, and each
+/// master's reason when several were asked (`tcp://a:5558: no reply within 2s; tcp://b:...`).
+fn why(err: &ConnectionError, timeout: Duration) -> String {
+    match err {
+        ConnectionError::Timeout => format!("no reply within {}", secs(timeout)),
+        ConnectionError::NoneAnswered(failures) => {
+            let each: Vec<String> =
+                failures.iter().map(|(endpoint, err)| format!("{endpoint}: {}", why(err, timeout))).collect();
+            each.join("; ")
+        }
+        other => other.to_string(),
     }
 }
 

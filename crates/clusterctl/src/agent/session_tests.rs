@@ -1,23 +1,10 @@
 //! The join loop against a scripted master and a virtual clock.
 
-use std::collections::VecDeque;
-
 use super::*;
+use crate::master::fake::Scripted;
 
-/// A master answering from a script; every request's command (and `name`, if any) is recorded.
-struct FakeLink {
-    script: VecDeque<Result<Value, String>>,
-    sent: Vec<String>,
-}
-
-impl Link for FakeLink {
-    fn call(&mut self, request: &Request, _timeout: Duration) -> Result<Reply, String> {
-        let name = request.properties.get("name").and_then(Value::as_str).map(|n| format!(" {n}")).unwrap_or_default();
-        self.sent.push(format!("{}{name}", request.command));
-        let answer = self.script.pop_front().unwrap_or_else(|| Err("script exhausted".into()))?;
-        Ok(Reply(answer.as_object().cloned().expect("scripted replies are objects")))
-    }
-}
+/// A scripted answer of the master.
+type Answer = Result<Value, ConnectionError>;
 
 /// A clock that only advances by the loop's sleeps; it reports `stop` once the loop has slept
 /// `stop_after` times.
@@ -51,40 +38,49 @@ fn worker() -> Worker {
     }
 }
 
-/// What one run did: requests sent, sleeps (in ms), log lines without the prefix, and the stop.
+/// What one run did: requests sent, each one's deadline and the sleeps (in ms), log lines
+/// without the prefix, and the stop.
 struct Outcome {
     sent: Vec<String>,
+    deadlines: Vec<u128>,
     sleeps: Vec<u128>,
     log: Vec<String>,
     stop: Stop,
 }
 
 /// Runs the loop with `script`, stopping with `stop` after `sleeps` sleeps.
-fn play(script: Vec<Result<Value, String>>, sleeps: usize, stop: Stop) -> Outcome {
-    let mut link = FakeLink { script: script.into(), sent: Vec::new() };
+fn play(script: Vec<Answer>, sleeps: usize, stop: Stop) -> Outcome {
+    play_with(&Timings::default(), script, sleeps, stop)
+}
+
+/// [`play`] with these `timings`.
+fn play_with(timings: &Timings, script: Vec<Answer>, sleeps: usize, stop: Stop) -> Outcome {
+    let master = Scripted::answering(script);
     let mut waiter = FakeWaiter { stop_after: sleeps, stop, sleeps: Vec::new() };
     let mut log = Vec::new();
-    let stop = run(&worker(), &mut link, &mut waiter, &Timings::default(), &mut log);
+    let stop = run(&worker(), &master, &mut waiter, timings, &mut log);
     let log = String::from_utf8(log).unwrap();
     let log = log.lines().map(|l| l.strip_prefix("clusterctl join: ").expect("prefixed").to_string()).collect();
-    Outcome { sent: link.sent, sleeps: waiter.sleeps.iter().map(Duration::as_millis).collect(), log, stop }
+    let millis = |durations: &[Duration]| durations.iter().map(Duration::as_millis).collect();
+    let deadlines = millis(&master.timeouts.borrow());
+    Outcome { sent: master.sent(), deadlines, sleeps: millis(&waiter.sleeps), log, stop }
 }
 
 /// An ok reply with `fields`.
-fn ok(fields: Value) -> Result<Value, String> {
+fn ok(fields: Value) -> Answer {
     let mut reply = json!({"status": "ok", "time": 1.0});
     reply.as_object_mut().unwrap().extend(fields.as_object().cloned().unwrap());
     Ok(reply)
 }
 
 /// The master's `nodelist` reply listing `second` at `endpoint`.
-fn listed(endpoint: &str) -> Result<Value, String> {
+fn listed(endpoint: &str) -> Answer {
     ok(json!({"nodelist": {"first": "tcp://127.0.0.1:5555", "second": endpoint}}))
 }
 
 /// No reply.
-fn down() -> Result<Value, String> {
-    Err("no reply within 2s".into())
+fn down() -> Answer {
+    Err(ConnectionError::Timeout)
 }
 
 #[test]
@@ -154,9 +150,9 @@ fn an_outage_is_logged_once_and_checks_keep_going() {
 
 #[test]
 fn a_refusal_is_retried_and_the_reason_logged() {
-    let refusal = Ok(json!({"status": "error", "reason": "endpoint is the master's own", "errno": 3}));
+    let refusal = || Ok(json!({"status": "error", "reason": "endpoint is the master's own", "errno": 3}));
     let unknown = Ok(json!({"status": "error", "reason": "unknown node 'second' (nodes: first)", "errno": 3}));
-    let out = play(vec![refusal.clone(), refusal, unknown], 2, Stop::Signal);
+    let out = play(vec![refusal(), refusal(), unknown], 2, Stop::Signal);
     assert_eq!(out.sleeps, [200, 400]);
     assert_eq!(
         out.log[1],
@@ -173,4 +169,37 @@ fn a_stop_before_anything_was_sent_sends_nothing() {
     let out = play(vec![], 0, Stop::Signal);
     assert!(out.sent.is_empty());
     assert_eq!(out.log[1], "stopping (nothing was registered)");
+}
+
+#[test]
+fn several_silent_masters_are_each_named_in_the_log() {
+    let none = || {
+        Err(ConnectionError::NoneAnswered(vec![
+            ("tcp://10.0.0.1:5558".into(), ConnectionError::Timeout),
+            ("tcp://10.0.0.2:5558".into(), ConnectionError::BadReply("not JSON".into())),
+        ]))
+    };
+    let out = play(vec![none(), ok(json!({})), none(), none()], 3, Stop::Signal);
+    let each = "tcp://10.0.0.1:5558: no reply within 2s; tcp://10.0.0.2:5558: bad reply: not JSON";
+    assert_eq!(out.log[1], format!("master tcp://127.0.0.1:5558 unreachable ({each}), retrying in 0.2s"));
+    assert_eq!(out.log[3], format!("lost contact with master tcp://127.0.0.1:5558 ({each}), checking again"));
+    let unregister = format!("could not unregister node second: master tcp://127.0.0.1:5558 unreachable ({each})");
+    assert_eq!(out.log[4..], [unregister]);
+}
+
+#[test]
+fn each_call_gets_its_own_deadline_and_the_log_names_it() {
+    let timings = Timings {
+        call_timeout: Duration::from_millis(500),
+        unregister_timeout: Duration::from_millis(1500),
+        ..Timings::default()
+    };
+    let out = play_with(&timings, vec![down(), ok(json!({})), down(), down()], 3, Stop::Signal);
+    assert_eq!(out.sent, ["register_node second", "register_node second", "nodelist", "unregister_node second"]);
+    assert_eq!(out.deadlines, [500, 500, 500, 1500]);
+    assert_eq!(out.log[1], "master tcp://127.0.0.1:5558 unreachable (no reply within 0.5s), retrying in 0.2s");
+    assert_eq!(
+        out.log[4],
+        "could not unregister node second: master tcp://127.0.0.1:5558 unreachable (no reply within 1.5s)"
+    );
 }

@@ -41,6 +41,12 @@ impl Tail {
         Tail { path, file: None, id: (0, 0), offset: 0, partial: Vec::new(), skipping: false, first: true }
     }
 
+    /// Follows `path` from its very start, whatever its size: a file made for a watcher the
+    /// agent learns of late (a `run` job), where every line is wanted.
+    pub fn from_start(path: PathBuf) -> Self {
+        Tail { first: false, ..Tail::new(path) }
+    }
+
     /// The followed path.
     pub fn path(&self) -> &std::path::Path {
         &self.path

@@ -17,16 +17,19 @@ use clusterd_protocol::names::validate_word;
 #[command(after_help = "\
 Runs CMD ARGS... once on every node of --node (default: all) and waits until it has exited \
 everywhere. On each node the job is a temporary watcher run-NAME-xxxx (one process, no respawn, \
-the node's circusd environment plus --env, output wherever that circusd sends watcher output), \
-followed on the master's event stream (its globaloptions' pubsub_endpoint) for the exit code, \
+the node's circusd environment plus --env, stdout and stderr in files \
+run-NAME-xxxx.stdout.log and .stderr.log in circusd's directory), followed on the master's event stream (its globaloptions' pubsub_endpoint) for the exit code, \
 and removed at the end.
 
 --timeout stays the deadline of each request to the master; --job-timeout bounds the job \
 itself (default: none): nodes still running then are stopped and reported as timed out. \
 Ctrl-C (or SIGTERM) stops the job on every node before exiting (status 130).
 
-Output: `== run-NAME-xxxx on <nodes> (<count>): <command>`, then, when all is over, the nodes \
-grouped by outcome, one line per group, successes first, durations from spawn to reap on the \
+Output: `== run-NAME-xxxx on <nodes> (<count>): <command>`, then, when all is over, each \
+node's output (stdout and stderr) gathered like `clush -b`: every distinct output once, under \
+the nodes that printed it, between rule lines (read and then deleted by each node's log agent, \
+`clusterctl join` with logs_endpoint; a node without one is named on stderr and keeps its \
+files); then the nodes grouped by outcome, one line per group, successes first, durations from spawn to reap on the \
 node (circusd reaps exited processes every check_delay, 5 s by default, so a short job shows anything up to about 5 s):
   exit 0 (2): first,third [1.21s-4.30s]
   exit 1 (1): second [2.05s]
@@ -36,7 +39,8 @@ node (circusd reaps exited processes every check_delay, 5 s by default, so a sho
   interrupted (1): seventh [3.10s]
   lost (1): eighth: <reason>           the node stopped answering, or the watcher vanished
 With --json, one object per node: {\"node\", \"outcome\" (exited, timed_out, failed_to_start, \
-interrupted, lost), \"exit_code\" (null when unknown), \"duration\" (seconds or null), \"reason\"}.
+interrupted, lost), \"exit_code\" (null when unknown), \"duration\" (seconds or null), \"reason\", \
+\"output\" (its lines joined by newlines, null when not gathered)}.
 A node whose add timed out may still add the watcher later; if removing it fails there too, a \
 warning on stderr gives the `rm` command to run.
 Exit status: 0 when every node's job exited 0, 3 otherwise, 130 when interrupted.
@@ -135,6 +139,12 @@ pub fn add_request(watcher: &str, args: &RunArgs) -> Request {
     // One spawn attempt: a command that cannot start is reported, not retried.
     options.insert("max_retry".into(), json!(1));
     options.insert("copy_env".into(), json!(true));
+    // The output goes to files the node's log agent reads and deletes once `run` has gathered
+    // it (crate::job::output); relative, so in circusd's directory, one per node.
+    for stream in ["stdout", "stderr"] {
+        let file = output_file(watcher, stream);
+        options.insert(format!("{stream}_stream"), json!({"class": "FileStream", "filename": file}));
+    }
     if let Some(dir) = &args.cwd {
         options.insert("working_dir".into(), json!(dir));
     }
@@ -148,6 +158,11 @@ pub fn add_request(watcher: &str, args: &RunArgs) -> Request {
         // (see crate::job).
         json!({ "name": watcher, "cmd": cmd, "args": rest, "start": false, "options": options }),
     )
+}
+
+/// The file, relative to circusd's directory, that holds the job's `stream`.
+pub fn output_file(watcher: &str, stream: &str) -> String {
+    format!("{watcher}.{stream}.log")
 }
 
 /// `start <watcher>`: starts the job's process once the watcher exists everywhere.
@@ -196,7 +211,7 @@ mod tests {
         assert_eq!(request.command, "add");
         assert_eq!(
             Value::Object(request.properties).to_string(),
-            r#"{"name":"run-reset-ab12","cmd":"sh","args":["-c","rm -rf /tmp/exp-data"],"start":false,"options":{"respawn":false,"numprocesses":1,"singleton":true,"max_retry":1,"copy_env":true}}"#
+            r#"{"name":"run-reset-ab12","cmd":"sh","args":["-c","rm -rf /tmp/exp-data"],"start":false,"options":{"respawn":false,"numprocesses":1,"singleton":true,"max_retry":1,"copy_env":true,"stdout_stream":{"class":"FileStream","filename":"run-reset-ab12.stdout.log"},"stderr_stream":{"class":"FileStream","filename":"run-reset-ab12.stderr.log"}}}"#
         );
         let mut full = args(&["/opt/my tool"]);
         full.cwd = Some("/tmp".into());

@@ -10,9 +10,11 @@
 //!    `start` starts it on every node;
 //! 3. events (`spawn`, `reap`, `stop`) and a `list <watcher>` poll every second settle each node
 //!    ([`state`]), until none is running, the job timeout passes, or Ctrl-C / SIGTERM;
-//! 4. `rm` (stopping what still runs) on every node, whatever happened;
-//! 5. the outcomes, grouped ([`report`]).
+//! 4. the output of the nodes where the job ran, asked of their log agents ([`output`]);
+//! 5. `rm` (stopping what still runs) on every node, whatever happened;
+//! 6. the outputs and the outcomes, grouped ([`report`]).
 
+pub mod output;
 pub mod report;
 pub mod state;
 
@@ -77,9 +79,20 @@ pub fn run(
         job.on_added(&call_nodes(master, &start_request(&watcher), &running), Instant::now());
     }
     let interrupted = follow(master, &mut job, &events, args.job_timeout, &stop, err)?;
-    remove(master, &job, &nodes, err)?;
     let outcomes = job.outcomes();
-    let lines = if json { report::json_lines(&outcomes) } else { report::summary_lines(&outcomes) };
+    // Before `rm`: the agent reads the files of a watcher circusd still knows.
+    let ran: Vec<String> =
+        outcomes.iter().filter(|(_, outcome)| outcome.duration().is_some()).map(|(node, _)| node.clone()).collect();
+    let outputs = output::gather(master, &watcher, &ran);
+    remove(master, &job, &nodes, err)?;
+    let lines = if json {
+        report::json_lines(&outcomes, &outputs)
+    } else {
+        let (text, warnings) = outputs.console();
+        out.write_all(text.as_bytes())?;
+        err.write_all(warnings.as_bytes())?;
+        report::summary_lines(&outcomes)
+    };
     for line in lines {
         writeln!(out, "{line}")?;
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clusterd_protocol::pyjson;
 use serde_json::{json, Value};
 
+use super::output::Outputs;
 use super::state::Outcome;
 use crate::error::exit;
 use crate::fold::{fold, natural_cmp};
@@ -116,8 +117,8 @@ fn durations_text(durations: &[Duration]) -> Option<String> {
     Some(if min == max { text(min) } else { format!("{}-{}", text(min), text(max)) })
 }
 
-/// One JSON object per node: `{"node", "outcome", "exit_code", "duration", "reason"}`.
-pub fn json_lines(outcomes: &[(String, Outcome)]) -> Vec<String> {
+/// One JSON object per node: `{"node", "outcome", "exit_code", "duration", "reason", "output"}`.
+pub fn json_lines(outcomes: &[(String, Outcome)], outputs: &Outputs) -> Vec<String> {
     outcomes
         .iter()
         .map(|(node, outcome)| {
@@ -132,6 +133,7 @@ pub fn json_lines(outcomes: &[(String, Outcome)]) -> Vec<String> {
                 "exit_code": code,
                 "duration": duration,
                 "reason": outcome.reason(),
+                "output": outputs.json(node),
             }))
         })
         .collect()
@@ -196,18 +198,20 @@ mod tests {
 
     #[test]
     fn json_and_exit_status() {
-        let lines = json_lines(&sample());
+        let mut outputs = Outputs::default();
+        outputs.text.insert("first".into(), "hello\nworld".into());
+        let lines = json_lines(&sample(), &outputs);
         assert_eq!(
             lines[0],
-            r#"{"node": "first", "outcome": "exited", "exit_code": 0, "duration": 0.21, "reason": null}"#
+            r#"{"node": "first", "outcome": "exited", "exit_code": 0, "duration": 0.21, "reason": null, "output": "hello\nworld"}"#
         );
         assert_eq!(
             lines[3],
-            r#"{"node": "web1", "outcome": "timed_out", "exit_code": null, "duration": 60.0, "reason": null}"#
+            r#"{"node": "web1", "outcome": "timed_out", "exit_code": null, "duration": 60.0, "reason": null, "output": null}"#
         );
         assert_eq!(
             lines[5],
-            r#"{"node": "web3", "outcome": "failed_to_start", "exit_code": null, "duration": null, "reason": "node web3 is down"}"#
+            r#"{"node": "web3", "outcome": "failed_to_start", "exit_code": null, "duration": null, "reason": "node web3 is down", "output": null}"#
         );
         assert_eq!(exit_code(&sample(), false), exit::ERROR_REPLY);
         assert_eq!(exit_code(&sample()[..1], false), exit::OK);

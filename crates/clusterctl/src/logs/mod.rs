@@ -41,7 +41,7 @@ pub struct LogsArgs {
     /// Only this stream
     #[arg(long, value_parser = ["stdout", "stderr"])]
     pub stream: Option<String>,
-    /// Append the lines to DIR/<node>/<watcher>.<stream>.log, resuming where the last run stopped
+    /// Append the lines to `DIR/<node>/<watcher>.<stream>.log`, resuming where the last run stopped
     #[arg(long, value_name = "DIR", requires = "watcher")]
     pub to: Option<PathBuf>,
 }

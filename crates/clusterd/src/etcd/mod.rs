@@ -8,6 +8,8 @@
 //!   forgetting) written to etcd, the leader's decisions fenced ([`fence`]);
 //! * `watch`: the prefix read at start-up and watched, so that a node registered through any
 //!   master is known to all of them;
+//! * `placement_store`, `placement_watch`: placement's desired state under
+//!   `<prefix>/placement/`, written by the leader (fenced) and followed by every master;
 //! * `election`: this master's lease (`etcd_lease_ttl`), its campaign and who leads, with the
 //!   events `cluster.master.<name>.elected|resigned`.
 //!
@@ -20,6 +22,8 @@ pub mod fence;
 mod keys;
 pub mod migrate;
 mod mirror;
+pub mod placement_store;
+mod placement_watch;
 pub mod record;
 mod watch;
 
@@ -92,6 +96,11 @@ impl Shared {
                 status.unavailable.is_none() && status.fence.is_some()
             }
         }
+    }
+
+    /// The leading master's name, as last seen.
+    pub fn leader(&self) -> Option<String> {
+        self.status().leader.clone()
     }
 
     /// The leadership to fence a decision on, while this master leads.
@@ -174,9 +183,12 @@ pub fn start(ctx: &Arc<Ctx>) -> Option<EtcdHandle> {
     let endpoints = settings.registry.etcd_endpoints.clone();
     let writer = mirror::start(ctx.clone(), keys.clone(), endpoints.clone());
     ctx.registry.set_mirror(writer.sink());
+    let store = Arc::new(placement_store::Store::new(ctx, keys.clone(), endpoints.clone()));
+    ctx.placement.set_shared(store.clone());
     let lease = election::LeaseSlot::default();
     let tasks = vec![
         writer.task,
+        tokio::spawn(placement_watch::run(ctx.clone(), store, endpoints.clone())),
         tokio::spawn(watch::run(ctx.clone(), keys.clone(), endpoints.clone())),
         tokio::spawn(election::run(ctx.clone(), keys, endpoints, settings.registry.etcd_lease_ttl, lease.clone())),
     ];

@@ -45,12 +45,13 @@ pub async fn register_node(ctx: &Ctx, request: &Request) -> Reply {
         info!(node = %spec.name, was = %found.name, "discovered node renamed by register_node");
     }
     let ask_pubsub = spec.pubsub_endpoint.is_none();
+    // Known before the registry changes: the state file written on that change keeps it.
+    ctx.logs.set(&spec.name, logs_endpoint);
     let (node, replaced) = match ctx.registry.insert(spec, Source::Registered) {
         Ok(inserted) => inserted,
         Err(err) => return error(Errno::MessageError, &format!("cannot connect to the node: {err}")),
     };
     info!(node = %node.name, endpoint = %node.endpoint, replaced, "node registered");
-    ctx.logs.set(&node.name, logs_endpoint);
     let mut fields = Map::new();
     if ask_pubsub {
         if let Err(reason) = node.learn_streams(ctx.settings().node_timeout).await {

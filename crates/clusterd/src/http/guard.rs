@@ -1,7 +1,7 @@
 //! Who may do what over HTTP, checked before any handler:
 //! * a peer that is not loopback is refused unless `allow_remote = true`;
 //! * with `http_token` set, `/api/*` and `/metrics` need `Authorization: Bearer <token>` (the
-//!   event stream may carry it as `?token=`, since a browser's EventSource sends no headers);
+//!   event streams (`/api/events`, `/api/logs`) may carry it as `?token=`, since a browser's EventSource sends no headers);
 //!   the pages and assets hold no cluster data then, the script fetches it with the token;
 //! * a state-changing request (POST) sent from another site (`Sec-Fetch-Site: cross-site` /
 //!   `same-site`, or an `Origin` that is not this server) is refused: a page elsewhere must
@@ -40,7 +40,8 @@ pub async fn check(
     let path = request.uri().path();
     let guarded = path.starts_with("/api/") || path == "/metrics";
     if let (Some(token), true) = (&settings.http.token, guarded) {
-        let offered = bearer(&request).or_else(|| (path == "/api/events").then(|| query_token(&request)).flatten());
+        let offered = bearer(&request)
+            .or_else(|| (path == "/api/events" || path == "/api/logs").then(|| query_token(&request)).flatten());
         if !offered.is_some_and(|offered| token.matches(&offered)) {
             return refuse(StatusCode::UNAUTHORIZED, "missing or wrong token: send Authorization: Bearer <http_token>");
         }

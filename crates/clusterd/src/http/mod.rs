@@ -1,5 +1,5 @@
 //! The HTTP server (`http_endpoint`): the live dashboard (`/`, `/nodes/{node}`), its event
-//! stream (`/api/events`), the JSON API (`/api/*`), `/metrics` and `/healthz` (docs/http.md).
+//! stream (`/api/events`), a watcher's live output (`/api/logs`), the JSON API (`/api/*`), `/metrics` and `/healthz` (docs/http.md).
 //!
 //! Everything it shows comes from the [`ClusterView`] (kept from the stream tap and the registry),
 //! never from the master's own sockets; every action goes through the one dispatcher with the
@@ -9,6 +9,7 @@
 mod api;
 mod assets;
 mod guard;
+mod logs;
 mod metrics;
 mod pages;
 mod sse;
@@ -84,6 +85,7 @@ fn router(web: Web) -> Router {
         .route("/api/watchers", get(api::watchers))
         .route("/api/placements", get(api::placements))
         .route("/api/events", get(sse::events))
+        .route("/api/logs", get(logs::stream))
         .route("/api/nodes/{node}/watchers/{watcher}/{action}", post(api::act_on_node))
         .route("/api/watchers/{watcher}/{action}", post(api::act_on_set))
         .layer(axum::middleware::from_fn_with_state(web.clone(), guard::check))

@@ -94,6 +94,11 @@ fn layout(web: &Web, title: &str, node: Option<&str>, body: Markup) -> Markup {
             body data-node=[node] data-readonly=(settings.http.readonly) data-token=(settings.http.token.is_some()) {
                 header { h1 { a href="/" { "clusterd" } } span #conn { "connecting…" } }
                 (body)
+                // The live log pane, filled by the script from /api/logs.
+                section #log-pane hidden {
+                    h2 { "Output of " span #log-title {} " " button type="button" #log-close { "close" } }
+                    pre #log-lines {}
+                }
                 // Rows the script adds are clones of these, so they match the server's.
                 template #node-row { (node_row(None)) }
                 template #watcher-row { (watcher_row(None, settings.http.readonly, node.is_none())) }
@@ -131,7 +136,7 @@ fn node_row(node: Option<&NodeView>) -> Markup {
 fn watchers_table(watchers: &[WatcherView], readonly: bool, everywhere: bool) -> Markup {
     html! {
         table #watchers {
-            thead { tr { th { "node" } th { "watcher" } th { "status" } th { "processes" } th { "CPU" } th { "memory" } @if !readonly { th { "actions" } } } }
+            thead { tr { th { "node" } th { "watcher" } th { "status" } th { "processes" } th { "CPU" } th { "memory" } th { "output" } @if !readonly { th { "actions" } } } }
             tbody { @for w in watchers { (watcher_row(Some(w), readonly, everywhere)) } }
         }
     }
@@ -147,6 +152,8 @@ fn watcher_row(w: Option<&WatcherView>, readonly: bool, everywhere: bool) -> Mar
             td data-field="processes" { (text(&|w| w.processes.map_or("-".into(), |n| n.to_string()))) }
             td data-field="cpu" { (text(&|w| percent(w.cpu))) }
             td data-field="mem" { (text(&|w| bytes(w.mem_bytes))) }
+            // A read: offered on a read-only dashboard too.
+            td { button type="button" data-log="open" { "log" } }
             @if !readonly {
                 td.actions {
                     @for action in ACTIONS { button type="button" data-scope="node" data-action=(action) { (action) } " " }

@@ -2,8 +2,9 @@
 //!
 //! Properties: `node` (a node-set expression, all nodes when absent), `watcher`, `stream`
 //! (`stdout` or `stderr`), `lines` (per node, 1 to [`MAX_LINES`], default 10) and `since`
-//! (epoch seconds). Every selected node's agent is asked at once (`history`, bounded by
-//! `node_timeout`); the reply is `{"logs": {node: [lines]}}`, each line with `node`, `watcher`,
+//! (epoch seconds); `forget: true` (`run` gathering a job's output once, for a `run-` watcher
+//! only) has each agent drop the watcher's lines and delete its files once it has answered. Every selected node's agent
+//! is asked at once (`history`, bounded by `node_timeout`); the reply is `{"logs": {node: [lines]}}`, each line with `node`, `watcher`,
 //! `stream`, `pid`, `time` and `line`, and `missing: {node: reason}` for the nodes that gave
 //! none. All of it is kept under [`MAX_REPLY_BYTES`] of line text, oldest lines dropped first
 //! (`truncated: true`). When no node gives lines, the reply is errno 3 naming each reason, such
@@ -116,7 +117,23 @@ fn read(ctx: &Ctx, request: &Request, resolve: Resolve) -> Result<(Vec<Arc<Node>
             asked.insert("since".into(), since.into());
         }
     }
+    match request.properties.get("forget") {
+        None | Some(Value::Null | Value::Bool(false)) => {}
+        // Only a `run` job's output: `logs` is a read, and must not delete a service's logs.
+        Some(Value::Bool(true)) if asked.get("watcher").and_then(Value::as_str).is_some_and(is_job) => {
+            asked.insert("forget".into(), true.into());
+        }
+        Some(Value::Bool(true)) => {
+            return Err("'forget' is only for the output of a `run` job: a 'watcher' named run-NAME-xxxx".into())
+        }
+        Some(other) => return Err(format!("'forget' must be true or false, not {other}")),
+    }
     Ok((nodes, Request::new("history", asked)))
+}
+
+/// A `run` job's watcher: `run-NAME-xxxx`.
+pub fn is_job(watcher: &str) -> bool {
+    watcher.starts_with("run-")
 }
 
 /// `line` with `node` as its first field.

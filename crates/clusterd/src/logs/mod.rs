@@ -4,7 +4,7 @@
 //! ini), which registers its endpoint with `register_node`. The master keeps those endpoints
 //! ([`Agents`]) and
 //!
-//! * answers `logs` ([`history`]): the recent lines of a node set, asked of every agent at once
+//! * answers `logs` ([`history()`]): the recent lines of a node set, asked of every agent at once
 //!   and gathered per node, bounded in size;
 //! * with `[cluster] logs_endpoint`, publishes the live lines of every node on one XPUB
 //!   ([`feed`]), topics `log.<node>:<watcher>.<stream>`, following a node's agent only while a
@@ -35,6 +35,18 @@ impl Agents {
         serde_json::json!({"feed": self.1.get().is_some(), "dropped": dropped})
     }
 
+    /// Where the merged feed can be subscribed to from this host (`[cluster] logs_endpoint` as
+    /// bound, a wildcard address made loopback), when it runs.
+    pub fn feed_endpoint(&self) -> Option<String> {
+        let bound = self.1.get()?.endpoint().to_string();
+        Some(
+            bound
+                .replace("://0.0.0.0:", "://127.0.0.1:")
+                .replace("://*:", "://127.0.0.1:")
+                .replace("://[::]:", "://[::1]:"),
+        )
+    }
+
     /// Records (or, with `None`, forgets) the agent of `node`.
     pub fn set(&self, node: &str, endpoint: Option<Endpoint>) {
         let mut agents = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -42,6 +54,12 @@ impl Agents {
             Some(endpoint) => agents.insert(node.to_string(), endpoint),
             None => agents.remove(node),
         };
+    }
+
+    /// Every known agent, by node name (for the state file).
+    pub fn all(&self) -> std::collections::BTreeMap<String, Endpoint> {
+        let agents = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        agents.iter().map(|(node, endpoint)| (node.clone(), endpoint.clone())).collect()
     }
 
     /// The agent of `node`, if it registered one.

@@ -29,10 +29,19 @@ pub fn is_placed(ctx: &Ctx, name: &str) -> bool {
 
 /// `rm NAME` of a placed watcher: removed from every node holding a copy, and forgotten.
 pub async fn rm_placed(ctx: &Ctx, request: Request, name: &str) -> Reply {
+    if let Err(reply) = super::shared::may_decide(ctx) {
+        return reply;
+    }
+    let deciding = ctx.placement.deciding().await;
     let Some(placement) = ctx.placement.desired().placements.remove(name) else {
         return Reply::error(Errno::MessageError, &format!("program {name} not found"), Value::Null);
     };
-    persist(ctx).await;
+    // Forgotten first (the placement is back if that fails), then removed from the nodes.
+    if let Err(reason) = persist(ctx).await {
+        let reason = format!("'{name}' was not removed: {reason}");
+        return Reply::error(Errno::MessageError, &reason, Value::Null);
+    }
+    drop(deciding);
     let holders: Vec<String> = placement.nodes.iter().chain(placement.superseded.keys()).cloned().collect();
     let results = join_all(holders.iter().map(|node| call_node(ctx, node, request.clone()))).await;
     let mut failed = Map::new();
@@ -59,8 +68,16 @@ pub async fn drain(ctx: &Ctx, request: &Request) -> Reply {
         Ok(node) => node,
         Err(reply) => return reply,
     };
-    ctx.placement.desired().drained.insert(node.clone());
-    persist(ctx).await;
+    if let Err(reply) = super::shared::may_decide(ctx) {
+        return reply;
+    }
+    {
+        let _deciding = ctx.placement.deciding().await;
+        ctx.placement.desired().drained.insert(node.clone());
+        if let Err(reason) = persist(ctx).await {
+            return Reply::error(Errno::MessageError, &format!("{node} was not drained: {reason}"), Value::Null);
+        }
+    }
     let names = ctx.placement.desired().on_node(&node);
     let mut moved = Map::new();
     let mut stayed = Map::new();
@@ -85,8 +102,14 @@ pub async fn undrain(ctx: &Ctx, request: &Request) -> Reply {
         Ok(node) => node,
         Err(reply) => return reply,
     };
+    if let Err(reply) = super::shared::may_decide(ctx) {
+        return reply;
+    }
+    let _deciding = ctx.placement.deciding().await;
     let was = ctx.placement.desired().drained.remove(&node);
-    persist(ctx).await;
+    if let Err(reason) = persist(ctx).await {
+        return Reply::error(Errno::MessageError, &format!("{node} was not undrained: {reason}"), Value::Null);
+    }
     info!(%node, "undrained");
     let mut fields = Map::new();
     fields.insert("node".into(), node.into());
@@ -118,6 +141,10 @@ pub enum Leaving {
 /// # Errors
 /// No eligible node, or the new node refused the `add` (the copy then stays where it was).
 pub async fn move_copy(ctx: &Ctx, name: &str, from: &str, leaving: Leaving) -> Result<String, String> {
+    if let Some(reason) = super::shared::refusal(ctx) {
+        return Err(reason);
+    }
+    let _deciding = ctx.placement.deciding().await;
     let Some(placement) = ctx.placement.desired().placements.get(name).cloned() else {
         return Err(format!("'{name}' is no longer placed"));
     };
@@ -149,7 +176,11 @@ pub async fn move_copy(ctx: &Ctx, name: &str, from: &str, leaving: Leaving) -> R
         }
         epoch
     };
-    persist(ctx).await;
+    if let Err(reason) = persist(ctx).await {
+        // Not recorded, so not decided: the new copy goes, the old one stays where it was.
+        super::place::remove_copies(ctx, name, std::slice::from_ref(&to)).await;
+        return Err(format!("the move to {to} was not recorded ({reason}); the new copy was removed again"));
+    }
     info!(watcher = %name, %from, %to, epoch, ?leaving, "copy moved");
     if leaving == Leaving::Drained {
         let rm = Request::new("rm", Map::from_iter([("name".to_string(), Value::String(name.to_string()))]));
@@ -157,6 +188,9 @@ pub async fn move_copy(ctx: &Ctx, name: &str, from: &str, leaving: Leaving) -> R
             warn!(watcher = %name, node = %from, %reason, "the drained copy could not be removed: conciliation will");
             if let Some(record) = ctx.placement.desired().placements.get_mut(name) {
                 record.superseded.insert(from.to_string(), epoch);
+            }
+            if let Err(reason) = persist(ctx).await {
+                warn!(watcher = %name, node = %from, %reason, "the copy left to conciliate was not recorded");
             }
         }
     }

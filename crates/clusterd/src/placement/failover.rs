@@ -105,6 +105,11 @@ pub async fn run(ctx: Weak<Ctx>) {
     loop {
         tick.tick().await;
         let Some(ctx) = ctx.upgrade() else { return };
+        // With several masters only the leader decides, and nobody while etcd is unreachable
+        // (a master cut off from etcd may be the one cut off from the nodes too).
+        if super::shared::refusal(&ctx).is_some() {
+            continue;
+        }
         let nodes: BTreeMap<String, Seen> = ctx
             .registry
             .all()
@@ -160,6 +165,7 @@ fn set_held(ctx: &Ctx, watcher: &str, reason: Option<String>) {
 
 /// Removes the superseded copy of `watcher` on `node` (stop, then `rm`).
 async fn conciliate(ctx: &Ctx, watcher: &str, node: &str) {
+    let _deciding = ctx.placement.deciding().await;
     let rm = Request::new("rm", Map::from_iter([("name".to_string(), Value::String(watcher.to_string()))]));
     let removed = match call_node(ctx, node, rm).await {
         Ok(_) => true,
@@ -179,7 +185,11 @@ async fn conciliate(ctx: &Ctx, watcher: &str, node: &str) {
         record.superseded.remove(node);
         record.epoch
     };
-    persist(ctx).await;
+    if let Err(reason) = persist(ctx).await {
+        // The copy is gone; the record of it comes back with the next look at this node.
+        warn!(%watcher, %node, %reason, "conciliation not recorded");
+        return;
+    }
     info!(%watcher, %node, epoch, "conciliated: the superseded copy was removed");
     event(ctx, node, "conciliated", json!({"watcher": watcher, "epoch": epoch}));
 }

@@ -7,7 +7,9 @@
 //! * [`score`]: the pure scorer (measured load in, ranking with reasons out);
 //! * [`place`]: `add` without a node, replicas, dry runs;
 //! * [`commands`]: `placements`, `rm` of a placed watcher, `drain`, `undrain`;
-//! * [`failover`]: the task that fails copies over and conciliates returning nodes.
+//! * [`failover`]: the task that fails copies over and conciliates returning nodes;
+//! * [`shared`]: with several masters, the store that shares the desired state (etcd) and who
+//!   may decide.
 
 pub mod commands;
 pub mod failover;
@@ -15,6 +17,7 @@ pub mod place;
 pub mod record;
 pub mod score;
 pub mod settings;
+pub mod shared;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +30,7 @@ use serde_json::{Map, Value};
 pub use record::{Desired, Placement};
 pub use score::{Candidate, Ineligible, NodeLoad, Scored};
 pub use settings::{PlacementSettings, Strategy, PLACEMENT_KEYS};
+pub use shared::SharedStore;
 
 use crate::link::NodeState;
 use crate::view::ClusterView;
@@ -48,6 +52,11 @@ pub struct Placements {
     measuring: AtomicBool,
     /// Wakes the measuring task.
     wake: Arc<tokio::sync::Notify>,
+    /// With `registry = "etcd"`: where the desired state is shared ([`shared`]).
+    shared: OnceLock<Arc<dyn SharedStore>>,
+    /// Held by each decision from its choice to its persisted record, so that a write that
+    /// fails can put the desired state back without losing another decision's change.
+    deciding: tokio::sync::Mutex<()>,
 }
 
 /// How long placement keeps measuring (and so keeps every node's stats stream subscribed) after
@@ -61,6 +70,16 @@ impl Placements {
     /// The desired state, locked (never held across an `.await`).
     pub fn desired(&self) -> MutexGuard<'_, Desired> {
         self.desired.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Shares the desired state through `store` from now on (set once, by `crate::etcd`).
+    pub fn set_shared(&self, store: Arc<dyn SharedStore>) {
+        let _ = self.shared.set(store);
+    }
+
+    /// Waits for the other decisions to be recorded; the guard is held until this one is.
+    pub async fn deciding(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.deciding.lock().await
     }
 
     /// Whether `node` may take new copies (not drained).
@@ -161,16 +180,25 @@ async fn read_load(mut tap: crate::streams::TapReceiver, ctx: &Weak<Ctx>) -> boo
     }
 }
 
-/// Writes the state file (nodes and desired state) now, before the change is answered: a master
-/// killed right after a placement must not lose it. With `registry = "etcd"` the state file is
-/// not used (docs/ha.md: placement state is not shared through etcd yet).
-pub async fn persist(ctx: &Ctx) {
+/// Records the desired state now, before the change is answered: a master killed right after a
+/// placement must not lose it. With the state file: written (nodes and desired state, one atomic
+/// write). With `registry = "etcd"`: what changed is written to etcd fenced on this master's
+/// leadership ([`shared`]).
+///
+/// # Errors
+/// Only with etcd: the write was refused (this master no longer leads) or etcd did not answer;
+/// the desired state is then back to what etcd has, and the caller undoes what it did.
+pub async fn persist(ctx: &Ctx) -> Result<(), String> {
+    if let Some(store) = ctx.placement.shared.get() {
+        return store.write().await;
+    }
     let settings = ctx.settings();
     let file = settings.local_state_file().map(crate::state::StateFile::new);
     let (Some(ctx), Some(state)) = (ctx.placement.ctx.get().and_then(Weak::upgrade), file) else {
-        return;
+        return Ok(());
     };
     crate::node_life::flush(ctx, &state).await;
+    Ok(())
 }
 
 /// Publishes `cluster.<node>.<event>` on the merged event stream.

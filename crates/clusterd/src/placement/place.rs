@@ -80,6 +80,15 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
     let Ok(Some(name)) = request.str_property("name").map(|n| n.map(str::to_string)) else {
         return Reply::error(Errno::MessageError, "message invalid 'name' is missing", Value::Null);
     };
+    // A dry run changes nothing: any master answers it. A placement is the leader's decision.
+    let _deciding = if options.dry_run {
+        None
+    } else {
+        if let Err(reply) = super::shared::may_decide(ctx) {
+            return reply;
+        }
+        Some(ctx.placement.deciding().await)
+    };
     if let Some(placed) = ctx.placement.desired().placements.get(&name) {
         if !options.dry_run {
             let reason = format!("watcher '{name}' is already placed on {} (rm it first)", placed.nodes.join(", "));
@@ -124,9 +133,9 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
         .collect();
     if !failed.is_empty() {
         // All or nothing: the copies that did start are removed again.
-        let placed = nodes.iter().zip(&replies).filter(|(_, reply)| reply.is_ok()).map(|(node, _)| node);
-        let rm = Request::new("rm", Map::from_iter([("name".to_string(), Value::String(name.clone()))]));
-        join_all(placed.map(|node| call_node(ctx, node, rm.clone()))).await;
+        let placed: Vec<String> =
+            nodes.iter().zip(&replies).filter(|(_, reply)| reply.is_ok()).map(|(node, _)| node.clone()).collect();
+        remove_copies(ctx, &name, &placed).await;
         let reason = format!("placing '{name}' failed ({}); nothing was placed", failed.join("; "));
         return Reply::error(Errno::MessageError, &reason, Value::Null);
     }
@@ -148,7 +157,12 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
         desired.placements.insert(name.clone(), placement);
         epoch
     };
-    persist(ctx).await;
+    if let Err(reason) = persist(ctx).await {
+        // Not recorded, so not decided: the other masters would never know of these copies.
+        remove_copies(ctx, &name, &nodes).await;
+        let reason = format!("placing '{name}' was not recorded ({reason}); its copies were removed again");
+        return Reply::error(Errno::MessageError, &reason, Value::Null);
+    }
     info!(watcher = %name, nodes = %nodes.join(","), epoch, strategy = strategy.as_str(), "placed");
     for node in &nodes {
         event(ctx, node, "placed", json!({"watcher": name, "epoch": epoch, "strategy": strategy.as_str()}));
@@ -161,6 +175,12 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
     }
     reply.0.insert("epoch".into(), epoch.into());
     reply
+}
+
+/// Removes the watcher `name` from `nodes` (a placement taken back), best effort.
+pub async fn remove_copies(ctx: &Ctx, name: &str, nodes: &[String]) {
+    let rm = Request::new("rm", Map::from_iter([("name".to_string(), Value::String(name.to_string()))]));
+    join_all(nodes.iter().map(|node| call_node(ctx, node, rm.clone()))).await;
 }
 
 /// Sends `request` to the node `name` under the master's deadline; an error reply of the node

@@ -36,9 +36,17 @@ impl Client {
     /// # Errors
     /// [`ConnectionError::Timeout`] when no reply comes within the timeout.
     pub fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
+        self.call_within(request, self.timeout)
+    }
+
+    /// [`Client::call`], waiting at most `timeout` instead of the one given at connect.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Timeout`] when no reply comes within `timeout`.
+    pub fn call_within(&self, request: &Request, timeout: Duration) -> Result<Reply, ConnectionError> {
         let id = Value::String(uuid::Uuid::new_v4().simple().to_string());
         self.send_raw(&request.encode_with_id(&id))?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             let bytes = self.recv_raw(deadline)?;
             let reply = Reply::decode(&bytes).map_err(ConnectionError::BadReply)?;
@@ -46,6 +54,11 @@ impl Client {
                 return Ok(reply);
             }
         }
+    }
+
+    /// The deadline of [`Client::call`], as given at connect.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends raw bytes as one frame (tests use it for malformed input).
@@ -208,4 +221,57 @@ pub fn relay(from: &[String], prefix: &[u8], to: &str, rcvhwm: i32, sndhwm: i32)
     publisher.set_sndhwm(sndhwm).map_err(|e| ConnectionError::zmq("socket", to, e))?;
     publisher.bind(to).map_err(|e| ConnectionError::zmq("bind", to, e))?;
     zmq::proxy(&sub, &publisher).map_err(|e| ConnectionError::zmq("proxy", to, e))
+}
+
+/// A plain libzmq command hop, the floor of the proxy benchmark: a ROUTER bound on `front` for
+/// the clients, a DEALER connected to the node on `back`, and `zmq_proxy` between them. The node
+/// receives the client's identity as an extra envelope frame and must send it back (simnode
+/// does; circusd 0.19 drops any message that is not exactly `[identity, request]`). Runs until
+/// the process ends.
+///
+/// # Errors
+/// An endpoint is refused, or the proxy fails.
+pub fn hop_relay(front: &str, back: &str) -> Result<(), ConnectionError> {
+    let ctx = zmq::Context::new();
+    let router = ctx.socket(zmq::ROUTER).map_err(|e| ConnectionError::zmq("socket", front, e))?;
+    router.set_linger(0).map_err(|e| ConnectionError::zmq("socket", front, e))?;
+    router.bind(front).map_err(|e| ConnectionError::zmq("bind", front, e))?;
+    let dealer = ctx.socket(zmq::DEALER).map_err(|e| ConnectionError::zmq("socket", back, e))?;
+    dealer.set_linger(0).map_err(|e| ConnectionError::zmq("socket", back, e))?;
+    dealer.connect(back).map_err(|e| ConnectionError::zmq("connect", back, e))?;
+    zmq::proxy(&router, &dealer).map_err(|e| ConnectionError::zmq("proxy", front, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+    use crate::connection::{CommandServer, Context};
+
+    #[tokio::test]
+    async fn the_hop_relay_carries_a_request_to_the_node_and_its_reply_back() {
+        let mut node = CommandServer::bind(&Context::new(), "tcp://127.0.0.1:*").expect("bind");
+        let back = node.bound_endpoint();
+        let front = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            format!("tcp://{}", listener.local_addr().expect("address"))
+        };
+        let hop_front = front.clone();
+        // zmq_proxy never returns: the thread ends with the test process.
+        std::thread::spawn(move || hop_relay(&hop_front, &back));
+        let caller = tokio::task::spawn_blocking(move || {
+            let client = Client::connect(&front, Duration::from_secs(10)).expect("client");
+            client.call(&Request::new("numwatchers", Map::new()))
+        });
+        let frames = node.recv().await.expect("request");
+        // [the hop's identity, the client's identity, the request]: the node keeps the envelope.
+        assert_eq!(frames.len(), 3, "{frames:?}");
+        let request = Request::decode(&frames[2], 1 << 20).expect("decodable");
+        assert_eq!(request.command, "numwatchers");
+        let reply = Reply::ok(Map::new(), request.id).encode();
+        node.send(&[&frames[0], &frames[1], &reply]).expect("send");
+        let reply = caller.await.expect("joined").expect("the reply, through the hop");
+        assert_eq!(reply.status(), Some("ok"));
+    }
 }

@@ -12,7 +12,7 @@ use crate::message::{Reply, Request};
 /// One request on a DEALER of its own, made for it and dropped afterwards: discovery's
 /// `globaloptions` probes of endpoints that may hold nothing at all.
 ///
-/// Unlike [`NodeSocket`], `IMMEDIATE` is not set, so the request waits in the socket until the
+/// Unlike [`NodeSocket`](super::NodeSocket), `IMMEDIATE` is not set, so the request waits in the socket until the
 /// TCP connection and the ZeroMQ handshake are done; `timeout` bounds all of it (connection,
 /// handshake, reply). `LINGER 0`: a probe of a closed port leaves nothing behind. Replies whose
 /// `id` is not the probe's are skipped, and so is a message that is no reply at all (the request

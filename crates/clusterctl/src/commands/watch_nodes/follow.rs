@@ -57,7 +57,7 @@ impl Burst {
 }
 
 /// The connection to the master, rebuilt after it stops answering.
-struct Link<'a> {
+struct MasterConnection<'a> {
     endpoint: &'a str,
     timeout: Duration,
     client: Client,
@@ -67,7 +67,7 @@ struct Link<'a> {
     up: bool,
 }
 
-impl Link<'_> {
+impl MasterConnection<'_> {
     /// Notes that the master does not answer (said once per outage) and starts a fresh client:
     /// the old DEALER would keep the unanswered requests queued, to deliver them in a burst when
     /// the master comes back.
@@ -118,7 +118,7 @@ pub fn follow(
     // Subscribed before the first query, so that a change after it comes as an event (once
     // ZeroMQ has passed the subscription on; the next --resync catches one that came before).
     let subscriber = Subscriber::connect(&pubsub, &["cluster.".to_string()])?;
-    let mut link = Link { endpoint, timeout, client, stream: (pubsub, subscriber), up: true };
+    let mut link = MasterConnection { endpoint, timeout, client, stream: (pubsub, subscriber), up: true };
     let first = match query(&link.client, filter)? {
         Ok(membership) => membership,
         Err(why) => {
@@ -166,7 +166,7 @@ pub fn follow(
 /// # Errors
 /// A socket failure or a closed stderr.
 fn check(
-    link: &mut Link<'_>,
+    link: &mut MasterConnection<'_>,
     filter: &Filter,
     sink: &Sink,
     burst: &mut Burst,

@@ -102,7 +102,57 @@ function connect() {
     if (es.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
   };
 }
+// The log pane: one watcher's output on one node, from /api/logs (history, then live lines);
+// closing it ends the stream, and with it the master's subscription to that node's output.
+let logStream = null;
+function closeLog() {
+  if (logStream) logStream.close();
+  logStream = null;
+  one('#log-pane').hidden = true;
+  document.body.style.paddingBottom = '';
+}
+function openLog(node, watcher) {
+  closeLog();
+  const pane = one('#log-pane');
+  const lines = one('#log-lines');
+  one('#log-title').textContent = `${node}:${watcher}`;
+  lines.textContent = '';
+  pane.hidden = false;
+  // The pane floats over the page's bottom: room is made so nothing stays hidden under it.
+  document.body.style.paddingBottom = `${pane.offsetHeight}px`;
+  const query = `node=${encodeURIComponent(node)}&watcher=${encodeURIComponent(watcher)}`;
+  const url = `/api/logs?${query}` + (token ? '&token=' + encodeURIComponent(token) : '');
+  const es = new EventSource(url);
+  logStream = es;
+  const add = (text, cls) => {
+    const div = document.createElement('div');
+    div.textContent = text;
+    if (cls) div.className = cls;
+    lines.append(div);
+    while (lines.children.length > 1000) lines.firstChild.remove();
+    lines.scrollTop = lines.scrollHeight;
+  };
+  es.addEventListener('line', (m) => {
+    const l = JSON.parse(m.data);
+    add(`${new Date(l.time * 1000).toLocaleTimeString()} [${l.pid ?? '-'}] ${l.line}`, l.stream);
+  });
+  es.addEventListener('notice', (m) => add(m.data, 'notice'));
+  es.onerror = async () => {
+    if (es.readyState !== EventSource.CLOSED || logStream !== es) return;
+    // Refused (no log feed, unknown node): EventSource hides the reply, so ask again for it.
+    const headers = token ? { Authorization: `Bearer ${token}` } : {};
+    const reply = await fetch(`/api/logs?${query}`, { headers }).catch(() => null);
+    add(reply && reply.status !== 200 ? `HTTP ${reply.status}: ${(await reply.json()).reason}` : 'log stream ended', 'notice');
+  };
+}
 document.addEventListener('click', async (ev) => {
+  if (ev.target.closest('#log-close')) { closeLog(); return; }
+  const log = ev.target.closest('button[data-log]');
+  if (log) {
+    const [node, watcher] = (log.closest('tr')?.dataset.key || '').split('/');
+    openLog(node, watcher);
+    return;
+  }
   const button = ev.target.closest('button[data-action]');
   if (!button) return;
   const { action, scope } = button.dataset;

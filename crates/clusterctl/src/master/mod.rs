@@ -2,10 +2,12 @@
 //! request to a list of nodes and reading the answer as a [`Gathered`] reply whatever its shape,
 //! and learning the master's event stream.
 //!
-//! [`Master`] is the one-call transport; the real one is the protocol crate's [`Client`], tests
-//! use scripted fakes.
+//! [`Master`] is the one-call transport of the whole crate: the protocol crate's [`Client`] for
+//! the commands, the worker agent's list of masters for `join`, and `fake::Scripted` in every
+//! unit test that needs a master.
 
 use std::io::Write;
+use std::time::Duration;
 
 use clusterd_protocol::connection::{Client, ConnectionError};
 use clusterd_protocol::{request, Reply, Request};
@@ -15,18 +17,35 @@ use crate::error::CtlError;
 use crate::gather::{Gathered, NodeReply};
 use crate::pystr::py_str_opt;
 
-/// Something that answers requests: the master, or a fake in tests.
+/// Sends a request to the master and gets its reply: the commands' [`Client`], the worker
+/// agent's list of masters (`agent::Masters`), or the one scripted fake of the unit tests (`fake::Scripted`).
 pub trait Master {
-    /// Sends `request` and waits for its reply.
+    /// Sends `request` and waits at most `timeout` for its reply.
     ///
     /// # Errors
-    /// A transport failure or a timeout.
-    fn call(&self, request: &Request) -> Result<Reply, ConnectionError>;
+    /// A transport failure, [`ConnectionError::Timeout`], or
+    /// [`ConnectionError::NoneAnswered`] when several masters were asked and none answered.
+    fn call_within(&self, request: &Request, timeout: Duration) -> Result<Reply, ConnectionError>;
+
+    /// The deadline of [`Master::call`] (the command line's `--timeout` for the commands).
+    fn timeout(&self) -> Duration;
+
+    /// Sends `request` and waits at most [`Master::timeout`] for its reply.
+    ///
+    /// # Errors
+    /// As [`Master::call_within`].
+    fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
+        self.call_within(request, self.timeout())
+    }
 }
 
 impl Master for Client {
-    fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
-        Client::call(self, request)
+    fn call_within(&self, request: &Request, timeout: Duration) -> Result<Reply, ConnectionError> {
+        Client::call_within(self, request, timeout)
+    }
+
+    fn timeout(&self) -> Duration {
+        Client::timeout(self)
     }
 }
 
@@ -126,55 +145,7 @@ pub fn pubsub_endpoint(master: &dyn Master) -> String {
 }
 
 #[cfg(test)]
-pub mod fake {
-    //! A scripted master for tests.
-
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
-
-    use super::*;
-
-    /// Answers each call with the next scripted reply (JSON text, or `None` for a timeout) and
-    /// records the requests.
-    #[derive(Default)]
-    pub struct Scripted {
-        /// Replies still to give.
-        pub replies: RefCell<VecDeque<Option<String>>>,
-        /// Requests received, as (command, properties as JSON text).
-        pub requests: RefCell<Vec<(String, String)>>,
-    }
-
-    impl Scripted {
-        /// A master that gives these replies in turn.
-        pub fn new(replies: &[Option<&str>]) -> Self {
-            let replies = replies.iter().map(|reply| reply.map(String::from)).collect();
-            Scripted { replies: RefCell::new(replies), requests: RefCell::default() }
-        }
-
-        /// The `node` property of every request so far.
-        pub fn nodes(&self) -> Vec<String> {
-            self.requests
-                .borrow()
-                .iter()
-                .map(|(_, props)| {
-                    let props: Value = serde_json::from_str(props).unwrap_or_default();
-                    props["node"].as_str().unwrap_or_default().to_string()
-                })
-                .collect()
-        }
-    }
-
-    impl Master for Scripted {
-        fn call(&self, request: &Request) -> Result<Reply, ConnectionError> {
-            let props = Value::Object(request.properties.clone()).to_string();
-            self.requests.borrow_mut().push((request.command.clone(), props));
-            match self.replies.borrow_mut().pop_front().flatten() {
-                Some(text) => Ok(Reply::decode(text.as_bytes()).map_err(ConnectionError::BadReply)?),
-                None => Err(ConnectionError::Timeout),
-            }
-        }
-    }
-}
+pub mod fake;
 
 #[cfg(test)]
 mod tests {
