@@ -31,6 +31,7 @@ mod identity;
 mod input_limits;
 mod join;
 mod lab;
+mod lazy_streams;
 mod lifecycle;
 mod liveness;
 mod logs;

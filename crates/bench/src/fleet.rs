@@ -60,10 +60,11 @@ pub fn wait_alive(master: &Master, count: usize, within: Duration) -> Duration {
     }
 }
 
-/// Samples `probe` `n` times, `every` apart, and returns the median.
-pub fn median_sample(n: usize, every: Duration, mut probe: impl FnMut() -> f64) -> f64 {
+/// Samples `probe` `n` times, `every` apart, and returns the median of the readings it got;
+/// `None` when it got none.
+pub fn median_sample(n: usize, every: Duration, mut probe: impl FnMut() -> Option<f64>) -> Option<f64> {
     let mut values: Vec<f64> = (0..n)
-        .map(|i| {
+        .filter_map(|i| {
             if i > 0 {
                 std::thread::sleep(every);
             }
@@ -71,5 +72,5 @@ pub fn median_sample(n: usize, every: Duration, mut probe: impl FnMut() -> f64) 
         })
         .collect();
     values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    values.get(values.len() / 2).copied()
 }

@@ -144,8 +144,12 @@ fn main() {
         Bench::Relay { to, from_file } => {
             let text = std::fs::read_to_string(&from_file).unwrap_or_else(|e| panic!("{}: {e}", from_file.display()));
             let from: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
-            // The same queue limits as clusterd's feeds and merged PUB.
-            if let Err(err) = clusterd_protocol::connection::relay(&from, b"stat.", &to, 10_000, 20_000) {
+            // The same queue limits as clusterd's node feeds (per connection) and merged PUB
+            // (per subscriber, small messages).
+            use clusterd_protocol::connection::stream::{NODE_STREAM_QUEUE, SUBSCRIBER_QUEUE};
+            if let Err(err) =
+                clusterd_protocol::connection::relay(&from, b"stat.", &to, NODE_STREAM_QUEUE, SUBSCRIBER_QUEUE)
+            {
                 eprintln!("relay: {err}");
                 std::process::exit(1);
             }

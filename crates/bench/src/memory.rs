@@ -28,9 +28,13 @@ pub struct Plan {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// A cell or verdict whose data is missing.
+const NOT_MEASURED: &str = "not measured";
+
 /// Descriptors clusterd holds per node: three TCP connections (command, stats, events) and the
 /// eventfd mailboxes of its five ZeroMQ sockets (the command DEALER, its monitor's two PAIRs,
-/// the two SUBs). The memory table's last column shows it.
+/// the two SUBs) while its streams are subscribed; four without (streams are lazy). The steps
+/// are sized for the worst case. The memory table's last column shows what is held.
 const FDS_PER_NODE: u64 = 8;
 
 /// Descriptors left for everything else (listeners, clients, the state file, libzmq's threads).
@@ -72,42 +76,62 @@ pub fn run(plan: &Plan, memory_command: String, startup_command: String) -> (Sec
 
     let mut table = Table::new(&["nodes registered", "clusterd RSS MiB", "per node KiB (over 0 nodes)", "open files"]);
     let mut registered = 0;
-    let (mut base, mut per_node_at_largest) = (None, 0.0);
+    // Missing data reads as "not measured", never as a figure: an RSS that cannot be read, or
+    // no step with nodes at all (the open-files limit allows none).
+    let (mut base, mut per_node_at_largest) = (None, None);
     for &step in &steps {
         register(&master, &all[registered..step]);
         registered = step;
         wait_alive(&master, step, Duration::from_secs(300));
         std::thread::sleep(plan.settle);
-        let bytes = median_sample(5, Duration::from_secs(1), || rss(pid).unwrap_or(0) as f64);
-        let base_bytes = *base.get_or_insert(bytes);
-        let per_node = if step > 0 { (bytes - base_bytes) / step as f64 / 1024.0 } else { 0.0 };
-        if step == largest {
+        let bytes = median_sample(5, Duration::from_secs(1), || rss(pid).map(|b| b as f64));
+        if base.is_none() && step == 0 {
+            base = bytes;
+        }
+        let per_node = match (bytes, base) {
+            (Some(bytes), Some(base)) if step > 0 => Some((bytes - base) / step as f64 / 1024.0),
+            _ => None,
+        };
+        if step == largest && step > 0 {
             per_node_at_largest = per_node;
         }
         table.row(vec![
             step.to_string(),
-            format!("{:.1}", bytes / MIB),
-            if step > 0 { format!("{per_node:.1}") } else { "baseline".into() },
+            bytes.map_or_else(|| NOT_MEASURED.into(), |b| format!("{:.1}", b / MIB)),
+            match per_node {
+                Some(kib) => format!("{kib:.1}"),
+                None if step == 0 && bytes.is_some() => "baseline".into(),
+                None => NOT_MEASURED.into(),
+            },
             procs::open_fds(pid).map_or("?".into(), |n| n.to_string()),
         ]);
     }
+    let verdict_line = match per_node_at_largest {
+        Some(kib) => {
+            format!(
+                "Target: at most 64 KiB per registered node. Measured {kib:.1} KiB at {largest} nodes: {}.",
+                verdict(kib <= 64.0)
+            )
+        }
+        None => "Target: at most 64 KiB per registered node: **not measured** (no reading with nodes beside a \
+                 0-node baseline)."
+            .into(),
+    };
     let memory = Section {
         title: "Memory per node".into(),
         command: memory_command,
         setup: format!(
             "One clusterd (release build, default settings: heartbeat 1 s). Simnodes (2 watchers × 2 processes, \
              stats at 1 Hz, {} per process) registered with `register_node` in steps; at each step, once all are \
-             alive, {} s of streaming, then the median of 5 readings of VmRSS 1 s apart. Each node costs clusterd \
-             five ZeroMQ sockets (command DEALER and its monitor's two PAIRs, stats SUB, events SUB) and three \
-             TCP connections.",
+             alive, {} s of streaming, then the median of 5 readings of VmRSS 1 s apart. Nothing subscribes to \
+             the master's streams, so (streams are lazy) each node costs clusterd three ZeroMQ sockets (command \
+             DEALER and its monitor's two PAIRs) and one TCP connection; a subscriber adds a stats SUB and an \
+             events SUB, and two TCP connections, per node it wants.",
             crate::fleet::PER_PROCESS,
             plan.settle.as_secs()
         ) + &lowered.clone().map(|note| format!("\n\n{note}")).unwrap_or_default(),
         table,
-        verdict: vec![format!(
-            "Target: at most 64 KiB per registered node. Measured {per_node_at_largest:.1} KiB at {largest} nodes: {}.",
-            verdict(per_node_at_largest <= 64.0)
-        )],
+        verdict: vec![verdict_line],
     };
     let mut startup = startup(plan, &mut master, largest, startup_command);
     if let Some(note) = lowered {

@@ -219,9 +219,9 @@ fn max_stream_message_size_is_a_bounded_size() {
         let err = toml(&format!("[cluster]\nmax_stream_message_size = \"{bad}\"\n")).unwrap_err().to_string();
         assert!(err.contains("max_stream_message_size") && err.contains("from 256 to 8388608"), "{bad}: {err}");
     }
-    assert_eq!(crate::streams::subscriber_hwm(65_536), 1_024);
-    assert_eq!(crate::streams::subscriber_hwm(256), 20_000);
-    assert_eq!(crate::streams::subscriber_hwm(8 * 1024 * 1024), 1_000);
+    assert_eq!(crate::streams::queue_limit::low_limit(65_536), 1_024);
+    assert_eq!(crate::streams::queue_limit::low_limit(256), 20_000);
+    assert_eq!(crate::streams::queue_limit::low_limit(8 * 1024 * 1024), 1_000);
 }
 
 #[test]

@@ -70,8 +70,7 @@ pub async fn run(ctx: Arc<Ctx>, hub: Arc<LogHub>) {
 
 /// Whether a subscriber holding one of `prefixes` can receive a line of `node`.
 fn node_wanted(prefixes: &BTreeSet<Vec<u8>>, node: &str) -> bool {
-    let head = format!("log.{node}:");
-    prefixes.iter().any(|prefix| head.as_bytes().starts_with(prefix) || prefix.starts_with(head.as_bytes()))
+    crate::streams::interest::can_match(prefixes, format!("log.{node}:").as_bytes())
 }
 
 /// Follows one agent until `stopped` fires, then tells it `unfollow`.

@@ -153,6 +153,9 @@ pub async fn move_copy(ctx: &Ctx, name: &str, from: &str, leaving: Leaving) -> R
         .as_deref()
         .and_then(|s| super::Strategy::parse(s).ok())
         .unwrap_or(ctx.settings().placement.strategy);
+    if strategy != super::Strategy::RoundRobin {
+        super::need_load(ctx).await;
+    }
     let candidates = candidates(ctx, placement.constraint.as_deref(), &placement.nodes)?;
     let to = choose(&rank(&candidates, strategy, ctx.placement.next_turn()), 1)?.remove(0);
     call_node(ctx, &to, Request::new("add", placement.add.clone())).await.map_err(|e| format!("{to}: {e}"))?;

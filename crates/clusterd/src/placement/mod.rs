@@ -20,8 +20,9 @@ pub mod settings;
 pub mod shared;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use clusterd_protocol::nodeset::{self, Member};
 use serde_json::{Map, Value};
@@ -43,14 +44,27 @@ pub struct Placements {
     /// The master's context, for writing the state file from a handler.
     ctx: OnceLock<Weak<Ctx>>,
     /// The measured load: a cluster view fed with the stats of the stream tap only (no status
-    /// polls, which only the dashboard needs).
+    /// polls, which only the dashboard needs), while a decision needed it lately.
     load: ClusterView,
+    /// When a decision last needed the load.
+    load_needed: Mutex<Option<Instant>>,
+    /// Whether the measuring task reads the tap now.
+    measuring: AtomicBool,
+    /// Wakes the measuring task.
+    wake: Arc<tokio::sync::Notify>,
     /// With `registry = "etcd"`: where the desired state is shared ([`shared`]).
     shared: OnceLock<Arc<dyn SharedStore>>,
     /// Held by each decision from its choice to its persisted record, so that a write that
     /// fails can put the desired state back without losing another decision's change.
     deciding: tokio::sync::Mutex<()>,
 }
+
+/// How long placement keeps measuring (and so keeps every node's stats stream subscribed) after
+/// the last decision that needed the load.
+const KEEP_MEASURING: Duration = Duration::from_secs(300);
+/// How long a decision waits for the first figures when placement was not measuring: the
+/// nodes' stats streams get subscribed to, and circusd-stats publishes every second.
+const WARM_UP: Duration = Duration::from_millis(2500);
 
 impl Placements {
     /// The desired state, locked (never held across an `.await`).
@@ -97,28 +111,70 @@ pub fn start(ctx: &Arc<Ctx>, saved: &Value) {
         Err(reason) => tracing::error!(%reason, "saved placements unreadable: starting without them"),
     }
     let _ = ctx.placement.ctx.set(Arc::downgrade(ctx));
-    tokio::spawn(measure(ctx.registry.streams().subscribe(), Arc::downgrade(ctx)));
+    tokio::spawn(measure(Arc::downgrade(ctx), ctx.placement.wake.clone()));
     tokio::spawn(failover::run(Arc::downgrade(ctx)));
 }
 
-/// Reads the stats of the stream tap into the load view until the master stops; forgets the
-/// nodes that left the registry now and then (off the decision's path: it costs a scan).
-async fn measure(mut tap: crate::streams::TapReceiver, ctx: Weak<Ctx>) {
-    let mut forget = tokio::time::interval(std::time::Duration::from_secs(30));
+/// Called before a decision that needs the measured load: starts measuring if placement was not
+/// (and waits for the first figures), and keeps it measuring for [`KEEP_MEASURING`].
+pub async fn need_load(ctx: &Ctx) {
+    *ctx.placement.load_needed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+    if !ctx.placement.measuring.load(Ordering::Acquire) {
+        ctx.placement.wake.notify_one();
+        tokio::time::sleep(WARM_UP).await;
+    }
+}
+
+/// Measures the load while decisions need it: reads the stats of the stream tap into the load
+/// view (holding the tap, which keeps every node's stats subscribed), and lets go of it once no
+/// decision needed the load for [`KEEP_MEASURING`]. Ends when the master stops.
+async fn measure(ctx: Weak<Ctx>, wake: Arc<tokio::sync::Notify>) {
+    let mut check = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            () = wake.notified() => {}
+            _ = check.tick() => {
+                if ctx.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
+        }
+        let Some(tap) = ctx.upgrade().map(|ctx| ctx.registry.streams().subscribe()) else { return };
+        if let Some(ctx) = ctx.upgrade() {
+            ctx.placement.measuring.store(true, Ordering::Release);
+        }
+        tracing::debug!("placement measures the load");
+        if !read_load(tap, &ctx).await {
+            return;
+        }
+        tracing::debug!("placement stopped measuring the load");
+    }
+}
+
+/// Reads the tap into the load view until no decision needed it for [`KEEP_MEASURING`] (true)
+/// or the master stops (false).
+async fn read_load(mut tap: crate::streams::TapReceiver, ctx: &Weak<Ctx>) -> bool {
+    let mut forget = tokio::time::interval(Duration::from_secs(30));
     loop {
         tokio::select! {
             message = tap.recv() => {
-                let Some(message) = message else { return };
+                let Some(message) = message else { return false };
                 let (Some(node), crate::streams::TapKind::Stat) = (message.node.as_deref(), message.kind) else {
                     continue;
                 };
-                let Some(ctx) = ctx.upgrade() else { return };
+                let Some(ctx) = ctx.upgrade() else { return false };
                 ctx.placement.load.on_stat(node, &message.topic, &message.payload);
             }
             _ = forget.tick() => {
-                let Some(ctx) = ctx.upgrade() else { return };
+                let Some(ctx) = ctx.upgrade() else { return false };
                 let names = ctx.registry.names();
                 ctx.placement.load.retain_nodes(&names);
+                let needed = *ctx.placement.load_needed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if needed.is_none_or(|at| at.elapsed() >= KEEP_MEASURING) {
+                    ctx.placement.measuring.store(false, Ordering::Release);
+                    return true;
+                }
             }
         }
     }

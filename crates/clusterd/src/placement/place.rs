@@ -96,6 +96,9 @@ pub async fn place(ctx: &Ctx, mut request: Request) -> Reply {
         }
     }
     let strategy = options.strategy.unwrap_or(ctx.settings().placement.strategy);
+    if strategy != Strategy::RoundRobin {
+        super::need_load(ctx).await;
+    }
     let deciding = std::time::Instant::now();
     let candidates = match candidates(ctx, options.constraint.as_deref(), &[]) {
         Ok(candidates) => candidates,

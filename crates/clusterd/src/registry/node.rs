@@ -115,7 +115,7 @@ impl Node {
             "rtt_ms": health.rtt.map(|rtt| (rtt.as_secs_f64() * 1e6).round() / 1e3),
             "missed_probes": health.missed,
             "circusd_pid": health.circusd_pid,
-            "streams": self.counters.describe(),
+            "streams": self.counters.describe_node(),
         });
         // Only while the host name does not resolve: why there is no connection.
         if let (Some(reason), Value::Object(fields)) = (health.dns_failure, &mut described) {

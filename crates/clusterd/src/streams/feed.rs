@@ -1,8 +1,9 @@
-//! A node's feed: SUB sockets on the node's stats and event streams, rewriting each
-//! publication for the merged streams.
+//! A node's feed: SUB sockets on the node's stats and event streams, held only while someone
+//! wants them (`streams/interest.rs`), rewriting each publication for the merged streams.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use clusterd_protocol::connection::stream::{Publication, StreamReceiver};
 use clusterd_protocol::connection::{ConnectionError, Context};
@@ -12,18 +13,23 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::publisher::{Out, Queue, Refused};
+use super::interest::{Interest, Wanted};
+use super::publisher::{Message, Out, Queue, Refused};
 use super::rewrite::{self, Stat};
-use super::Counters;
+use super::sample::Sampler;
+use super::{Counters, Tap};
 use crate::link::LOOKUP_TIMEOUT;
 
-/// Queue of each SUB socket inside libzmq (libzmq's default): a node publishes a few dozen
-/// messages a second, so this is over ten seconds of one node's stream. When the master falls
-/// behind, a full queue stops reading the node's TCP connection, and the node's PUB drops, as it
-/// would for any slow Circus subscriber. A deeper queue only buffers: with 10,000 per node, a
-/// flood from 1,000 nodes grew the master to 470 MiB and its delivered rate fell tenfold
-/// (allocator churn), where 1,000 keeps it small and delivering at full speed.
-const RCVHWM: i32 = 100;
+/// Queue of each SUB socket inside libzmq: 100 messages, several cycles of one node's stream.
+/// When the master falls behind, a full queue stops reading the node's TCP connection, and the
+/// node's PUB drops, as it would for any slow Circus subscriber. A deeper queue only buffers:
+/// with 10,000 per node, a flood from 1,000 nodes grew the master to 470 MiB and its delivered
+/// rate fell tenfold (allocator churn).
+const RCVHWM: i32 = clusterd_protocol::connection::stream::NODE_STREAM_QUEUE;
+
+/// How long a stream nobody wants any more stays subscribed (a viewer that restarts, or
+/// changes its prefix, does not make the master reconnect).
+pub const LINGER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Everything a feed task needs.
 pub struct Feed {
@@ -31,6 +37,10 @@ pub struct Feed {
     pub node: Arc<str>,
     pub index: u32,
     pub out: Queue,
+    /// The in-process tap: gets a sample of the node's stats while somebody reads it.
+    pub tap: Tap,
+    /// What the subscribers want (`streams/interest.rs`): the SUBs are held only while wanted.
+    pub interest: watch::Receiver<Interest>,
     pub counters: Arc<Counters>,
     pub totals: Arc<Counters>,
     pub stats: watch::Receiver<Option<Endpoint>>,
@@ -63,10 +73,14 @@ pub fn spawn(feed: Feed) -> FeedHandle {
 
 impl Feed {
     async fn run(mut self) {
-        let stats = self.stats.borrow_and_update().clone();
-        let mut stats = self.connect(stats, b"stat.").await;
-        let pubsub = self.pubsub.borrow_and_update().clone();
-        let mut events = self.connect(pubsub, b"watcher.").await;
+        let mut wanted = self.interest.borrow_and_update().of(&self.node);
+        let mut stats = self.connect_stats(wanted).await;
+        let mut events = self.connect_events(wanted).await;
+        self.show(&stats, &events);
+        let mut sampler = Sampler::default();
+        // When streams nobody wants any more are closed (a subscriber that comes back within
+        // LINGER finds them open).
+        let mut release: Option<tokio::time::Instant> = None;
         loop {
             // libzmq sockets are outside tokio's cooperative budget: under a flood the next
             // message is always ready, and without this a few busy feeds would hold the worker
@@ -78,10 +92,14 @@ impl Feed {
                 // cost a registration each time round, too much to pay per message.
                 publication = recv(&mut stats) => match publication {
                     Ok(p) => {
-                        self.on_stat(p);
+                        // Nothing sampled (not even the clock read) while nobody reads the tap.
+                        let mut sample = self.tap.has_readers().then(|| (&mut sampler, Instant::now()));
+                        let mut batch = Vec::new();
+                        self.on_stat(p, &mut sample, &mut batch);
                         while let Some(p) = stats.as_mut().and_then(StreamReceiver::take_ready) {
-                            self.on_stat(p);
+                            self.on_stat(p, &mut sample, &mut batch);
                         }
+                        self.hand_over_stats(batch);
                     }
                     Err(err) => self.pause(err).await,
                 },
@@ -94,19 +112,43 @@ impl Feed {
                     }
                     Err(err) => self.pause(err).await,
                 },
+                changed = self.interest.changed() => {
+                    if changed.is_err() {
+                        return; // the master is stopping
+                    }
+                    wanted = self.interest.borrow_and_update().of(&self.node);
+                    if wanted.stats && stats.is_none() {
+                        stats = self.connect_stats(wanted).await;
+                    }
+                    if wanted.events && events.is_none() {
+                        events = self.connect_events(wanted).await;
+                    }
+                    let unwanted = (!wanted.stats && stats.is_some()) || (!wanted.events && events.is_some());
+                    release = unwanted.then(|| release.unwrap_or_else(|| tokio::time::Instant::now() + LINGER));
+                }
+                () = tokio::time::sleep_until(release.unwrap_or_else(tokio::time::Instant::now)), if release.is_some() => {
+                    release = None;
+                    if !wanted.stats {
+                        stats = None;
+                    }
+                    if !wanted.events {
+                        events = None;
+                    }
+                    debug!(node = %self.node, ?wanted, "closed the node's streams nobody wants");
+                }
                 changed = self.stats.changed() => {
                     if changed.is_err() {
                         return; // the node is gone
                     }
-                    let endpoint = self.stats.borrow_and_update().clone();
-                    stats = self.connect(endpoint, b"stat.").await;
+                    self.stats.borrow_and_update();
+                    stats = self.connect_stats(wanted).await;
                 }
                 changed = self.pubsub.changed() => {
                     if changed.is_err() {
                         return; // the node is gone
                     }
-                    let endpoint = self.pubsub.borrow_and_update().clone();
-                    events = self.connect(endpoint, b"watcher.").await;
+                    self.pubsub.borrow_and_update();
+                    events = self.connect_events(wanted).await;
                 }
                 changed = self.restarts.changed() => {
                     if changed.is_err() {
@@ -115,13 +157,38 @@ impl Feed {
                     // A new circusd: fresh subscriptions, so nothing queued from the old one
                     // is republished.
                     debug!(node = %self.node, "node restarted: resubscribing");
-                    let endpoint = self.stats.borrow().clone();
-                    stats = self.connect(endpoint, b"stat.").await;
-                    let endpoint = self.pubsub.borrow().clone();
-                    events = self.connect(endpoint, b"watcher.").await;
+                    stats = self.connect_stats(wanted).await;
+                    events = self.connect_events(wanted).await;
                 }
             }
+            self.show(&stats, &events);
         }
+    }
+
+    /// A SUB on the node's stats stream if it is wanted (and known).
+    async fn connect_stats(&self, wanted: Wanted) -> Option<StreamReceiver> {
+        let endpoint = self.stats.borrow().clone();
+        if wanted.stats {
+            self.connect(endpoint, b"stat.").await
+        } else {
+            None
+        }
+    }
+
+    /// A SUB on the node's event stream if it is wanted (and known).
+    async fn connect_events(&self, wanted: Wanted) -> Option<StreamReceiver> {
+        let endpoint = self.pubsub.borrow().clone();
+        if wanted.events {
+            self.connect(endpoint, b"watcher.").await
+        } else {
+            None
+        }
+    }
+
+    /// Shows in `nodes` which of the node's streams are held now.
+    fn show(&self, stats: &Option<StreamReceiver>, events: &Option<StreamReceiver>) {
+        self.counters.stats_subscribed.store(stats.is_some(), Ordering::Relaxed);
+        self.counters.events_subscribed.store(events.is_some(), Ordering::Relaxed);
     }
 
     /// Subscribes to `endpoint`, a host name looked up first (never by libzmq, which would block
@@ -148,23 +215,51 @@ impl Feed {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    fn on_stat(&self, p: Publication) {
+    /// Handles one stats publication, adding it rewritten to `batch`; `sample` (the node's
+    /// sampler and the batch's arrival time, while the tap has readers) says whether it also goes
+    /// to the tap.
+    fn on_stat(&self, p: Publication, sample: &mut Option<(&mut Sampler, Instant)>, batch: &mut Vec<Message>) {
         if p.oversized {
             return self.count_oversized(&p);
         }
         let node = &*self.node;
-        let out =
-            match (p.frames, rewrite::classify_stat(node, &p.topic)) {
-                (2, Some(Stat::Forward(topic))) => {
-                    rewrite::splice_node(&p.payload, node).map(|payload| Out::Stat(topic, payload))
-                }
-                (2, Some(Stat::Socket(fd))) => rewrite::socket_stat(node, self.index, fd, &p.payload)
-                    .map(|(topic, payload)| Out::Stat(topic, payload)),
-                (2, Some(Stat::SocketsTotal)) => rewrite::sockets_total(node, &p.payload)
-                    .map(|total| Out::SocketsTotal { node: self.node.clone(), index: self.index, total }),
-                _ => None,
-            };
-        self.hand_over(out, &p, |c| &c.stats_forwarded);
+        let tap = sample.as_mut().is_some_and(|(sampler, now)| sampler.take(&p.topic, *now));
+        let message = |(topic, payload)| Message { node: self.node.clone(), topic, payload, tap };
+        let rewritten = match (p.frames, rewrite::classify_stat(node, &p.topic)) {
+            (2, Some(Stat::Forward(topic))) => {
+                rewrite::splice_node(&p.payload, node).map(|payload| message((topic, payload)))
+            }
+            (2, Some(Stat::Socket(fd))) => rewrite::socket_stat(node, self.index, fd, &p.payload).map(message),
+            (2, Some(Stat::SocketsTotal)) => {
+                let out = rewrite::sockets_total(node, &p.payload).map(|total| Out::SocketsTotal {
+                    node: self.node.clone(),
+                    index: self.index,
+                    total,
+                });
+                return self.hand_over(out, &p, |c| &c.stats_forwarded);
+            }
+            _ => None,
+        };
+        match rewritten {
+            Some(message) => batch.push(message),
+            None => self.hand_over(None, &p, |c| &c.stats_forwarded),
+        }
+    }
+
+    /// Queues a batch of rewritten stats for the publisher in one hand-over (one queue slot, one
+    /// wake-up, one count), and counts the outcome on the node and the master.
+    fn hand_over_stats(&self, batch: Vec<Message>) {
+        let count = batch.len() as u64;
+        if count == 0 {
+            return;
+        }
+        let counter: fn(&Counters) -> &std::sync::atomic::AtomicU64 = match self.out.try_send(Out::Stats(batch)) {
+            Ok(()) => |c| &c.stats_forwarded,
+            Err(Refused::Full) => |c| &c.dropped,
+            Err(Refused::Closed) => return,
+        };
+        counter(&self.counters).fetch_add(count, Ordering::Relaxed);
+        counter(&self.totals).fetch_add(count, Ordering::Relaxed);
     }
 
     fn on_event(&self, p: Publication) {
@@ -173,7 +268,8 @@ impl Feed {
         }
         let node = &*self.node;
         let out = match (p.frames, rewrite::event_topic(node, &p.topic)) {
-            (2, Some(topic)) => rewrite::splice_node(&p.payload, node).map(|payload| Out::Event(topic, payload)),
+            (2, Some(topic)) => rewrite::splice_node(&p.payload, node)
+                .map(|payload| Out::Event(Message { node: self.node.clone(), topic, payload, tap: true })),
             _ => None,
         };
         self.hand_over(out, &p, |c| &c.events_forwarded);

@@ -8,25 +8,34 @@
 //!                                                                                   cluster.<node>.<event>)
 //! ```
 //!
+//! The merged PUBs are XPUBs: a feed holds its node's SUBs only while a subscriber's prefix
+//! (or an in-process reader) wants them (`streams/interest.rs`).
+//!
 //! Feeds run in parallel, one task per node, and hand rewritten messages to the publisher over
 //! a queue bounded in messages ([`QUEUE`]) and bytes ([`QUEUE_BYTES`]). When it is full (the
 //! master cannot keep up) the message is dropped and counted against its node: drops are
 //! visible in `nodes` and `dstats` instead of turning into unbounded memory. A message larger
 //! than `max_stream_message_size` is dropped on arrival (counted as `oversized`), one that is
 //! not Circus-shaped (frames, topic, payload not a valid JSON object) too (`malformed`).
-//! Subscribers that read too slowly lose messages in libzmq once their queue holds
-//! [`subscriber_hwm`] messages, like with any Circus PUB: at most [`SUBSCRIBER_QUEUE_BYTES`] of
-//! messages of the largest size.
+//! Subscribers that read too slowly lose messages in libzmq once their queue is full, like with
+//! any Circus PUB; the queue's limit follows the sizes published (`streams/queue_limit.rs`):
+//! 20,000 messages while they are small, fewer once large ones go out, so that a subscriber that
+//! stopped reading costs at most about twice [`SUBSCRIBER_QUEUE_BYTES`].
+//!
+//! The in-process tap (`streams/tap.rs`) gets every event and, per node, one stats cycle every
+//! 2 s (`streams/sample.rs`), and nothing at all while nobody reads it.
 
 mod feed;
+pub mod interest;
 mod publisher;
+pub mod queue_limit;
 pub mod rewrite;
+mod sample;
 mod tap;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use clusterd_protocol::connection::stream::StreamSender;
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::message::now;
 use clusterd_protocol::Endpoint;
@@ -35,33 +44,27 @@ use tokio::sync::watch;
 use tracing::debug;
 
 pub use feed::FeedHandle;
-use publisher::{Out, Queue, Refused};
+use interest::{Demand, Interest};
+use publisher::{Merged, Message, Out, Queue, Refused};
 pub use tap::{Tap, TapKind, TapMessage, TapReceiver, TAP_CAPACITY};
 
-/// Most messages queued for one subscriber of a merged PUB: about 20 s of a
-/// 1,000-message/s cluster; a viewer that far behind needs fresh numbers, not old ones.
-pub const MAX_SNDHWM: i32 = 20_000;
-/// Fewest messages queued for one subscriber (libzmq's and so Circus's own default is 1,000).
-pub const MIN_SNDHWM: i32 = 1_000;
 /// What a subscriber that stopped reading may cost the master, counted in messages of the
-/// largest size allowed: libzmq bounds its queues in messages only.
+/// size they have (twice this at most: see `streams/queue_limit.rs`).
 pub const SUBSCRIBER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
-/// Queue from the node feeds to the publisher, in messages.
+/// Queue from the node feeds to the publisher, in hand-overs (a feed hands all the stats it read
+/// at once, up to 65 messages; events and the master's own events go one by one): the bytes
+/// bound below is the one that matters.
 const QUEUE: usize = 65_536;
 /// Queue from the node feeds to the publisher, in bytes.
 pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
-/// The per-subscriber queue (SNDHWM) of the merged PUBs for messages of at most
-/// `max_message` bytes: [`SUBSCRIBER_QUEUE_BYTES`] worth of them, between [`MIN_SNDHWM`] and
-/// [`MAX_SNDHWM`] (1,024 with the default 64 KiB).
-pub fn subscriber_hwm(max_message: usize) -> i32 {
-    let fit = SUBSCRIBER_QUEUE_BYTES / max_message.max(1);
-    i32::try_from(fit).unwrap_or(MAX_SNDHWM).clamp(MIN_SNDHWM, MAX_SNDHWM)
-}
-
 /// Stream counters, per node and for the whole master.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// The node's stats stream is subscribed to now (per node only).
+    pub stats_subscribed: AtomicBool,
+    /// The node's event stream is subscribed to now (per node only).
+    pub events_subscribed: AtomicBool,
     /// Stats messages republished.
     pub stats_forwarded: AtomicU64,
     /// Events republished.
@@ -86,6 +89,17 @@ impl Counters {
             "oversized": self.oversized.load(Ordering::Relaxed),
         })
     }
+
+    /// A node's counters as reported in `nodes`, with `subscribed`: the node's streams the master
+    /// holds a connection to now (`"stats"`, `"events"`; none while nobody wants them).
+    pub fn describe_node(&self) -> Value {
+        let mut described = self.describe();
+        let held = [("stats", &self.stats_subscribed), ("events", &self.events_subscribed)];
+        let subscribed: Vec<&str> =
+            held.iter().filter(|(_, flag)| flag.load(Ordering::Relaxed)).map(|(name, _)| *name).collect();
+        described["subscribed"] = json!(subscribed);
+        described
+    }
 }
 
 /// Handle on the merged streams; cheap to clone.
@@ -97,6 +111,7 @@ pub struct Streams {
     next_index: Arc<AtomicU32>,
     max_message: usize,
     tap: Tap,
+    interest: Arc<watch::Sender<Interest>>,
 }
 
 impl Streams {
@@ -111,20 +126,21 @@ impl Streams {
         events: &Endpoint,
         max_message: usize,
     ) -> Result<Streams, ConnectionError> {
-        let hwm = subscriber_hwm(max_message);
-        let stats = StreamSender::bind(ctx, stats.as_str(), hwm)?;
-        let events = StreamSender::bind(ctx, events.as_str(), hwm)?;
+        let stats = Merged::bind(ctx, stats.as_str(), max_message)?;
+        let events = Merged::bind(ctx, events.as_str(), max_message)?;
         let (out, rx) = publisher::queue(QUEUE, QUEUE_BYTES);
         let tap = Tap::default();
-        tokio::spawn(publisher::run(stats, events, rx, tap.clone()));
+        let interest = Arc::new(watch::channel(Interest::default()).0);
+        tokio::spawn(publisher::run(stats, events, rx, tap.clone(), interest.clone()));
         let next_index = Arc::new(AtomicU32::new(1));
-        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message, tap })
+        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message, tap, interest })
     }
 
-    /// An in-process reader of every merged stats and event message, with its node (the
-    /// dashboard and `/metrics` read through it; see `streams/tap.rs`).
+    /// An in-process reader of every merged event and a sample of the stats, with their node
+    /// (the dashboard and placement read through it; see `streams/tap.rs`). While it lives, every
+    /// node's streams are wanted (`streams/interest.rs`).
     pub fn subscribe(&self) -> TapReceiver {
-        self.tap.subscribe()
+        self.tap.subscribe(Demand::new(&self.interest))
     }
 
     /// The tap itself (for its drop counter).
@@ -153,6 +169,8 @@ impl Streams {
             node: Arc::from(node),
             index,
             out: self.out.clone(),
+            tap: self.tap.clone(),
+            interest: self.interest.subscribe(),
             counters,
             totals: self.totals.clone(),
             stats,
@@ -171,7 +189,8 @@ impl Streams {
         payload.extend(fields);
         let topic = format!("cluster.{node}.{event}").into_bytes();
         let payload = clusterd_protocol::pyjson::dumps_map(&payload).into_bytes();
-        if let Err(Refused::Full) = self.out.try_send(Out::Event(topic, payload)) {
+        let message = Message { node: Arc::from(node), topic, payload, tap: true };
+        if let Err(Refused::Full) = self.out.try_send(Out::Event(message)) {
             self.totals.dropped.fetch_add(1, Ordering::Relaxed);
             debug!(node, event, "cluster event dropped: publisher queue full");
         }

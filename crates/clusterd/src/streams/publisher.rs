@@ -1,23 +1,45 @@
 //! The publisher task: the only owner of the two merged PUB sockets.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clusterd_protocol::connection::stream::StreamSender;
-use tokio::sync::mpsc;
-use tracing::warn;
+use clusterd_protocol::connection::ConnectionError;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
 
+use super::interest::Interest;
+use super::queue_limit::{QueueLimit, HIGH, SMALL};
 use super::rewrite::{merged_sockets_total, SocketsTotal};
 use super::tap::{Tap, TapKind};
 
+/// One rewritten message for a merged stream.
+pub struct Message {
+    /// The node it came from.
+    pub node: Arc<str>,
+    /// The merged topic.
+    pub topic: Vec<u8>,
+    /// The payload, `node` spliced in.
+    pub payload: Vec<u8>,
+    /// Whether it also goes to the in-process tap (a sample of the stats, every event).
+    pub tap: bool,
+}
+
+impl Message {
+    /// The bytes it holds.
+    fn bytes(&self) -> usize {
+        self.topic.len() + self.payload.len()
+    }
+}
+
 /// What the feeds hand to the publisher.
 pub enum Out {
-    /// A rewritten stats message.
-    Stat(Vec<u8>, Vec<u8>),
+    /// Rewritten stats messages of one node, handed over together.
+    Stats(Vec<Message>),
     /// A rewritten or master event.
-    Event(Vec<u8>, Vec<u8>),
+    Event(Message),
     /// A node's latest socket total; the merged total is republished.
     SocketsTotal {
         /// The node.
@@ -40,7 +62,8 @@ impl Out {
     /// The bytes this message holds while it waits in the queue.
     fn bytes(&self) -> usize {
         match self {
-            Out::Stat(topic, payload) | Out::Event(topic, payload) => topic.len() + payload.len(),
+            Out::Stats(batch) => batch.iter().map(Message::bytes).sum(),
+            Out::Event(m) => m.bytes(),
             Out::SocketsTotal { total, .. } => total.addresses.iter().map(String::len).sum::<usize>() + 16,
             Out::Forget { .. } => 0,
         }
@@ -121,29 +144,104 @@ struct LastTotal {
     total: SocketsTotal,
 }
 
-/// Publishes everything that arrives on `rx` until every feed and the registry are gone, and
-/// offers each stats and event message to the in-process `tap` once published.
-pub async fn run(stats: StreamSender, events: StreamSender, mut rx: QueueReceiver, tap: Tap) {
+/// How often the subscribers' prefixes are read from the XPUBs: a new subscriber waits at most
+/// this long for the nodes' streams it wants to be asked for.
+const SUBSCRIPTIONS_TICK: Duration = Duration::from_millis(100);
+
+/// One merged XPUB, its subscribers' queue limit and the prefixes they hold.
+pub struct Merged {
+    sender: StreamSender,
+    limit: QueueLimit,
+    prefixes: BTreeSet<Vec<u8>>,
+}
+
+impl Merged {
+    /// Binds the PUB: `endpoint`, for messages of at most `max_message` bytes.
+    ///
+    /// # Errors
+    /// The endpoint cannot be bound.
+    pub fn bind(
+        ctx: &clusterd_protocol::connection::Context,
+        endpoint: &str,
+        max_message: usize,
+    ) -> Result<Merged, ConnectionError> {
+        let limit = QueueLimit::new(max_message);
+        Ok(Merged { sender: StreamSender::bind(ctx, endpoint, limit.current())?, limit, prefixes: BTreeSet::new() })
+    }
+
+    /// Publishes `[topic, payload]`, first moving the subscribers' queue limit if its size
+    /// asks for it (`streams/queue_limit.rs`).
+    fn send(&mut self, topic: Vec<u8>, payload: Vec<u8>) -> Result<(), ConnectionError> {
+        let size = topic.len() + payload.len();
+        if size > SMALL || self.limit.current() != HIGH {
+            if let Some(limit) = self.limit.before_send(size, Instant::now()) {
+                self.sender.set_queue_limit(limit)?;
+            }
+        }
+        self.sender.send_owned(topic, payload)
+    }
+
+    /// Takes in the subscriptions that came and went; true when the prefixes held changed.
+    fn take_subscriptions(&mut self) -> bool {
+        self.sender.take_subscriptions(&mut self.prefixes)
+    }
+
+    /// Publishes `message`, and offers it to `tap` as `kind` when it was chosen for it.
+    fn publish(&mut self, message: Message, kind: TapKind, tap: &Tap) -> Result<(), ConnectionError> {
+        let Message { node, topic, payload, tap: tapped } = message;
+        let copy = tapped.then(|| (topic.clone(), payload.clone()));
+        let sent = self.send(topic, payload);
+        if let Some((topic, payload)) = copy {
+            tap.offer(kind, Some(node), topic, payload);
+        }
+        sent
+    }
+}
+
+/// Publishes everything that arrives on `rx` until every feed and the registry are gone, offers
+/// the messages chosen for the in-process `tap` once published, and keeps `interest` up to date
+/// with the prefixes the XPUBs' subscribers hold.
+pub async fn run(
+    mut stats: Merged,
+    mut events: Merged,
+    mut rx: QueueReceiver,
+    tap: Tap,
+    interest: Arc<watch::Sender<Interest>>,
+) {
     tokio::time::sleep(STARTUP_GRACE).await;
     let mut socket_totals: HashMap<Arc<str>, LastTotal> = HashMap::new();
-    while let Some(out) = rx.recv().await {
+    let mut tick = tokio::time::interval(SUBSCRIPTIONS_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let out = tokio::select! {
+            out = rx.recv() => match out {
+                Some(out) => out,
+                None => return,
+            },
+            _ = tick.tick() => {
+                let (stats_changed, events_changed) = (stats.take_subscriptions(), events.take_subscriptions());
+                if stats_changed || events_changed {
+                    debug!(stats = stats.prefixes.len(), events = events.prefixes.len(), "subscriptions changed");
+                    interest.send_modify(|i| {
+                        i.stats.clone_from(&stats.prefixes);
+                        i.events.clone_from(&events.prefixes);
+                    });
+                }
+                continue;
+            }
+        };
         let sent = match out {
-            Out::Stat(topic, payload) => {
-                let sent = stats.send(&topic, &payload);
-                tap.offer(TapKind::Stat, topic, payload);
-                sent
+            Out::Stats(batch) => {
+                // The first failure is reported; the rest of the batch still goes out.
+                batch.into_iter().map(|message| stats.publish(message, TapKind::Stat, &tap)).fold(Ok(()), Result::and)
             }
-            Out::Event(topic, payload) => {
-                let sent = events.send(&topic, &payload);
-                tap.offer(TapKind::Event, topic, payload);
-                sent
-            }
+            Out::Event(message) => events.publish(message, TapKind::Event, &tap),
             Out::SocketsTotal { node, index, total } => {
                 let now = Instant::now();
                 socket_totals.insert(node, LastTotal { index, at: now, total });
                 socket_totals.retain(|_, last| now.duration_since(last.at) < SOCKETS_TOTAL_TTL);
                 let merged = merged_sockets_total(socket_totals.values().map(|last| &last.total));
-                stats.send(b"stat.sockets", &merged)
+                stats.send(b"stat.sockets".to_vec(), merged)
             }
             Out::Forget { node, index } => {
                 if socket_totals.get(&node).is_some_and(|last| last.index == index) {

@@ -1,15 +1,17 @@
 //! The stream tap: every merged stats and event message, handed to in-process readers (the
 //! dashboard's cluster view, `/metrics`) without going through the master's own PUB sockets.
 //!
-//! A `tokio::sync::broadcast` channel: the publisher offers each message after publishing it and
-//! never waits. A reader that falls more than [`TAP_CAPACITY`] messages behind loses the oldest
+//! A `tokio::sync::broadcast` channel: the publisher offers each event and a sample of the stats
+//! (one cycle per node every 2 s, `streams/sample.rs`) after publishing it, and never waits. A reader that falls more than [`TAP_CAPACITY`] messages behind loses the oldest
 //! ones; the loss is counted in [`Tap::dropped`], as the PUB sockets' high-water marks drop for
-//! slow ZeroMQ subscribers. With no reader, offering costs one atomic load.
+//! slow ZeroMQ subscribers. With no reader, nothing is sampled or offered.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
+
+use super::interest::Demand;
 
 /// Messages a reader may fall behind before it loses the oldest (a few seconds of a busy
 /// cluster).
@@ -29,7 +31,7 @@ pub enum TapKind {
 pub struct TapMessage {
     /// The stream.
     pub kind: TapKind,
-    /// The node it came from; `None` for the merged `stat.sockets` total.
+    /// The node it came from.
     pub node: Option<Arc<str>>,
     /// The merged topic.
     pub topic: Vec<u8>,
@@ -51,18 +53,22 @@ impl Default for Tap {
 }
 
 impl Tap {
-    /// Hands a published message to the readers, if there are any; never waits.
-    pub fn offer(&self, kind: TapKind, topic: Vec<u8>, payload: Vec<u8>) {
-        if self.tx.receiver_count() == 0 {
-            return;
+    /// Hands a published message of `node` to the readers, if there are any; never waits.
+    pub fn offer(&self, kind: TapKind, node: Option<Arc<str>>, topic: Vec<u8>, payload: Vec<u8>) {
+        if self.has_readers() {
+            let _ = self.tx.send(Arc::new(TapMessage { kind, node, topic, payload }));
         }
-        let node = message_node(kind, &topic, &payload).map(Arc::from);
-        let _ = self.tx.send(Arc::new(TapMessage { kind, node, topic, payload }));
     }
 
-    /// A new reader, which sees every message offered from now on.
-    pub fn subscribe(&self) -> TapReceiver {
-        TapReceiver { rx: self.tx.subscribe(), dropped: self.dropped.clone() }
+    /// Whether anybody reads the tap (with nobody, the feeds sample nothing for it).
+    pub fn has_readers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// A new reader, which sees every message offered from now on and holds `demand` (every
+    /// node's streams wanted) while it lives.
+    pub fn subscribe(&self, demand: Demand) -> TapReceiver {
+        TapReceiver { rx: self.tx.subscribe(), dropped: self.dropped.clone(), _demand: demand }
     }
 
     /// Messages lost by readers that fell behind, over all readers.
@@ -75,6 +81,7 @@ impl Tap {
 pub struct TapReceiver {
     rx: broadcast::Receiver<Arc<TapMessage>>,
     dropped: Arc<AtomicU64>,
+    _demand: Demand,
 }
 
 impl TapReceiver {
@@ -93,54 +100,25 @@ impl TapReceiver {
     }
 }
 
-/// The node of a merged message, read without parsing JSON: events name it in the topic
-/// (`watcher.<node>:...`, `cluster.<node>.<event>`; node names never hold `:` or `.`), stats end
-/// with the `"node": "<node>"}` the feed spliced in (names need no escaping).
-fn message_node<'a>(kind: TapKind, topic: &'a [u8], payload: &'a [u8]) -> Option<&'a str> {
-    let bytes = match kind {
-        TapKind::Event => {
-            if let Some(rest) = topic.strip_prefix(b"watcher.") {
-                &rest[..rest.iter().position(|&b| b == b':')?]
-            } else {
-                let rest = topic.strip_prefix(b"cluster.")?;
-                &rest[..rest.iter().position(|&b| b == b'.')?]
-            }
-        }
-        TapKind::Stat => {
-            let body = payload.trim_ascii_end().strip_suffix(b"\"}")?;
-            let marker = b"\"node\": \"";
-            let start = body.windows(marker.len()).rposition(|w| w == marker)? + marker.len();
-            &body[start..]
-        }
-    };
-    std::str::from_utf8(bytes).ok().filter(|node| !node.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_node_is_read_from_topics_and_spliced_payloads() {
-        let event = |topic: &str| message_node(TapKind::Event, topic.as_bytes(), b"{}").map(str::to_string);
-        assert_eq!(event("watcher.first:dummy.start").as_deref(), Some("first"));
-        assert_eq!(event("cluster.second.down").as_deref(), Some("second"));
-        assert_eq!(event("other.x"), None);
-        let stat = |payload: &str| message_node(TapKind::Stat, b"stat.a-b", payload.as_bytes()).map(str::to_string);
-        assert_eq!(stat(r#"{"cpu": 1.0, "node": "web-1"}"#).as_deref(), Some("web-1"));
-        assert_eq!(stat(r#"{"addresses": [], "reads": 0}"#), None);
-    }
-
     #[tokio::test]
     async fn readers_get_every_message_and_slow_ones_drop_counted() {
         let tap = Tap::default();
-        tap.offer(TapKind::Stat, b"stat.x".to_vec(), b"{}".to_vec()); // no reader yet: not kept
-        let mut reader = tap.subscribe();
-        tap.offer(TapKind::Event, b"cluster.first.down".to_vec(), b"{}".to_vec());
+        let first = || Some(Arc::from("first"));
+        assert!(!tap.has_readers());
+        tap.offer(TapKind::Stat, first(), b"stat.x".to_vec(), b"{}".to_vec()); // no reader yet: not kept
+        let interest = Arc::new(tokio::sync::watch::channel(super::super::interest::Interest::default()).0);
+        let mut reader = tap.subscribe(Demand::new(&interest));
+        assert_eq!(interest.borrow().internal, 1, "a reader wants the streams");
+        assert!(tap.has_readers());
+        tap.offer(TapKind::Event, first(), b"cluster.first.down".to_vec(), b"{}".to_vec());
         let message = reader.recv().await.unwrap();
         assert_eq!((message.kind, message.node.as_deref()), (TapKind::Event, Some("first")));
         for _ in 0..TAP_CAPACITY + 10 {
-            tap.offer(TapKind::Stat, b"stat.first-d".to_vec(), br#"{"node": "first"}"#.to_vec());
+            tap.offer(TapKind::Stat, first(), b"stat.first-d".to_vec(), br#"{"node": "first"}"#.to_vec());
         }
         let message = reader.recv().await.unwrap();
         assert_eq!(message.node.as_deref(), Some("first"));

@@ -3,10 +3,11 @@
 //! * [`StreamReceiver`]: a SUB connected to one node's stats or event stream. libzmq reconnects
 //!   by itself (every 100 ms, backing off to 1 s), so a node that restarts comes back without
 //!   any action of ours.
-//! * [`StreamSender`]: the master's bound PUB. Sends never block: a subscriber whose queue
-//!   (`SNDHWM` messages) is full loses messages, as with any Circus PUB, and the master goes on.
+//! * [`StreamSender`]: the master's bound XPUB (a PUB to subscribers, which tells the master the
+//!   prefixes they hold). Sends never block: a subscriber whose queue (`SNDHWM` messages) is full
+//!   loses messages, as with any Circus PUB, and the master goes on.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use futures::StreamExt;
 use tmq::AsZmqSocket;
@@ -18,6 +19,14 @@ use super::{ConnectionError, Context};
 /// Messages below it but above the caller's own limit are taken and dropped at once, so they
 /// can be counted.
 pub const STREAM_FRAME_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Messages each node stream SUB of the master queues (`RCVHWM`); the benchmark's baseline relay
+/// uses the same (see `RCVHWM` in clusterd's `streams/feed.rs` for why it is small).
+pub const NODE_STREAM_QUEUE: i32 = 100;
+
+/// Messages queued for each subscriber of a merged PUB while messages are small (`SNDHWM`; see
+/// clusterd's `streams/queue_limit.rs`); the benchmark's baseline relay uses the same.
+pub const SUBSCRIBER_QUEUE: i32 = 20_000;
 
 /// Messages taken at once from a SUB that has several waiting (a node publishes a whole stats
 /// cycle at once): one pass through tokio and tmq's readiness checks for all of them instead of
@@ -95,9 +104,7 @@ impl StreamReceiver {
         // and the next `next()` sees the socket's state again.
         for _ in 0..DRAIN {
             match self.socket.get_socket().recv_multipart(zmq::DONTWAIT) {
-                Ok(frames) => self
-                    .ready
-                    .push_back(publication(&frames.iter().map(Vec::as_slice).collect::<Vec<_>>(), self.max_message)),
+                Ok(frames) => self.ready.push_back(owned_publication(frames, self.max_message)),
                 Err(_) => break,
             }
         }
@@ -111,6 +118,18 @@ impl StreamReceiver {
     pub fn take_ready(&mut self) -> Option<Publication> {
         self.ready.pop_front()
     }
+}
+
+/// [`publication`] from frames already copied out of libzmq: a Circus-shaped one (two frames)
+/// keeps its buffers, no second copy.
+fn owned_publication(mut frames: Vec<Vec<u8>>, max_message: usize) -> Publication {
+    let size = frames.iter().map(Vec::len).sum::<usize>();
+    if frames.len() != 2 || size > max_message {
+        return publication(&frames.iter().map(Vec::as_slice).collect::<Vec<_>>(), max_message);
+    }
+    let payload = frames.pop().unwrap_or_default();
+    let topic = frames.pop().unwrap_or_default();
+    Publication { topic, payload, frames: 2, oversized: false }
 }
 
 /// A publication from its frames: the first is the topic, the others are joined; empty and
@@ -136,17 +155,23 @@ pub struct StreamSender {
 }
 
 impl StreamSender {
-    /// Binds a PUB on `endpoint`, queueing at most `sndhwm` messages per subscriber.
+    /// Binds an XPUB on `endpoint`, queueing at most `sndhwm` messages per subscriber. To
+    /// subscribers it is a PUB; to the master it reports the prefixes they hold
+    /// ([`StreamSender::take_subscriptions`]).
     ///
     /// # Errors
     /// The endpoint is malformed or in use.
     pub fn bind(ctx: &Context, endpoint: &str, sndhwm: i32) -> Result<Self, ConnectionError> {
         let err = |op| move |e| ConnectionError::zmq(op, endpoint, e);
         let socket = ctx
-            .open(|context| Ok(context.socket(zmq::PUB)?))
+            .open(|context| Ok(context.socket(zmq::XPUB)?))
             .map_err(|e| ConnectionError::zmq("socket", endpoint, e))?;
         socket.set_linger(0).map_err(err("socket"))?;
         socket.set_sndhwm(sndhwm).map_err(err("socket"))?;
+        // Every subscription, not only a prefix's first: a subscriber that subscribes again
+        // (after a reconnection of ours) is seen too. Unsubscriptions still come only when a
+        // prefix's last holder goes, which is all a set of prefixes needs.
+        socket.set_xpub_verbose(true).map_err(err("socket"))?;
         socket.bind(endpoint).map_err(err("bind"))?;
         Ok(StreamSender { socket, endpoint: endpoint.to_string() })
     }
@@ -159,8 +184,52 @@ impl StreamSender {
         super::send_now(&self.socket, &[topic, payload], &self.endpoint)
     }
 
+    /// Publishes `[topic, payload]` without blocking, handing both buffers to libzmq as they are
+    /// (`zmq_msg_init_data`): no copy of the payload on the way out.
+    ///
+    /// # Errors
+    /// As [`StreamSender::send`].
+    pub fn send_owned(&self, topic: Vec<u8>, payload: Vec<u8>) -> Result<(), ConnectionError> {
+        let send = |frame: Vec<u8>, flags| match self.socket.send(zmq::Message::from(frame), zmq::DONTWAIT | flags) {
+            Ok(()) => Ok(()),
+            Err(zmq::Error::EAGAIN) => Err(ConnectionError::WouldBlock),
+            Err(err) => Err(ConnectionError::zmq("send", &self.endpoint, err)),
+        };
+        send(topic, zmq::SNDMORE)?;
+        send(payload, 0)
+    }
+
+    /// Takes in the subscriptions that came (`\x01prefix`) and went (`\x00prefix`, when its
+    /// last holder unsubscribed or disconnected) since the last call, without waiting; true when
+    /// `prefixes` changed.
+    pub fn take_subscriptions(&self, prefixes: &mut BTreeSet<Vec<u8>>) -> bool {
+        let mut changed = false;
+        while let Ok(message) = self.socket.recv_bytes(zmq::DONTWAIT) {
+            changed |= match message.split_first() {
+                Some((1, prefix)) => prefixes.insert(prefix.to_vec()),
+                Some((0, prefix)) => prefixes.remove(prefix),
+                _ => false,
+            };
+        }
+        changed
+    }
+
+    /// Changes how many messages each subscriber may have queued, for the connections already
+    /// made too (libzmq 4.3 applies `SNDHWM` to existing pipes): a queue over the new limit
+    /// takes nothing more until it drains below it.
+    ///
+    /// # Errors
+    /// A libzmq failure.
+    pub fn set_queue_limit(&self, sndhwm: i32) -> Result<(), ConnectionError> {
+        self.socket.set_sndhwm(sndhwm).map_err(|e| ConnectionError::zmq("socket", &self.endpoint, e))
+    }
+
     /// The endpoint actually bound: with a port of `*`, the one the system picked.
     pub fn bound_endpoint(&self) -> String {
         super::bound_endpoint(&self.socket, &self.endpoint)
     }
 }
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
