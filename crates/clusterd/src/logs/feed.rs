@@ -93,7 +93,13 @@ async fn follow(ctx: Arc<Ctx>, hub: Arc<LogHub>, node: String, endpoint: Endpoin
                 }
             }
             frames = agent.recv() => match frames {
-                Ok(frames) if frames.len() == 2 && frames[0] == LINE_FRAME => publish(&hub, &node, &frames[1]),
+                Ok(frames) if frames.len() == 2 && frames[0] == LINE_FRAME => {
+                    publish(&hub, &node, &frames[1]);
+                    // A flooding agent keeps the socket always ready, and libzmq's readiness is
+                    // outside tokio's cooperative budget: without this the task would keep its
+                    // worker, and the command path on it, for as long as the flood lasts.
+                    tokio::task::consume_budget().await;
+                }
                 Ok(_) => {}
                 Err(_) => break,
             },
