@@ -62,10 +62,18 @@ impl Store {
 
     /// Makes `desired` (read from etcd in full, while `leading` was this master's leadership)
     /// the desired state here; the `held` notes of this master's failover task stay.
+    #[cfg(test)]
     pub(super) async fn load(&self, ctx: &Ctx, desired: Desired, leading: Option<i64>) {
         // Not in the middle of a decision: its change would be replaced here and then found
         // already written (an empty difference), answered as recorded while it is not.
         let _deciding = ctx.placement.deciding().await;
+        self.load_deciding(ctx, desired, leading).await;
+    }
+
+    /// The load for a caller that holds the decisions' lock since before it read
+    /// `desired`: a decision recorded between that read and this load would otherwise be
+    /// replaced by the older state (and, on the leader, decided again).
+    pub(super) async fn load_deciding(&self, ctx: &Ctx, desired: Desired, leading: Option<i64>) {
         let _writes = self.client.lock().await;
         *self.written() = desired.clone();
         let mut local = ctx.placement.desired();

@@ -40,6 +40,8 @@ async fn follow(ctx: &Ctx, store: &Store, endpoints: &[String]) -> Result<(), St
     let leading = leadership(ctx);
     let keys = store.keys().clone();
     let mut client = connect(endpoints).await?;
+    // No decision between this read and its load (see `Store::load_deciding`).
+    let deciding = ctx.placement.deciding().await;
     let read =
         bounded("read the placements", client.get(keys.placement(), Some(GetOptions::new().with_prefix()))).await?;
     let revision = read.header().map_or(0, |header| header.revision());
@@ -47,7 +49,8 @@ async fn follow(ctx: &Ctx, store: &Store, endpoints: &[String]) -> Result<(), St
     if leading.is_some() {
         info!(placements = desired.placements.len(), revision, "leading: placement state read from etcd");
     }
-    store.load(ctx, desired, leading).await;
+    store.load_deciding(ctx, desired, leading).await;
+    drop(deciding);
     let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
     let mut stream = bounded("watch the placements", client.watch(keys.placement(), Some(options))).await?;
     let mut look = tokio::time::interval(LOOK_EVERY);

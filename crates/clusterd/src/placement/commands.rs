@@ -64,13 +64,10 @@ pub async fn rm_placed(ctx: &Ctx, request: Request, name: &str) -> Reply {
 /// `drain` (`properties.node`): the node takes no new copies, and each of its placed copies
 /// moves to another node (started there first, then stopped and removed here).
 pub async fn drain(ctx: &Ctx, request: &Request) -> Reply {
-    let node = match node_property(ctx, request) {
+    let node = match node_to_decide_on(ctx, request) {
         Ok(node) => node,
         Err(reply) => return reply,
     };
-    if let Err(reply) = super::shared::may_decide(ctx) {
-        return reply;
-    }
     {
         let _deciding = ctx.placement.deciding().await;
         ctx.placement.desired().drained.insert(node.clone());
@@ -98,13 +95,10 @@ pub async fn drain(ctx: &Ctx, request: &Request) -> Reply {
 
 /// `undrain` (`properties.node`): the node takes new copies again.
 pub async fn undrain(ctx: &Ctx, request: &Request) -> Reply {
-    let node = match node_property(ctx, request) {
+    let node = match node_to_decide_on(ctx, request) {
         Ok(node) => node,
         Err(reply) => return reply,
     };
-    if let Err(reply) = super::shared::may_decide(ctx) {
-        return reply;
-    }
     let _deciding = ctx.placement.deciding().await;
     let was = ctx.placement.desired().drained.remove(&node);
     if let Err(reason) = persist(ctx).await {
@@ -117,13 +111,16 @@ pub async fn undrain(ctx: &Ctx, request: &Request) -> Reply {
     Reply::ok(fields, Value::Null)
 }
 
-fn node_property(ctx: &Ctx, request: &Request) -> Result<String, Reply> {
+/// The known node named by `properties.node` of a drain or undrain, if this master may decide
+/// (the leader, or the only master).
+fn node_to_decide_on(ctx: &Ctx, request: &Request) -> Result<String, Reply> {
     let name =
         request.required_str("node").map_err(|reason| Reply::error(Errno::MessageError, &reason, Value::Null))?;
     if !ctx.registry.contains(name) {
         let reason = format!("unknown node '{name}' (nodes: {})", ctx.registry.names().join(", "));
         return Err(Reply::error(Errno::MessageError, &reason, Value::Null));
     }
+    super::shared::may_decide(ctx)?;
     Ok(name.to_string())
 }
 
