@@ -11,22 +11,20 @@
 //! EventSource reconnects) rather than holding the master up.
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use clusterd_protocol::connection::stream::StreamReceiver;
 use clusterd_protocol::names::validate_word;
 use clusterd_protocol::Request;
-use futures::StreamExt;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
 use super::guard::refuse;
+use super::sse::{event, until_stopped};
 use super::Web;
 use crate::access::{self, Door};
 
@@ -88,7 +86,7 @@ pub async fn stream(
         }
         for line in history_lines(&answer.reply.0) {
             seen.insert(key(&line));
-            if tx.send(Event::default().event("line").data(line.to_string())).await.is_err() {
+            if tx.send(event("line", &line)).await.is_err() {
                 return;
             }
         }
@@ -101,7 +99,7 @@ pub async fn stream(
                         continue;
                     }
                     // A full queue means the browser does not read: end it rather than wait.
-                    if tx.try_send(Event::default().event("line").data(line.to_string())).is_err() {
+                    if tx.try_send(event("line", &line)).is_err() {
                         return;
                     }
                 }
@@ -109,13 +107,7 @@ pub async fn stream(
             }
         }
     });
-    let mut stopping = web.stopping.clone();
-    let stopped = async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-    };
-    Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>).take_until(stopped))
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    until_stopped(&web, rx).into_response()
 }
 
 /// `logs` for the last [`HISTORY`] lines of `watcher` on `node`.

@@ -109,14 +109,27 @@ impl Sent {
     }
 }
 
-fn event(name: &str, data: &Value) -> Event {
+pub(super) fn event(name: &str, data: &Value) -> Event {
     Event::default().event(name).data(data.to_string())
+}
+
+/// The SSE response of the events `rx` receives, ended when the master stops (an open stream
+/// must not keep it from exiting).
+pub(super) fn until_stopped(
+    web: &Web,
+    rx: mpsc::Receiver<Event>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut stopping = web.stopping.clone();
+    let stopped = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    Sse::new(ReceiverStream::new(rx).map(Ok).take_until(stopped)).keep_alive(KeepAlive::default())
 }
 
 /// `GET /api/events`.
 pub async fn events(State(web): State<Web>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let (tx, rx) = mpsc::channel::<Event>(256);
-    let mut stopping = web.stopping.clone();
+    let response = until_stopped(&web, rx);
     tokio::spawn(async move {
         let mut changes = web.view.changes();
         let mut sent = Sent::default();
@@ -147,9 +160,5 @@ pub async fn events(State(web): State<Web>) -> Sse<impl Stream<Item = Result<Eve
             }
         }
     });
-    let stopped = async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-    };
-    let stream = ReceiverStream::new(rx).map(Ok).take_until(stopped);
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    response
 }
