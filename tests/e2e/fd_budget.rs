@@ -10,7 +10,7 @@ use std::time::Duration;
 use cluster_e2e::master::CLUSTER_SECTION;
 use cluster_e2e::stream::Stream;
 use cluster_e2e::{json, procs, wait_for, Master, SimNode, SimNodes, Value};
-use clusterd_protocol::connection::budget::FDS_PER_NODE;
+use clusterd_protocol::connection::budget::{FDS_PER_NODE, FDS_PER_STREAM};
 
 /// Low enough that a few dozen nodes exhaust it (a node costs the master 8 descriptors).
 const OPEN_FILES_LIMIT: u64 = 256;
@@ -93,15 +93,23 @@ fn a_state_file_past_the_budget_starts_what_fits_and_keeps_the_rest() {
 
 #[test]
 fn stream_feeds_past_the_budget_are_refused_with_the_reason_while_the_master_answers() {
-    let sims = SimNodes::start(48, &[]);
+    // More nodes than the limit lets register at any FDS_PER_NODE: the budget is full.
+    let sims = SimNodes::start(OPEN_FILES_LIMIT as usize, &[]);
     let master = Master::start_with_open_files_limit(CLUSTER_SECTION, OPEN_FILES_LIMIT);
-    let mut accepted: Vec<String> =
-        sims.nodes.iter().filter(|node| register(&master, node)["status"] == "ok").map(|n| n.name.clone()).collect();
-    // Four nodes fewer than fitted: room for a few feeds, not for all of them.
-    for name in accepted.split_off(accepted.len().saturating_sub(4)) {
+    let mut accepted = Vec::new();
+    for node in &sims.nodes {
+        if register(&master, node)["status"] != "ok" {
+            break;
+        }
+        accepted.push(node.name.clone());
+    }
+    assert!(accepted.len() < sims.nodes.len(), "the budget refused none of {} nodes", sims.nodes.len());
+    // A few nodes fewer: room for at least 4 node streams, far fewer than the nodes left.
+    let freed = (4 * FDS_PER_STREAM).div_ceil(FDS_PER_NODE).max(1);
+    for name in accepted.split_off(accepted.len().saturating_sub(freed)) {
         assert_eq!(master.call("unregister_node", json!({"name": name}))["status"], "ok");
     }
-    assert!(accepted.len() > 4, "{} nodes accepted", accepted.len());
+    assert!(accepted.len() > 2 * freed + 8, "{} nodes accepted", accepted.len());
     master.wait_all_alive(&accepted);
 
     // Nobody subscribed: no feed started, nothing refused.
@@ -130,7 +138,7 @@ fn stream_feeds_past_the_budget_are_refused_with_the_reason_while_the_master_ans
     });
     assert!(!started.is_empty() && !refused.is_empty(), "{} started, {} refused", started.len(), refused.len());
     for reason in &refused {
-        for needle in ["RLIMIT_NOFILE", &OPEN_FILES_LIMIT.to_string(), "stream feed needs", "prlimit --nofile"] {
+        for needle in ["RLIMIT_NOFILE", &OPEN_FILES_LIMIT.to_string(), "stream needs", "prlimit --nofile"] {
             assert!(reason.contains(needle), "{needle:?} not in {reason:?}");
         }
     }

@@ -152,8 +152,8 @@ impl Registry {
     fn insert_here(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
         if !self.contains(&spec.name) {
             let nodes = self.nodes.read().expect("registry lock").len();
-            // Started stream feeds hold descriptors beside the nodes' own (`streams/room.rs`).
-            let held = self.base_fds + self.streams.room().feed_fds();
+            // Node streams held now count beside the nodes' own descriptors (`streams/room.rs`).
+            let held = self.base_fds + self.streams.room().stream_fds();
             budget::check_room_for_node(nodes, held).map_err(ConnectionError::OutOfDescriptors)?;
         }
         let streams = self.streams.clone();

@@ -51,9 +51,13 @@ fn open_files_limit() -> Option<usize> {
 }
 
 /// What one stream feed costs the master, measured (`a_stream_feed_costs_its_budget` below): the
-/// stats and events SUBs, each with its eventfd mailbox and its TCP connection. Counted only
-/// while the feed is started (`streams/room.rs`): an idle fleet holds no stream connection.
+/// stats and events SUBs, each with its eventfd mailbox and its TCP connection.
 pub const FDS_PER_STREAM_FEED: usize = 4;
+
+/// What one of a feed's two streams costs (its SUB's mailbox and TCP connection): each is counted
+/// only while a subscriber wants it (`streams/room.rs`), so a subscriber to `stat.` costs every
+/// node this, not the whole feed, and an idle fleet holds no stream connection.
+pub const FDS_PER_STREAM: usize = FDS_PER_STREAM_FEED / 2;
 
 /// Checks that one more node fits beside `nodes` nodes, the process having had `base_open`
 /// descriptors open before the first, plus those held for started stream feeds: each node
@@ -77,21 +81,20 @@ pub fn check_room_for_node(nodes: usize, base_open: usize) -> Result<(), String>
     })
 }
 
-/// Checks that one more stream feed (a node's stats and events SUBs) fits beside `nodes` nodes
-/// and `feeds` started feeds, `base_open` descriptors having been open before the first node.
+/// Checks that one more node stream (a feed's stats or events SUB) fits beside `nodes` nodes
+/// and `streams` held streams, `base_open` descriptors having been open before the first node.
 ///
 /// # Errors
 /// The refusal, naming the limit, the use and how to raise it.
-pub fn check_room_for_stream_feed(nodes: usize, feeds: usize, base_open: usize) -> Result<(), String> {
+pub fn check_room_for_stream(nodes: usize, streams: usize, base_open: usize) -> Result<(), String> {
     let Some(limit) = open_files_limit() else { return Ok(()) };
-    let held = base_open + nodes * FDS_PER_NODE + feeds * FDS_PER_STREAM_FEED;
-    room(limit, held, FDS_PER_STREAM_FEED, open_now).map_err(|used| {
+    let held = base_open + nodes * FDS_PER_NODE + streams * FDS_PER_STREAM;
+    room(limit, held, FDS_PER_STREAM, open_now).map_err(|used| {
         format!(
-            "out of file descriptors for the node's stats and events streams: {used} of the open-files \
-             limit (RLIMIT_NOFILE) {limit} are in use or held for {nodes} nodes and {feeds} stream feeds, \
-             and a stream feed needs {FDS_PER_STREAM_FEED} (plus {RESERVED_FDS} kept free); raise the limit \
-             (`prlimit --nofile` on the running master, or LimitNOFILE= in the systemd unit / `ulimit -n` \
-             and restart clusterd)"
+            "out of file descriptors for the node's stats or events stream: {used} of the open-files limit \
+             (RLIMIT_NOFILE) {limit} are in use or held for {nodes} nodes and {streams} node streams, and a \
+             stream needs {FDS_PER_STREAM} (plus {RESERVED_FDS} kept free); raise the limit (`prlimit --nofile` \
+             on the running master, or LimitNOFILE= in the systemd unit / `ulimit -n` and restart clusterd)"
         )
     })
 }
@@ -141,8 +144,8 @@ mod tests {
         let nodes = usage.limit / FDS_PER_NODE;
         let refused = check_room_for_node(nodes, 0).unwrap_err();
         assert!(refused.contains("RLIMIT_NOFILE") && refused.contains("LimitNOFILE="), "{refused}");
-        let feeds = usage.limit / FDS_PER_STREAM_FEED;
-        let refused = check_room_for_stream_feed(0, feeds, 0).unwrap_err();
+        let streams = usage.limit / FDS_PER_STREAM;
+        let refused = check_room_for_stream(0, streams, 0).unwrap_err();
         assert!(refused.contains("RLIMIT_NOFILE") && refused.contains("prlimit --nofile"), "{refused}");
     }
 
@@ -156,11 +159,12 @@ mod tests {
         // Near the limit, more open than held (descriptors the count does not know) refuses.
         assert_eq!(room(1_000, 800, 4, || Some(940)), Err(940));
         assert_eq!(room(1_000, 800, 4, || None), Ok(()), "no /proc: the held count decides");
-        // A node at its command cost beside started feeds: 10 nodes, 20 feeds, 40 at the start.
-        let held = 40 + 10 * FDS_PER_NODE + 20 * FDS_PER_STREAM_FEED;
-        let usable = held + FDS_PER_STREAM_FEED + RESERVED_FDS;
-        assert_eq!(room(usable, held, FDS_PER_STREAM_FEED, || Some(held)), Ok(()));
-        assert_eq!(room(usable - 1, held, FDS_PER_STREAM_FEED, || Some(held)), Err(held));
+        // A stream beside nodes at their command cost and held streams: 10 nodes, 20 streams,
+        // 40 at the start.
+        let held = 40 + 10 * FDS_PER_NODE + 20 * FDS_PER_STREAM;
+        let usable = held + FDS_PER_STREAM + RESERVED_FDS;
+        assert_eq!(room(usable, held, FDS_PER_STREAM, || Some(held)), Ok(()));
+        assert_eq!(room(usable - 1, held, FDS_PER_STREAM, || Some(held)), Err(held));
     }
 
     /// Feeds' SUB pairs (stats and events) connected to a TCP listener: the descriptors they
