@@ -1,13 +1,16 @@
 //! The file-descriptor budget (issue 11, item 2): a master under a low open-files limit refuses
 //! `register_node` past it with errno 3 naming the limit and how to raise it, keeps serving, and
 //! never aborts inside libzmq (`Too many open files (epoll.cpp:65)`); a state file with more
-//! nodes than fit starts what fits and keeps the rest saved.
+//! nodes than fit starts what fits and keeps the rest saved; the lazy stream feeds are counted
+//! when a subscriber starts them, and those beyond the room are refused with the reason in
+//! `nodes` (`streams.error`).
 
 use std::time::Duration;
 
 use cluster_e2e::master::CLUSTER_SECTION;
-use cluster_e2e::{json, procs, Master, SimNode, SimNodes, Value};
-use clusterd_protocol::connection::budget::FDS_PER_NODE;
+use cluster_e2e::stream::Stream;
+use cluster_e2e::{json, procs, wait_for, Master, SimNode, SimNodes, Value};
+use clusterd_protocol::connection::budget::{FDS_PER_NODE, FDS_PER_STREAM};
 
 /// Low enough that a few dozen nodes exhaust it (a node costs the master 8 descriptors).
 const OPEN_FILES_LIMIT: u64 = 256;
@@ -86,4 +89,63 @@ fn a_state_file_past_the_budget_starts_what_fits_and_keeps_the_rest() {
         serde_json::from_str(&std::fs::read_to_string(master.dir().join("clusterd-state.json")).expect("state file"))
             .expect("state json");
     assert_eq!(saved["nodes"].as_array().map(Vec::len), Some(sims.nodes.len()), "the unstarted nodes stay saved");
+}
+
+#[test]
+fn stream_feeds_past_the_budget_are_refused_with_the_reason_while_the_master_answers() {
+    // More nodes than the limit lets register at any FDS_PER_NODE: the budget is full.
+    let sims = SimNodes::start(OPEN_FILES_LIMIT as usize, &[]);
+    let master = Master::start_with_open_files_limit(CLUSTER_SECTION, OPEN_FILES_LIMIT);
+    let mut accepted = Vec::new();
+    for node in &sims.nodes {
+        if register(&master, node)["status"] != "ok" {
+            break;
+        }
+        accepted.push(node.name.clone());
+    }
+    assert!(accepted.len() < sims.nodes.len(), "the budget refused none of {} nodes", sims.nodes.len());
+    // A few nodes fewer: room for at least 4 node streams, far fewer than the nodes left.
+    let freed = (4 * FDS_PER_STREAM).div_ceil(FDS_PER_NODE).max(1);
+    for name in accepted.split_off(accepted.len().saturating_sub(freed)) {
+        assert_eq!(master.call("unregister_node", json!({"name": name}))["status"], "ok");
+    }
+    assert!(accepted.len() > 2 * freed + 8, "{} nodes accepted", accepted.len());
+    master.wait_all_alive(&accepted);
+
+    // Nobody subscribed: no feed started, nothing refused.
+    for name in &accepted {
+        let streams = &master.node_entry(name).expect("listed")["streams"];
+        assert_eq!((&streams["subscribed"], &streams["error"]), (&json!([]), &Value::Null), "{name}: {streams}");
+    }
+
+    // A subscriber to every node's stats: each feed either starts or is refused with the reason.
+    let stream = Stream::subscribe(&master.stats_endpoint, &["stat."]);
+    let (started, refused) = wait_for("every feed started or refused", || {
+        let (mut started, mut refused, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+        for name in &accepted {
+            let streams = master.node_entry(name).expect("listed")["streams"].clone();
+            match (&streams["subscribed"], streams["error"].as_str()) {
+                (held, None) if held == &json!(["stats"]) => started.push(name.clone()),
+                (held, Some(reason)) if held == &json!([]) => refused.push(reason.to_string()),
+                _ => pending.push(format!("{name}: {streams}")),
+            }
+        }
+        if pending.is_empty() {
+            Ok((started, refused))
+        } else {
+            Err(pending.join("; "))
+        }
+    });
+    assert!(!started.is_empty() && !refused.is_empty(), "{} started, {} refused", started.len(), refused.len());
+    for reason in &refused {
+        for needle in ["RLIMIT_NOFILE", &OPEN_FILES_LIMIT.to_string(), "stream needs", "prlimit --nofile"] {
+            assert!(reason.contains(needle), "{needle:?} not in {reason:?}");
+        }
+    }
+    master.wait_log("stream feed not started");
+    // The started feeds forward, and the master keeps answering.
+    let first = &started[0];
+    stream.wait_for(&format!("{first}'s stats"), |m| m.topic.starts_with(&format!("stat.{first}-")));
+    assert_no_abort(&master);
+    assert_eq!(node_count(&master), accepted.len());
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod budget;
 mod failure;
 mod fanout;
 mod fleet;
@@ -19,7 +20,9 @@ mod memory;
 mod placement;
 mod proxy;
 mod report;
+mod startup;
 mod stats;
+mod subscriber;
 mod sys;
 
 /// Benchmarks of clusterd against same-run baselines (see docs/benchmarks.md).
@@ -48,9 +51,9 @@ enum Bench {
         #[arg(long, default_value_t = 2000)]
         requests: usize,
     },
-    /// `status` over 10, 100, 1,000 simnodes vs a sequential loop.
+    /// `status` over 10, 100, 1,000, 5,000 simnodes vs a sequential loop.
     Fanout {
-        #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000,5000")]
         sizes: Vec<usize>,
         #[arg(long, default_value_t = 30)]
         repeats: usize,
@@ -66,7 +69,8 @@ enum Bench {
         #[arg(long, default_value = "3s", value_parser = humantime_secs)]
         burst: Duration,
     },
-    /// clusterd's memory with 0, 1,000 and 5,000 nodes, then start-up over the state file.
+    /// clusterd's memory with 0, 1,000 and 5,000 nodes, with nobody subscribed and with one
+    /// subscriber to `stat.`, then start-up over the state file.
     Memory {
         #[arg(long, value_delimiter = ',', default_value = "0,1000,5000")]
         steps: Vec<usize>,
@@ -167,7 +171,7 @@ fn main() {
                 settle.as_secs()
             );
             let plan = memory::Plan { steps, settle, restarts };
-            let (memory, startup) = memory::run(&plan, command.clone(), format!("{command} (second table)"));
+            let (memory, startup) = run_memory(&plan, command);
             print!("{}{}", memory.markdown(), startup.markdown());
         }
         Bench::Logs { rates, seconds, burst } => {
@@ -220,6 +224,16 @@ fn single(bench: Bench) -> report::Section {
     }
 }
 
+/// The two tables of `memory`: memory per node, then start-up over the same clusterd's state file.
+fn run_memory(plan: &memory::Plan, command: String) -> (report::Section, report::Section) {
+    let (memory, mut master, groups, largest) = memory::run(plan, command.clone());
+    let (_, _, lowered) = memory::feasible(&plan.steps);
+    let startup = startup::run(plan.restarts, &mut master, largest, lowered, format!("{command} (second table)"));
+    drop(master);
+    drop(groups);
+    (memory, startup)
+}
+
 /// The two tables of `logs`.
 fn run_logs(rates: Vec<u64>, seconds: u64, burst: u64) -> (report::Section, report::Section) {
     let command =
@@ -245,7 +259,7 @@ fn all(out: &std::path::Path, quick: bool) {
     } else {
         vec![
             Bench::Proxy { rounds: 5, requests: 2000 },
-            Bench::Fanout { sizes: vec![10, 100, 1000], repeats: 30, loops: 5 },
+            Bench::Fanout { sizes: vec![10, 100, 1000, 5000], repeats: 30, loops: 5 },
             Bench::Forwarding {
                 nodes: 1000,
                 intervals_ms: vec![1000, 200, 100, 80, 67, 57, 50, 33, 20],
@@ -275,8 +289,7 @@ fn all(out: &std::path::Path, quick: bool) {
     let me = "target/release/clusterd-bench";
     let memory_command =
         format!("{me} memory --steps {} --settle {}s --restarts {restarts}", join(&steps), settle.as_secs());
-    let startup_command = format!("{memory_command} (second table)");
-    let (memory, startup) = memory::run(&memory::Plan { steps, settle, restarts }, memory_command, startup_command);
+    let (memory, startup) = run_memory(&memory::Plan { steps, settle, restarts }, memory_command);
     eprint!("{}{}", memory.markdown(), startup.markdown());
     sections.push(memory);
     sections.push(startup);

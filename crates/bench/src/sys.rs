@@ -35,13 +35,13 @@ pub fn machine() -> String {
 }
 
 /// Raises this process's open-files limit (inherited by the processes it starts): the soft
-/// limit to the hard one, and the hard one too when allowed (root). Returns the soft limit.
+/// limit to `wanted`, the hard one too when allowed (root with `CAP_SYS_RESOURCE`), else the
+/// soft limit to the hard one. Returns the soft limit.
 pub fn raise_open_files(wanted: u64) -> u64 {
     if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
-        if hard < wanted {
-            let _ = rlimit::Resource::NOFILE.set(wanted, wanted);
-        } else if soft < wanted {
-            let _ = rlimit::Resource::NOFILE.set(wanted, hard);
+        let raised_hard = hard < wanted && rlimit::Resource::NOFILE.set(wanted, wanted).is_ok();
+        if !raised_hard && soft < hard.min(wanted) {
+            let _ = rlimit::Resource::NOFILE.set(hard.min(wanted), hard);
         }
     }
     rlimit::Resource::NOFILE.get().map_or(0, |(soft, _)| soft)

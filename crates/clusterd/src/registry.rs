@@ -62,7 +62,7 @@ pub struct Registry {
     closed: AtomicBool,
     changed: Arc<Notify>,
     /// Descriptors open before any node: the file-descriptor budget counts each node at its
-    /// full cost from there, connected yet or not.
+    /// command cost from there, connected yet or not (stream feeds are counted when they start).
     base_fds: usize,
 }
 
@@ -152,7 +152,9 @@ impl Registry {
     fn insert_here(&self, spec: NodeSpec, source: Source) -> Result<(Arc<Node>, bool), ConnectionError> {
         if !self.contains(&spec.name) {
             let nodes = self.nodes.read().expect("registry lock").len();
-            budget::check_room_for_node(nodes, self.base_fds).map_err(ConnectionError::OutOfDescriptors)?;
+            // Node streams held now count beside the nodes' own descriptors (`streams/room.rs`).
+            let held = self.base_fds + self.streams.room().stream_fds();
+            budget::check_room_for_node(nodes, held).map_err(ConnectionError::OutOfDescriptors)?;
         }
         let streams = self.streams.clone();
         let name = spec.name.clone();

@@ -30,11 +30,12 @@ pub mod interest;
 mod publisher;
 pub mod queue_limit;
 pub mod rewrite;
+pub mod room;
 mod sample;
 mod tap;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::message::now;
@@ -76,6 +77,9 @@ pub struct Counters {
     pub malformed: AtomicU64,
     /// Messages refused because they were larger than `max_stream_message_size`.
     pub oversized: AtomicU64,
+    /// Why the node's wanted streams are not held now (the descriptor budget had no room:
+    /// `streams/room.rs`); per node only.
+    pub error: Mutex<Option<String>>,
 }
 
 impl Counters {
@@ -91,13 +95,15 @@ impl Counters {
     }
 
     /// A node's counters as reported in `nodes`, with `subscribed`: the node's streams the master
-    /// holds a connection to now (`"stats"`, `"events"`; none while nobody wants them).
+    /// holds a connection to now (`"stats"`, `"events"`; none while nobody wants them), and
+    /// `error`: why wanted streams are not held (null when nothing is refused).
     pub fn describe_node(&self) -> Value {
         let mut described = self.describe();
         let held = [("stats", &self.stats_subscribed), ("events", &self.events_subscribed)];
         let subscribed: Vec<&str> =
             held.iter().filter(|(_, flag)| flag.load(Ordering::Relaxed)).map(|(name, _)| *name).collect();
         described["subscribed"] = json!(subscribed);
+        described["error"] = json!(*self.error.lock().expect("error lock"));
         described
     }
 }
@@ -112,6 +118,7 @@ pub struct Streams {
     max_message: usize,
     tap: Tap,
     interest: Arc<watch::Sender<Interest>>,
+    room: Arc<room::Room>,
 }
 
 impl Streams {
@@ -133,7 +140,8 @@ impl Streams {
         let interest = Arc::new(watch::channel(Interest::default()).0);
         tokio::spawn(publisher::run(stats, events, rx, tap.clone(), interest.clone()));
         let next_index = Arc::new(AtomicU32::new(1));
-        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message, tap, interest })
+        let room = room::Room::new();
+        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message, tap, interest, room })
     }
 
     /// An in-process reader of every merged event and a sample of the stats, with their node
@@ -148,13 +156,20 @@ impl Streams {
         &self.tap
     }
 
+    /// The stream feeds counted against the descriptor budget.
+    pub fn room(&self) -> &room::Room {
+        &self.room
+    }
+
     /// The master-wide counters.
     pub fn totals(&self) -> &Counters {
         &self.totals
     }
 
     /// Starts feeding `node`'s streams into the merged ones; dropping the handle stops it. The
-    /// feed resubscribes whenever `pubsub` (the node's event endpoint) or `restarts` changes.
+    /// feed resubscribes whenever `pubsub` (the node's event endpoint) or `restarts` changes, and
+    /// opens its SUBs only when they are wanted and the descriptor budget has room
+    /// (`streams/room.rs`).
     pub fn attach(
         &self,
         node: &str,
@@ -164,13 +179,15 @@ impl Streams {
         counters: Arc<Counters>,
     ) -> FeedHandle {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let node: Arc<str> = Arc::from(node);
+        let interest = room::gate(node.clone(), self.interest.subscribe(), &self.room, counters.clone());
         feed::spawn(feed::Feed {
             ctx: self.ctx.clone(),
-            node: Arc::from(node),
+            node,
             index,
             out: self.out.clone(),
             tap: self.tap.clone(),
-            interest: self.interest.subscribe(),
+            interest,
             counters,
             totals: self.totals.clone(),
             stats,

@@ -50,34 +50,79 @@ fn open_files_limit() -> Option<usize> {
     soft.parse().ok()
 }
 
+/// What one stream feed costs the master, measured (`a_stream_feed_costs_its_budget` below): the
+/// stats and events SUBs, each with its eventfd mailbox and its TCP connection.
+pub const FDS_PER_STREAM_FEED: usize = 4;
+
+/// What one of a feed's two streams costs (its SUB's mailbox and TCP connection): each is counted
+/// only while a subscriber wants it (`streams/room.rs`), so a subscriber to `stat.` costs every
+/// node this, not the whole feed, and an idle fleet holds no stream connection.
+pub const FDS_PER_STREAM: usize = FDS_PER_STREAM_FEED / 2;
+
 /// Checks that one more node fits beside `nodes` nodes, the process having had `base_open`
-/// descriptors open before the first: each node counts at its full cost whether its connections
-/// are up yet or not (they are made in the background, so a burst of registrations, or a
-/// state file read at start-up, would otherwise be counted before it costs anything).
+/// descriptors open before the first, plus those held for started stream feeds: each node
+/// counts at its command cost ([`FDS_PER_NODE`]) whether its connection is up yet or not (it is
+/// made in the background, so a burst of registrations, or a state file read at start-up, would
+/// otherwise be counted before it costs anything). Its stream feed is checked when it starts
+/// ([`check_room_for_stream_feed`]).
 ///
 /// # Errors
 /// The refusal, naming the limit, the use and how to raise it.
 pub fn check_room_for_node(nodes: usize, base_open: usize) -> Result<(), String> {
     let Some(limit) = open_files_limit() else { return Ok(()) };
     let held = base_open + nodes * FDS_PER_NODE;
-    // Counting /proc/self/fd walks every open descriptor: done for every node, it made a start
-    // over 2,000 saved nodes take 18 s instead of 1.4 s (make bench). Far from the limit the
-    // nodes' own count decides; near it (the last quarter), the real count is read too.
-    let open = if (held + FDS_PER_NODE + RESERVED_FDS).saturating_mul(4) < limit.saturating_mul(3) {
+    room(limit, held, FDS_PER_NODE, open_now).map_err(|used| {
+        format!(
+            "out of file descriptors: {used} of the open-files limit (RLIMIT_NOFILE) {limit} are in use or \
+             held for the {nodes} nodes, and a node needs {FDS_PER_NODE} (plus {RESERVED_FDS} kept free); \
+             raise the limit (LimitNOFILE= in the systemd unit, `ulimit -n` or `prlimit --nofile`) and \
+             restart clusterd"
+        )
+    })
+}
+
+/// Checks that one more node stream (a feed's stats or events SUB) fits beside `nodes` nodes
+/// and `streams` held streams, `base_open` descriptors having been open before the first node.
+///
+/// # Errors
+/// The refusal, naming the limit, the use and how to raise it.
+pub fn check_room_for_stream(nodes: usize, streams: usize, base_open: usize) -> Result<(), String> {
+    let Some(limit) = open_files_limit() else { return Ok(()) };
+    let held = base_open + nodes * FDS_PER_NODE + streams * FDS_PER_STREAM;
+    room(limit, held, FDS_PER_STREAM, open_now).map_err(|used| {
+        format!(
+            "out of file descriptors for the node's stats or events stream: {used} of the open-files limit \
+             (RLIMIT_NOFILE) {limit} are in use or held for {nodes} nodes and {streams} node streams, and a \
+             stream needs {FDS_PER_STREAM} (plus {RESERVED_FDS} kept free); raise the limit (`prlimit --nofile` \
+             on the running master, or LimitNOFILE= in the systemd unit / `ulimit -n` and restart clusterd)"
+        )
+    })
+}
+
+/// The descriptors open now, when `/proc` tells.
+fn open_now() -> Option<usize> {
+    Usage::now().map(|usage| usage.open)
+}
+
+/// Whether `need` more descriptors fit under `limit` beside `held` counted ones and
+/// [`RESERVED_FDS`]; the refusal carries the use counted.
+///
+/// Counting /proc/self/fd walks every open descriptor: done for every node, it made a start
+/// over 2,000 saved nodes take 18 s instead of 1.4 s (make bench). Far from the limit the held
+/// count decides; near it (the last quarter), the real count (`open_now`) is read too, and the
+/// larger of the two counts.
+fn room(limit: usize, held: usize, need: usize, open_now: impl FnOnce() -> Option<usize>) -> Result<(), usize> {
+    let open = if (held + need + RESERVED_FDS).saturating_mul(4) < limit.saturating_mul(3) {
         held
     } else {
-        Usage::now().map_or(held, |usage| usage.open)
+        open_now().unwrap_or(held)
     };
     let used = open.max(held);
-    if used + FDS_PER_NODE + RESERVED_FDS <= limit {
-        return Ok(());
+    if used + need + RESERVED_FDS <= limit {
+        Ok(())
+    } else {
+        Err(used)
     }
-    Err(format!(
-        "out of file descriptors: {used} of the open-files limit (RLIMIT_NOFILE) {limit} are in use or \
-         held for the {nodes} nodes, and a node needs {FDS_PER_NODE} (plus {RESERVED_FDS} kept free); \
-         raise the limit (LimitNOFILE= in the systemd unit, `ulimit -n` or `prlimit --nofile`) and \
-         restart clusterd"
-    ))
 }
 
 /// True when a new libzmq context can start without running out of descriptors in its I/O
@@ -99,5 +144,62 @@ mod tests {
         let nodes = usage.limit / FDS_PER_NODE;
         let refused = check_room_for_node(nodes, 0).unwrap_err();
         assert!(refused.contains("RLIMIT_NOFILE") && refused.contains("LimitNOFILE="), "{refused}");
+        let streams = usage.limit / FDS_PER_STREAM;
+        let refused = check_room_for_stream(0, streams, 0).unwrap_err();
+        assert!(refused.contains("RLIMIT_NOFILE") && refused.contains("prlimit --nofile"), "{refused}");
+    }
+
+    #[test]
+    fn room_counts_what_is_held_and_reads_the_real_use_near_the_limit() {
+        let never = || -> Option<usize> { panic!("far from the limit, /proc is not read") };
+        // 1,000 descriptors: 64 kept free, so 936 usable.
+        assert_eq!(room(1_000, 100, 4, never), Ok(()));
+        assert_eq!(room(1_000, 932, 4, || Some(0)), Ok(()), "exactly full fits");
+        assert_eq!(room(1_000, 933, 4, || Some(0)), Err(933));
+        // Near the limit, more open than held (descriptors the count does not know) refuses.
+        assert_eq!(room(1_000, 800, 4, || Some(940)), Err(940));
+        assert_eq!(room(1_000, 800, 4, || None), Ok(()), "no /proc: the held count decides");
+        // A stream beside nodes at their command cost and held streams: 10 nodes, 20 streams,
+        // 40 at the start.
+        let held = 40 + 10 * FDS_PER_NODE + 20 * FDS_PER_STREAM;
+        let usable = held + FDS_PER_STREAM + RESERVED_FDS;
+        assert_eq!(room(usable, held, FDS_PER_STREAM, || Some(held)), Ok(()));
+        assert_eq!(room(usable - 1, held, FDS_PER_STREAM, || Some(held)), Err(held));
+    }
+
+    /// Feeds' SUB pairs (stats and events) connected to a TCP listener: the descriptors they
+    /// add per feed, the listener's accepted ends not counted. Other tests open and close
+    /// descriptors in parallel: many feeds are measured at once, so that their noise is a
+    /// fraction of a descriptor per feed, and the best of a few tries is taken.
+    #[tokio::test]
+    async fn a_stream_feed_costs_its_budget() {
+        use super::super::stream::StreamReceiver;
+        use super::super::Context;
+        use std::net::TcpListener;
+
+        const FEEDS: usize = 25;
+        let ctx = Context::new();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+        let endpoint = format!("tcp://{}", listener.local_addr().expect("address"));
+        let _started = StreamReceiver::connect(&ctx, &endpoint, b"", 10, 1024).expect("a first SUB starts the context");
+        let _first = listener.accept().expect("accept");
+        let mut measured = Vec::new();
+        for _ in 0..3 {
+            let before = Usage::now().expect("/proc").open;
+            let subs: Vec<StreamReceiver> = (0..2 * FEEDS)
+                .map(|_| StreamReceiver::connect(&ctx, &endpoint, b"stat.", 10, 1024).expect("connect"))
+                .collect();
+            let accepted: Vec<_> = (0..2 * FEEDS).map(|_| listener.accept().expect("accept")).collect();
+            // libzmq's I/O thread holds each TCP socket once the listener accepted it.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let after = Usage::now().expect("/proc").open;
+            let per_feed = after.saturating_sub(before + accepted.len()) as f64 / FEEDS as f64;
+            measured.push(per_feed);
+            drop((subs, accepted));
+            if (per_feed - FDS_PER_STREAM_FEED as f64).abs() < 0.5 {
+                return;
+            }
+        }
+        panic!("a stream feed cost {measured:?} descriptors, FDS_PER_STREAM_FEED is {FDS_PER_STREAM_FEED}");
     }
 }
