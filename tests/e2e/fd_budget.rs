@@ -12,7 +12,7 @@ use cluster_e2e::stream::Stream;
 use cluster_e2e::{json, procs, wait_for, Master, SimNode, SimNodes, Value};
 use clusterd_protocol::connection::budget::{FDS_PER_NODE, FDS_PER_STREAM};
 
-/// Low enough that a few dozen nodes exhaust it (a node costs the master 8 descriptors).
+/// Low enough that a few dozen nodes exhaust it (a node is budgeted `FDS_PER_NODE` descriptors).
 const OPEN_FILES_LIMIT: u64 = 256;
 
 fn register(master: &Master, node: &SimNode) -> Value {

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! * [`config`]: the TOML / 2012-INI configuration, checked into [`config::Config`];
-//! * [`registry`]: the known nodes, each with a [`link::Link`] (a task owning a DEALER to the
+//! * [`registry`]: the known nodes, each with a [`link::Link`] (a task owning the connection to the
 //!   node, with liveness probes);
 //! * `master`: the wiring: starts every part and task of the master in order ([`run`]), and
 //!   stops them through one `shutdown` phase;

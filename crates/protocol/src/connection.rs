@@ -5,10 +5,11 @@
 //!
 //! * [`CommandServer`]: the master's ROUTER; receives `[identity, ...frames]`, replies without
 //!   ever blocking (a reply to a peer that went away is dropped, as libzmq does).
-//! * [`NodeSocket`]: a DEALER to one circusd. `IMMEDIATE` is set so that a request to a node
-//!   with no live connection fails at once instead of being queued and run minutes later,
-//!   when the node comes back and the client has long given up; a lost connection is reported
-//!   ([`NodeEvent::Disconnected`]) so that requests sent on it fail at once.
+//! * [`NodeSocket`]: one circusd's connection on the ROUTER all nodes share, owned by one
+//!   thread. A request to a node with no live connection fails at once instead of being queued
+//!   and run minutes later, when the node comes back and the client has long given up; a lost
+//!   connection is reported ([`NodeEvent::Disconnected`]) so that requests sent on it fail at
+//!   once.
 //! * [`probe()`]: a one-shot request on a DEALER of its own that waits for the connection
 //!   (discovery probes endpoints that may hold nothing).
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
@@ -26,6 +27,9 @@ mod blocking;
 pub mod budget;
 pub mod logs;
 mod node;
+mod node_hub;
+#[cfg(test)]
+mod node_tests;
 mod probe;
 pub mod stream;
 
@@ -119,13 +123,22 @@ impl From<tmq::TmqError> for ZmqErr {
 /// The process's ZeroMQ contexts.
 ///
 /// libzmq caps one context at 1,023 sockets (`ZMQ_MAX_SOCKETS`, which the `zmq` crate cannot
-/// raise), and the master holds three per node: one context would stop at about 340 nodes. So
-/// sockets are opened in the first context that has room, and a new context is started when
-/// all are full (libzmq answers `EMFILE`), but only when the process has the descriptors for it
-/// ([`budget::room_for_context`]): `EMFILE` is also the system running out of descriptors. Each context brings its own I/O thread, which also
-/// spreads the network work of thousands of nodes.
+/// raise), and the master holds sockets for its nodes' streams: one context could stop at a few
+/// hundred nodes. So sockets are opened in the first context that has room, and a new context is
+/// started when all are full (libzmq answers `EMFILE`), but only when the process has the
+/// descriptors for it ([`budget::room_for_context`]): `EMFILE` is also the system running out of
+/// descriptors. Each context brings its own I/O thread, which also spreads the network work of
+/// thousands of nodes. The nodes' command connections all share one ROUTER ([`NodeSocket`]),
+/// started with the first of them.
 #[derive(Clone, Default)]
-pub struct Context(Arc<Mutex<Vec<zmq::Context>>>);
+pub struct Context(Arc<Contexts>);
+
+#[derive(Default)]
+struct Contexts {
+    /// Declared first, so dropped first: its thread closes its sockets before the contexts go.
+    node_hub: Mutex<Option<Arc<node_hub::Hub>>>,
+    contexts: Mutex<Vec<zmq::Context>>,
+}
 
 /// At most this many contexts (about 65,000 sockets): past it, `EMFILE` is a real limit.
 const MAX_CONTEXTS: usize = 64;
@@ -138,7 +151,7 @@ impl Context {
 
     /// Runs `open` (which creates one socket) in the first context with room for it.
     fn open<T>(&self, mut open: impl FnMut(&zmq::Context) -> Result<T, ZmqErr>) -> Result<T, ZmqErr> {
-        let mut contexts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut contexts = self.0.contexts.lock().unwrap_or_else(PoisonError::into_inner);
         for context in contexts.iter() {
             match open(context) {
                 Err(ZmqErr(zmq::Error::EMFILE)) => continue,
@@ -162,7 +175,18 @@ impl Context {
 
     /// How many libzmq contexts are open (each with its I/O thread).
     pub fn contexts(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.0.contexts.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// The thread owning the nodes' ROUTER, started by the first call.
+    fn node_hub(&self) -> Result<Arc<node_hub::Hub>, ZmqErr> {
+        let mut hub = self.0.node_hub.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hub) = hub.as_ref() {
+            return Ok(hub.clone());
+        }
+        let started = Arc::new(node_hub::Hub::start(self)?);
+        *hub = Some(started.clone());
+        Ok(started)
     }
 }
 
@@ -249,32 +273,4 @@ pub(crate) fn send_now(socket: &zmq::Socket, frames: &[&[u8]], endpoint: &str) -
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn sockets_past_one_contexts_cap_open_in_another_context() {
-        let ctx = Context::new();
-        // 1,100 DEALERs: more than libzmq's 1,023 sockets per context.
-        let sockets: Vec<NodeSocket> =
-            (0..1100).map(|_| NodeSocket::connect(&ctx, "tcp://127.0.0.1:9").expect("a socket past the cap")).collect();
-        assert_eq!(sockets.len(), 1100);
-        // Each NodeSocket is a DEALER and its monitor's two PAIRs: 3,300 sockets.
-        assert_eq!(ctx.contexts(), 4);
-        drop(sockets);
-    }
-
-    #[test]
-    fn a_call_waits_its_own_timeout_and_none_answered_names_each_endpoint() {
-        let client = Client::connect("tcp://127.0.0.1:9", Duration::from_secs(60)).unwrap();
-        let request = crate::message::Request::new("status", serde_json::Map::new());
-        // Nothing listens on port 9: the call ends at its own deadline, not the client's 60 s.
-        assert!(matches!(client.call_within(&request, Duration::from_millis(50)), Err(ConnectionError::Timeout)));
-        assert_eq!(client.timeout(), Duration::from_secs(60));
-        let none = ConnectionError::NoneAnswered(vec![
-            ("tcp://a:5558".into(), ConnectionError::Timeout),
-            ("tcp://b:5558".into(), ConnectionError::WouldBlock),
-        ]);
-        assert_eq!(none.to_string(), "tcp://a:5558: Timed out.; tcp://b:5558: not connected");
-    }
-}
+mod tests;

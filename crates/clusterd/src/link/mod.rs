@@ -1,4 +1,4 @@
-//! The master's connection to one node: a task that owns a DEALER to the node's circusd,
+//! The master's connection to one node: a task that owns the node's connection (a `NodeSocket`),
 //! forwards requests under fresh ids, matches replies back by id, and probes the node every
 //! heartbeat to keep its [`Health`] current.
 //!

@@ -1,4 +1,4 @@
-//! The link task: the only code that touches a node's DEALER.
+//! The link task: the only code that touches a node's `NodeSocket` (its connection on the nodes' ROUTER).
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;

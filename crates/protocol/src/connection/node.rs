@@ -1,32 +1,46 @@
-//! The master's DEALER to one node, with a monitor that reports lost connections.
+//! The master's link to one node: a connection of the one ROUTER every node shares.
+//!
+//! Each node used to cost a DEALER, libzmq's monitor socket and ours (four descriptors, three
+//! socket objects). Now one ROUTER, owned by one thread ([`node_hub`](super::node_hub)),
+//! connects out to every node, each connection named by a routing id of its own
+//! (`ZMQ_CONNECT_ROUTING_ID`); a node costs its TCP connection. circusd sees what it saw from
+//! a DEALER: `[our identity, request]`.
+//!
+//! The routing id is unique per [`NodeSocket`], never the node's name: a node removed and added
+//! again must not be mistaken for a connection libzmq has not torn down yet.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
 
-use futures::StreamExt;
-use tmq::AsZmqSocket;
+use tokio::sync::{mpsc, Notify};
 
-use super::{send_now, ConnectionError, Context, WIRE_LIMIT};
+use super::node_hub::{Command, Hub, Peer};
+use super::{ConnectionError, Context};
 
-/// Numbers the monitors' `inproc://` endpoints, which must be unique within the context.
-static MONITORS: AtomicU64 = AtomicU64::new(0);
+/// Numbers the connections; their routing ids are made from it.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Replies held for a link that has not read them; past this a node sends what nobody asked
+/// for, and the rest is dropped.
+const REPLY_QUEUE: usize = 1024;
 
 /// What a node's socket delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
     /// A reply frame (multi-frame replies are joined; circusd sends one).
     Reply(Vec<u8>),
-    /// The connection to the node closed (circusd stopped, crashed or restarted). Replies to
-    /// requests sent on it will never come: ZeroMQ does not resend them on the next connection,
-    /// and a new circusd would not know them anyway.
+    /// The connection to the node closed (circusd stopped, crashed or restarted), or a request
+    /// could not be handed to it. Replies to requests sent on it will never come: ZeroMQ does
+    /// not resend them on the next connection, and a new circusd would not know them anyway.
     Disconnected,
 }
 
-/// A DEALER connected to one node's command endpoint.
+/// One node's connection on the shared ROUTER. Dropping it disconnects.
 pub struct NodeSocket {
-    socket: tmq::dealer::Dealer,
-    /// libzmq's monitor of `socket`, reporting `DISCONNECTED`; none when it could not be set up
-    /// (the link then learns of a lost node from its probes only).
-    monitor: Option<tmq::pair::Pair>,
+    id: u64,
+    hub: Arc<Hub>,
+    peer: Arc<Peer>,
+    replies: mpsc::Receiver<Vec<u8>>,
     endpoint: String,
 }
 
@@ -34,70 +48,70 @@ impl NodeSocket {
     /// Connects (in the background: libzmq reconnects by itself) to `endpoint`.
     ///
     /// # Errors
-    /// The endpoint is malformed.
+    /// The endpoint is malformed, or the shared socket could not be opened.
     pub fn connect(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
-        let monitor_endpoint = format!("inproc://clusterd-node-monitor-{}", MONITORS.fetch_add(1, Ordering::Relaxed));
-        // The monitor's `inproc://` endpoint exists only within its socket's context: both are
-        // opened in the same one.
-        let (socket, monitor) = ctx
-            .open(|context| {
-                let socket = tmq::dealer(context)
-                    .set_linger(0)
-                    .set_immediate(true)
-                    .set_maxmsgsize(WIRE_LIMIT)
-                    .set_reconnect_ivl(100)
-                    .set_reconnect_ivl_max(1000)
-                    .monitor(&monitor_endpoint, zmq::SocketEvent::DISCONNECTED as i32)
-                    .connect(endpoint)?;
-                let monitor = match tmq::pair(context).set_linger(0).connect(&monitor_endpoint) {
-                    Ok(monitor) => Some(monitor),
-                    // The context is full: try the next one rather than go without a monitor.
-                    Err(tmq::TmqError::Zmq(zmq::Error::EMFILE)) => return Err(zmq::Error::EMFILE.into()),
-                    Err(_) => None,
-                };
-                Ok((socket, monitor))
-            })
-            .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
-        Ok(NodeSocket { socket, monitor, endpoint: endpoint.to_string() })
+        let hub = ctx.node_hub().map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
+        let id = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        let peer =
+            Arc::new(Peer { connected: AtomicBool::new(false), lost: AtomicBool::new(false), notify: Notify::new() });
+        let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
+        let (done, answer) = std_mpsc::sync_channel(1);
+        let command =
+            Command::Connect { id, endpoint: endpoint.to_string(), peer: peer.clone(), replies: replies_tx, done };
+        if !hub.tell(command) {
+            return Err(ConnectionError::zmq("connect", endpoint, zmq::Error::ETERM));
+        }
+        // The thread answers at once (libzmq's connect does not wait for the network).
+        match answer.recv() {
+            Ok(Ok(())) => Ok(NodeSocket { id, hub, peer, replies, endpoint: endpoint.to_string() }),
+            Ok(Err(err)) => Err(ConnectionError::zmq("connect", endpoint, err)),
+            Err(_) => Err(ConnectionError::zmq("connect", endpoint, zmq::Error::ETERM)),
+        }
     }
 
     /// Sends one request frame without blocking.
     ///
     /// # Errors
-    /// [`ConnectionError::WouldBlock`] when no connection to the node is up.
+    /// [`ConnectionError::WouldBlock`] when no connection to the node is up (the handshake is
+    /// not done, or the connection dropped and has not come back).
     pub fn send(&self, frame: &[u8]) -> Result<(), ConnectionError> {
-        send_now(self.socket.get_socket(), &[frame], &self.endpoint)
+        if !self.peer.connected.load(Ordering::Acquire) {
+            return Err(ConnectionError::WouldBlock);
+        }
+        if self.hub.tell(Command::Send { id: self.id, frame: frame.to_vec() }) {
+            Ok(())
+        } else {
+            Err(ConnectionError::zmq("send", &self.endpoint, zmq::Error::ETERM))
+        }
     }
 
     /// The next reply frame or lost connection. Cancel-safe: nothing is lost when the future is
     /// dropped.
     ///
     /// # Errors
-    /// A libzmq failure on the socket.
+    /// The shared socket's thread is gone (the context is ending).
     pub async fn recv(&mut self) -> Result<NodeEvent, ConnectionError> {
-        let NodeSocket { socket, monitor, endpoint } = self;
-        let replies = async {
-            match socket.next().await {
-                Some(Ok(multipart)) => Ok(NodeEvent::Reply(multipart.iter().flat_map(|m| m.to_vec()).collect())),
-                Some(Err(err)) => Err(ConnectionError::zmq("recv", endpoint.as_str(), err)),
-                None => Err(ConnectionError::zmq("recv", endpoint.as_str(), zmq::Error::ETERM)),
+        loop {
+            // Replies that came before the loss are delivered first.
+            if let Ok(reply) = self.replies.try_recv() {
+                return Ok(NodeEvent::Reply(reply));
             }
-        };
-        let losses = async {
-            match monitor {
-                // Monitor messages are [event (u16) + value (u32), endpoint]; only DISCONNECTED
-                // is subscribed, so any message is one.
-                Some(monitor) => match monitor.next().await {
-                    Some(Ok(_)) => NodeEvent::Disconnected,
-                    // A broken monitor only costs the early warning.
-                    _ => std::future::pending().await,
+            if self.peer.lost.swap(false, Ordering::AcqRel) {
+                return Ok(NodeEvent::Disconnected);
+            }
+            tokio::select! {
+                reply = self.replies.recv() => return match reply {
+                    Some(reply) => Ok(NodeEvent::Reply(reply)),
+                    None => Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
                 },
-                None => std::future::pending().await,
+                () = self.peer.notify.notified() => {}
             }
-        };
-        tokio::select! {
-            reply = replies => reply,
-            lost = losses => Ok(lost),
         }
+    }
+}
+
+impl Drop for NodeSocket {
+    fn drop(&mut self) {
+        self.hub.tell(Command::Disconnect { id: self.id });
     }
 }
