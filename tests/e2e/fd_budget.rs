@@ -12,7 +12,8 @@ use cluster_e2e::stream::Stream;
 use cluster_e2e::{json, procs, wait_for, Master, SimNode, SimNodes, Value};
 use clusterd_protocol::connection::budget::{FDS_PER_NODE, FDS_PER_STREAM};
 
-/// Low enough that a few dozen nodes exhaust it (a node is budgeted `FDS_PER_NODE` descriptors).
+/// Low enough that fewer nodes than this exhaust it (a node is budgeted `FDS_PER_NODE`
+/// descriptors, the master keeps 64 free): tests start this many simnodes to get past it.
 const OPEN_FILES_LIMIT: u64 = 256;
 
 fn register(master: &Master, node: &SimNode) -> Value {
@@ -38,7 +39,7 @@ fn node_count(master: &Master) -> usize {
 
 #[test]
 fn register_node_past_the_budget_is_refused_with_the_limit() {
-    let sims = SimNodes::start(48, &[]);
+    let sims = SimNodes::start(OPEN_FILES_LIMIT as usize, &[]);
     let master = Master::start_with_open_files_limit(CLUSTER_SECTION, OPEN_FILES_LIMIT);
     let pid = master.pid().expect("running");
     let before = procs::open_fds(pid).expect("fd count");
@@ -68,7 +69,7 @@ fn register_node_past_the_budget_is_refused_with_the_limit() {
 
 #[test]
 fn a_state_file_past_the_budget_starts_what_fits_and_keeps_the_rest() {
-    let sims = SimNodes::start(48, &[]);
+    let sims = SimNodes::start(OPEN_FILES_LIMIT as usize, &[]);
     let mut master = Master::start_unsettled(CLUSTER_SECTION);
     for node in &sims.nodes {
         assert_eq!(register(&master, node)["status"], "ok");

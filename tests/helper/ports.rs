@@ -83,6 +83,44 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port left in {low}..{high}");
 }
 
+/// `count` consecutive free loopback ports (for `simnode --base-port`, whose nodes bind
+/// `base + 3i ..`), each taken as [`free_port`] takes one; returns the first.
+///
+/// # Panics
+/// When no such run is left in the range.
+pub fn free_block(count: usize) -> u16 {
+    let (low, high) = range();
+    let count = u16::try_from(count).expect("a block fits the port range");
+    let mut alloc = allocator().lock().unwrap_or_else(|e| e.into_inner());
+    let mut tried = 0u32;
+    while tried < u32::from(high - low) {
+        let start = if alloc.next + count > high { low } else { alloc.next };
+        let mut taken = Vec::with_capacity(usize::from(count));
+        for port in start..start + count {
+            let free = if alloc.given.contains(&port) {
+                None
+            } else {
+                lock(port).filter(|_| TcpListener::bind(("127.0.0.1", port)).is_ok())
+            };
+            match free {
+                Some(file) => taken.push(file),
+                None => break,
+            }
+        }
+        let got = taken.len() as u16;
+        if got == count {
+            alloc.given.extend(start..start + count);
+            alloc.locks.extend(taken);
+            alloc.next = if start + count >= high { low } else { start + count };
+            return start;
+        }
+        // The locks of a partial run are dropped (released); go on past the port that failed.
+        alloc.next = if start + got + 1 >= high { low } else { start + got + 1 };
+        tried += u32::from(got) + 1;
+    }
+    panic!("no {count} consecutive free loopback ports left in {low}..{high}");
+}
+
 /// `tcp://127.0.0.1:<free port>`.
 pub fn free_endpoint() -> String {
     format!("tcp://127.0.0.1:{}", free_port())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::{paths, procs, Master, TIMEOUT};
+use crate::{paths, ports, procs, Master, TIMEOUT};
 
 /// One simulated node, as the simnode process printed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,11 +37,17 @@ impl SimNodes {
     /// When simnode fails to start or to print its nodes within [`TIMEOUT`].
     pub fn start(count: usize, args: &[&str]) -> SimNodes {
         let dir = std::env::temp_dir();
+        // Ports below the kernel's ephemeral range (see `ports`): simnode's default, port 0, is
+        // in it, where a reconnecting socket of the master's may take a restarting node's port
+        // as its source port and keep it, so the node can never bind it again.
+        let base_port = (!args.contains(&"--base-port")).then(|| ports::free_block(3 * count).to_string());
+        let mut command = Command::new(paths::workspace_bin("simnode"));
+        command.arg("--nodes").arg(count.to_string()).args(args);
+        if let Some(base_port) = &base_port {
+            command.arg("--base-port").arg(base_port);
+        }
         let mut child = procs::spawn(
-            Command::new(paths::workspace_bin("simnode"))
-                .arg("--nodes")
-                .arg(count.to_string())
-                .args(args)
+            command
                 .env(procs::TAG_VAR, procs::tag("simnode", &dir))
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())

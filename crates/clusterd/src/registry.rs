@@ -69,6 +69,11 @@ pub struct Registry {
 impl Registry {
     /// An empty registry whose links follow `policy` and whose nodes feed `streams`.
     pub fn new(ctx: Context, policy: ProbePolicy, streams: Streams) -> Self {
+        // Its descriptors belong in the base, not in the first node's cost; when it cannot start
+        // now, the first node's connect says why.
+        if let Err(err) = ctx.start_node_links() {
+            tracing::warn!(cause = %err, "the node links' thread did not start");
+        }
         Registry {
             mirror: OnceLock::new(),
             ctx,

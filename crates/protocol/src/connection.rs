@@ -178,6 +178,16 @@ impl Context {
         self.0.contexts.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
+    /// Starts the thread owning the nodes' ROUTER now rather than at the first node's connect:
+    /// the master does so before it counts its base descriptors, so that the thread's own
+    /// (paid once, not per node) are in the base.
+    ///
+    /// # Errors
+    /// libzmq could not open the ROUTER or its monitor.
+    pub fn start_node_links(&self) -> Result<(), ConnectionError> {
+        self.node_hub().map(drop).map_err(|e| ConnectionError::zmq("open", "the nodes' ROUTER", e))
+    }
+
     /// The thread owning the nodes' ROUTER, started by the first call.
     fn node_hub(&self) -> Result<Arc<node_hub::Hub>, ZmqErr> {
         let mut hub = self.0.node_hub.lock().unwrap_or_else(PoisonError::into_inner);

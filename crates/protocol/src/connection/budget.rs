@@ -8,11 +8,11 @@
 
 use std::fs;
 
-/// What one node costs the master at most, measured (`tests/node_budget.rs`,
+/// What one node costs the master from registration, measured (`tests/node_budget.rs`,
 /// `a_node_costs_its_budget`): its command connection on the ROUTER all nodes share (1: the
-/// TCP connection; the shared socket, its monitor and thread are paid once), and the stats and
-/// events SUBs with their mailboxes and connections (4) while someone subscribes.
-pub const FDS_PER_NODE: usize = 5;
+/// TCP connection; the shared socket, its monitor and thread are paid once). Its stats and
+/// events SUBs are counted apart, only while someone subscribes ([`FDS_PER_STREAM`]).
+pub const FDS_PER_NODE: usize = 1;
 
 /// What a new libzmq context costs: its I/O thread's and reaper's epoll and mailboxes.
 pub const FDS_PER_CONTEXT: usize = 6;
