@@ -28,6 +28,8 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_secs(3);
 /// Everything a feed task needs.
 pub struct Feed {
     pub ctx: Context,
+    /// Where the stats SUB is opened (the stats path's own contexts).
+    pub stats_ctx: Context,
     pub node: Arc<str>,
     pub index: u32,
     pub out: Queue,

@@ -112,6 +112,9 @@ impl Counters {
 #[derive(Clone)]
 pub struct Streams {
     ctx: Context,
+    /// The contexts of the stats path (its XPUB and every node's stats SUB): their own libzmq
+    /// I/O thread(s), as the relay has, instead of a share of every context's.
+    stats_ctx: Context,
     out: Queue,
     stats: Forwarder<forwarding::Tag>,
     totals: Arc<Counters>,
@@ -133,6 +136,7 @@ impl Streams {
         events: &Endpoint,
         max_message: usize,
     ) -> Result<Streams, ConnectionError> {
+        let stats_ctx = Context::new();
         let stats_out = StreamSender::bind(ctx, stats.as_str(), queue_limit::QueueLimit::new(max_message).current())?;
         let events = Merged::bind(ctx, events.as_str(), max_message)?;
         let (out, rx) = publisher::queue(QUEUE, QUEUE_BYTES);
@@ -145,7 +149,7 @@ impl Streams {
         })?;
         tokio::spawn(publisher::run(events, rx, tap.clone(), interest.clone()));
         let next_index = Arc::new(AtomicU32::new(1));
-        Ok(Streams { ctx: ctx.clone(), out, stats, totals, next_index, max_message, tap, interest })
+        Ok(Streams { ctx: ctx.clone(), stats_ctx, out, stats, totals, next_index, max_message, tap, interest })
     }
 
     /// An in-process reader of every merged event and a sample of the stats, with their node
@@ -178,6 +182,7 @@ impl Streams {
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
         feed::spawn(feed::Feed {
             ctx: self.ctx.clone(),
+            stats_ctx: self.stats_ctx.clone(),
             node: Arc::from(node),
             index,
             out: self.out.clone(),

@@ -15,6 +15,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use super::stream::{StreamSender, STREAM_FRAME_LIMIT};
 use super::{ConnectionError, Context};
@@ -25,6 +26,8 @@ use readiness::Readiness;
 const TURN: usize = 256;
 /// Longest wait without anything ready: how late a dropped [`Forwarder`] stops the thread.
 const IDLE_WAIT_MS: i32 = 100;
+/// How often the XPUB's subscriptions are read when epoll did not report it.
+const SUBSCRIPTIONS_EVERY: Duration = Duration::from_millis(20);
 /// Keys of the descriptors that are not sources.
 const WAKE: u64 = u64::MAX;
 const XPUB: u64 = u64::MAX - 1;
@@ -179,10 +182,13 @@ impl<H: Handler> Thread<H> {
         let mut ready: VecDeque<u64> = VecDeque::new();
         let (mut topic, mut payload, mut joined) = (zmq::Message::new(), zmq::Message::new(), Vec::new());
         let mut prefixes = BTreeSet::new();
+        let mut subscriptions_read = Instant::now();
         loop {
             let timeout = if ready.is_empty() { IDLE_WAIT_MS } else { 0 };
             let sources = &mut self.sources;
+            let mut subscribers_spoke = false;
             self.readiness.wait(timeout, |key| {
+                subscribers_spoke |= key == XPUB;
                 if let Some(source) = sources.get_mut(&key).filter(|source| !source.queued) {
                     source.queued = true;
                     ready.push_back(key);
@@ -197,10 +203,14 @@ impl<H: Handler> Thread<H> {
                     ready.push_back(id);
                 }
             }
-            // Checked every time round, not only when epoll says so: sending on the XPUB reads
-            // its command mailbox, which can take the signal of a subscription that came.
-            if self.out.take_subscriptions(&mut prefixes) {
-                self.handler.subscriptions(&prefixes);
+            // Also read now and then when epoll says nothing: sending on the XPUB reads its
+            // command mailbox, which can take the signal of a subscription that came. Not every
+            // time round: each read that finds nothing costs a system call.
+            if subscribers_spoke || subscriptions_read.elapsed() >= SUBSCRIPTIONS_EVERY {
+                subscriptions_read = Instant::now();
+                if self.out.take_subscriptions(&mut prefixes) {
+                    self.handler.subscriptions(&prefixes);
+                }
             }
         }
     }
@@ -268,10 +278,9 @@ impl<H: Handler> Thread<H> {
             self.handler.publication(id, &publication, &self.out);
         }
         self.handler.turn_done(id);
-        // Drained: libzmq's descriptor signals the next arrival. Still readable (a message
-        // came meanwhile, its signal read by the last recv): next turn.
-        let readable = more || source.socket.get_events().is_ok_and(|events| events.contains(zmq::POLLIN));
-        source.queued = readable;
-        readable
+        // Drained (the last recv found the pipe empty and told libzmq so): the next arrival
+        // signals the descriptor again, no need to ask `ZMQ_EVENTS` (a system call).
+        source.queued = more;
+        more
     }
 }

@@ -43,7 +43,7 @@ impl Feed {
             return None;
         }
         let endpoint = self.resolve(endpoint?).await?;
-        match Source::connect(&self.ctx, endpoint.as_str(), b"stat.", RCVHWM, self.max_message) {
+        match Source::connect(&self.stats_ctx, endpoint.as_str(), b"stat.", RCVHWM, self.max_message) {
             Ok(source) => {
                 let tag = Tag { node: self.node.clone(), index: self.index, counters: self.counters.clone() };
                 Some(Attachment { id: self.forwarder.attach(source, tag), forwarder: self.forwarder.clone() })
