@@ -8,6 +8,7 @@
 //! detached from any thread ([`Forwarder::attach`]) through a channel and a wake-up pipe.
 
 mod readiness;
+mod source;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::{Read, Write};
@@ -17,9 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use super::stream::{StreamSender, STREAM_FRAME_LIMIT};
-use super::{ConnectionError, Context};
+use super::stream::StreamSender;
 use readiness::Readiness;
+pub use source::Source;
 
 /// Messages read from one source before the others get their turn (a node publishes a whole
 /// stats cycle at once; a flooding one must not hold the others back).
@@ -31,43 +32,6 @@ const SUBSCRIPTIONS_EVERY: Duration = Duration::from_millis(20);
 /// Keys of the descriptors that are not sources.
 const WAKE: u64 = u64::MAX;
 const XPUB: u64 = u64::MAX - 1;
-
-/// A SUB connected to one node's stream, not yet handed to a [`Forwarder`].
-pub struct Source {
-    socket: zmq::Socket,
-}
-
-impl Source {
-    /// Connects to `endpoint` and subscribes to `prefix`, queueing at most `rcvhwm` messages;
-    /// frames above [`STREAM_FRAME_LIMIT`] (or `max_message`, if larger) make libzmq drop the
-    /// connection. libzmq reconnects by itself.
-    ///
-    /// # Errors
-    /// The endpoint is malformed, or no socket can be opened.
-    pub fn connect(
-        ctx: &Context,
-        endpoint: &str,
-        prefix: &[u8],
-        rcvhwm: i32,
-        max_message: usize,
-    ) -> Result<Source, ConnectionError> {
-        let frame_limit = i64::try_from(STREAM_FRAME_LIMIT.max(max_message)).unwrap_or(i64::MAX);
-        let socket = ctx
-            .open(|context| {
-                let socket = context.socket(zmq::SUB)?;
-                socket.set_linger(0)?;
-                socket.set_rcvhwm(rcvhwm)?;
-                socket.set_maxmsgsize(frame_limit)?;
-                socket.set_reconnect_ivl(100)?;
-                socket.set_reconnect_ivl_max(1000)?;
-                socket.connect(endpoint)?;
-                socket.set_subscribe(prefix)?;
-                Ok(socket)
-            })
-            .map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
-        Ok(Source { socket })
-    }
-}
 
 /// One publication as received: `payload` is the second frame, or the frames after the first
 /// joined when there were more (Circus always sends 2).
@@ -136,7 +100,16 @@ impl<T: Send + 'static> Forwarder<T> {
         readiness.add(woken.as_raw_fd(), WAKE)?;
         readiness.add(out.raw_fd().map_err(std::io::Error::other)?, XPUB)?;
         let (commands, inbox) = mpsc::channel();
-        let mut thread = Thread { readiness, woken, inbox, out, handler, max_message, sources: HashMap::new() };
+        let mut thread = Thread {
+            readiness,
+            woken,
+            inbox,
+            out,
+            handler,
+            max_message,
+            sources: HashMap::new(),
+            ready: VecDeque::new(),
+        };
         std::thread::Builder::new().name(name.into()).spawn(move || thread.run())?;
         Ok(Forwarder { commands, wake: Arc::new(wake), next_id: Arc::new(AtomicU64::new(1)) })
     }
@@ -175,17 +148,18 @@ struct Thread<H: Handler> {
     handler: H,
     max_message: usize,
     sources: HashMap<u64, Attached>,
+    /// Sources to read, in turn.
+    ready: VecDeque<u64>,
 }
 
 impl<H: Handler> Thread<H> {
     fn run(&mut self) {
-        let mut ready: VecDeque<u64> = VecDeque::new();
         let (mut topic, mut payload, mut joined) = (zmq::Message::new(), zmq::Message::new(), Vec::new());
         let mut prefixes = BTreeSet::new();
         let mut subscriptions_read = Instant::now();
         loop {
-            let timeout = if ready.is_empty() { IDLE_WAIT_MS } else { 0 };
-            let sources = &mut self.sources;
+            let timeout = if self.ready.is_empty() { IDLE_WAIT_MS } else { 0 };
+            let (sources, ready) = (&mut self.sources, &mut self.ready);
             let mut subscribers_spoke = false;
             self.readiness.wait(timeout, |key| {
                 subscribers_spoke |= key == XPUB;
@@ -197,10 +171,10 @@ impl<H: Handler> Thread<H> {
             if !self.take_commands() {
                 return;
             }
-            for _ in 0..ready.len() {
-                let Some(id) = ready.pop_front() else { break };
+            for _ in 0..self.ready.len() {
+                let Some(id) = self.ready.pop_front() else { break };
                 if self.turn(id, &mut topic, &mut payload, &mut joined) {
-                    ready.push_back(id);
+                    self.ready.push_back(id);
                 }
             }
             // Also read now and then when epoll says nothing: sending on the XPUB reads its
@@ -227,7 +201,13 @@ impl<H: Handler> Thread<H> {
                     self.handler.attached(id, tag);
                     // Not watched means not read: the source is closed at once, as if detached.
                     match registered {
-                        Ok(()) => drop(self.sources.insert(id, Attached { socket: source.socket, queued: false })),
+                        Ok(()) => {
+                            // Read once at once: libzmq signals the descriptor only for what
+                            // comes after a read found nothing, and setting the socket up may
+                            // already have taken its first signal.
+                            self.sources.insert(id, Attached { socket: source.socket, queued: true });
+                            self.ready.push_back(id);
+                        }
                         Err(_) => self.handler.detached(id),
                     }
                 }
@@ -284,3 +264,6 @@ impl<H: Handler> Thread<H> {
         more
     }
 }
+
+#[cfg(test)]
+mod tests;
