@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::interest::Interest;
-use super::queue_limit::{QueueLimit, HIGH, SMALL};
+use super::queue_limit::QueueLimit;
 use super::rewrite::{self, merged_sockets_total, SocketsTotal, Stat};
 use super::sample::Sampler;
 use super::tap::{Tap, TapKind};
@@ -78,13 +78,8 @@ impl StatsPath {
     /// Publishes `[topic, payload]`, first moving the subscribers' queue limit if its size asks
     /// for it.
     fn publish(&mut self, out: &StreamSender, topic: &[u8], payload: Vec<u8>) -> bool {
-        let size = topic.len() + payload.len();
-        if size > SMALL || self.limit.current() != HIGH {
-            if let Some(limit) = self.limit.before_send(size, Instant::now()) {
-                if let Err(err) = out.set_queue_limit(limit) {
-                    warn!(cause = %err, "cannot set the subscribers' queue limit");
-                }
-            }
+        if let Err(err) = self.limit.before_publish(out, topic.len() + payload.len()) {
+            warn!(cause = %err, "cannot set the subscribers' queue limit");
         }
         match out.send_built(topic, payload) {
             Ok(()) => true,

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clusterd_protocol::connection::stream::StreamSender;
 use clusterd_protocol::connection::ConnectionError;
@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::interest::Interest;
-use super::queue_limit::{QueueLimit, HIGH, SMALL};
+use super::queue_limit::QueueLimit;
 use super::tap::{Tap, TapKind};
 
 /// One rewritten message for a merged stream.
@@ -140,12 +140,7 @@ impl Merged {
     /// Publishes `[topic, payload]`, first moving the subscribers' queue limit if its size
     /// asks for it (`streams/queue_limit.rs`).
     fn send(&mut self, topic: Vec<u8>, payload: Vec<u8>) -> Result<(), ConnectionError> {
-        let size = topic.len() + payload.len();
-        if size > SMALL || self.limit.current() != HIGH {
-            if let Some(limit) = self.limit.before_send(size, Instant::now()) {
-                self.sender.set_queue_limit(limit)?;
-            }
-        }
+        self.limit.before_publish(&self.sender, topic.len() + payload.len())?;
         self.sender.send_owned(topic, payload)
     }
 
