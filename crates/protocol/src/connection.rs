@@ -15,6 +15,7 @@
 //! * [`Client`]: a blocking DEALER for clusterctl and tests, matching replies by `id` like
 //!   Circus's `CircusClient`.
 //! * [`stream`]: the master's stats and event streams (SUB from nodes, PUB to clients).
+//! * [`forward`]: the thread that reads every node's stats SUB and publishes on the merged XPUB.
 //! * [`logs`]: watcher output: the node agent's ROUTER, the master's DEALER to it and its XPUB.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,6 +26,7 @@ use tmq::AsZmqSocket;
 
 mod blocking;
 pub mod budget;
+pub mod forward;
 pub mod logs;
 mod node;
 mod node_hub;

@@ -175,7 +175,7 @@ impl Collector for ClusterCollector {
         family(
             &mut enc,
             "clusterd_stream_dropped",
-            "Stream messages dropped (publisher queue full), per node",
+            "Stream events dropped (publisher queue full), per node",
             MetricType::Counter,
             dropped,
         )?;

@@ -1,12 +1,13 @@
 //! A node's feed: SUB sockets on the node's stats and event streams, held only while someone
-//! wants them (`streams/interest.rs`), rewriting each publication for the merged streams.
+//! wants them (`streams/interest.rs`). It rewrites the events itself; its stats SUB is handed to
+//! the forwarding thread (`streams/forwarding.rs`), which reads and rewrites every node's stats.
 
 mod connect;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
 
+use clusterd_protocol::connection::forward::Forwarder;
 use clusterd_protocol::connection::stream::{Publication, StreamReceiver};
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::Endpoint;
@@ -14,11 +15,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::debug;
 
+use super::forwarding::Tag;
 use super::interest::Interest;
 use super::publisher::{Message, Out, Queue, Refused};
-use super::rewrite::{self, Stat};
-use super::sample::Sampler;
-use super::{Counters, Tap};
+use super::rewrite;
+use super::Counters;
 
 /// How long a stream nobody wants any more stays subscribed (a viewer that restarts, or
 /// changes its prefix, does not make the master reconnect).
@@ -27,11 +28,13 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_secs(3);
 /// Everything a feed task needs.
 pub struct Feed {
     pub ctx: Context,
+    /// Where the stats SUB is opened (the stats path's own contexts).
+    pub stats_ctx: Context,
     pub node: Arc<str>,
     pub index: u32,
     pub out: Queue,
-    /// The in-process tap: gets a sample of the node's stats while somebody reads it.
-    pub tap: Tap,
+    /// The stats forwarding thread, which reads the node's stats SUB while the feed holds it.
+    pub forwarder: Forwarder<Tag>,
     /// What the subscribers want (`streams/interest.rs`): the SUBs are held only while wanted.
     pub interest: watch::Receiver<Interest>,
     pub counters: Arc<Counters>,
@@ -43,25 +46,20 @@ pub struct Feed {
     pub max_message: usize,
 }
 
-/// Stops the feed when dropped, and tells the publisher to forget the node's sockets.
+/// Stops the feed when dropped (its stats SUB leaves the forwarding thread with it).
 pub struct FeedHandle {
     task: JoinHandle<()>,
-    out: Queue,
-    node: Arc<str>,
-    index: u32,
 }
 
 impl Drop for FeedHandle {
     fn drop(&mut self) {
         self.task.abort();
-        let _ = self.out.try_send(Out::Forget { node: self.node.clone(), index: self.index });
     }
 }
 
 /// Starts the feed task.
 pub fn spawn(feed: Feed) -> FeedHandle {
-    let (out, node, index) = (feed.out.clone(), feed.node.clone(), feed.index);
-    FeedHandle { task: tokio::spawn(feed.run()), out, node, index }
+    FeedHandle { task: tokio::spawn(feed.run()) }
 }
 
 impl Feed {
@@ -70,32 +68,17 @@ impl Feed {
         let mut stats = self.connect_stats(wanted).await;
         let mut events = self.connect_events(wanted).await;
         self.show(&stats, &events);
-        let mut sampler = Sampler::default();
         // When streams nobody wants any more are closed (a subscriber that comes back within
         // LINGER finds them open).
         let mut release: Option<tokio::time::Instant> = None;
         loop {
             // libzmq sockets are outside tokio's cooperative budget: under a flood the next
             // message is always ready, and without this a few busy feeds would hold the worker
-            // threads and starve the publisher (measured: 13k/s delivered of 120k/s offered,
-            // most of it dropped at the full queue).
+            // threads and starve the publisher.
             tokio::task::consume_budget().await;
             tokio::select! {
                 // A batch is handled in one go: the select's other branches (watch channels)
                 // cost a registration each time round, too much to pay per message.
-                publication = recv(&mut stats) => match publication {
-                    Ok(p) => {
-                        // Nothing sampled (not even the clock read) while nobody reads the tap.
-                        let mut sample = self.tap.has_readers().then(|| (&mut sampler, Instant::now()));
-                        let mut batch = Vec::new();
-                        self.on_stat(p, &mut sample, &mut batch);
-                        while let Some(p) = stats.as_mut().and_then(StreamReceiver::take_ready) {
-                            self.on_stat(p, &mut sample, &mut batch);
-                        }
-                        self.hand_over_stats(batch);
-                    }
-                    Err(err) => self.pause(err).await,
-                },
                 publication = recv(&mut events) => match publication {
                     Ok(p) => {
                         self.on_event(p);
@@ -156,53 +139,6 @@ impl Feed {
             }
             self.show(&stats, &events);
         }
-    }
-
-    /// Handles one stats publication, adding it rewritten to `batch`; `sample` (the node's
-    /// sampler and the batch's arrival time, while the tap has readers) says whether it also goes
-    /// to the tap.
-    fn on_stat(&self, p: Publication, sample: &mut Option<(&mut Sampler, Instant)>, batch: &mut Vec<Message>) {
-        if p.oversized {
-            return self.count_oversized(&p);
-        }
-        let node = &*self.node;
-        let tap = sample.as_mut().is_some_and(|(sampler, now)| sampler.take(&p.topic, *now));
-        let message = |(topic, payload)| Message { node: self.node.clone(), topic, payload, tap };
-        let rewritten = match (p.frames, rewrite::classify_stat(node, &p.topic)) {
-            (2, Some(Stat::Forward(topic))) => {
-                rewrite::splice_node(&p.payload, node).map(|payload| message((topic, payload)))
-            }
-            (2, Some(Stat::Socket(fd))) => rewrite::socket_stat(node, self.index, fd, &p.payload).map(message),
-            (2, Some(Stat::SocketsTotal)) => {
-                let out = rewrite::sockets_total(node, &p.payload).map(|total| Out::SocketsTotal {
-                    node: self.node.clone(),
-                    index: self.index,
-                    total,
-                });
-                return self.hand_over(out, &p, |c| &c.stats_forwarded);
-            }
-            _ => None,
-        };
-        match rewritten {
-            Some(message) => batch.push(message),
-            None => self.hand_over(None, &p, |c| &c.stats_forwarded),
-        }
-    }
-
-    /// Queues a batch of rewritten stats for the publisher in one hand-over (one queue slot, one
-    /// wake-up, one count), and counts the outcome on the node and the master.
-    fn hand_over_stats(&self, batch: Vec<Message>) {
-        let count = batch.len() as u64;
-        if count == 0 {
-            return;
-        }
-        let counter: fn(&Counters) -> &std::sync::atomic::AtomicU64 = match self.out.try_send(Out::Stats(batch)) {
-            Ok(()) => |c| &c.stats_forwarded,
-            Err(Refused::Full) => |c| &c.dropped,
-            Err(Refused::Closed) => return,
-        };
-        counter(&self.counters).fetch_add(count, Ordering::Relaxed);
-        counter(&self.totals).fetch_add(count, Ordering::Relaxed);
     }
 
     fn on_event(&self, p: Publication) {

@@ -1,20 +1,25 @@
 //! The merged stats and event streams.
 //!
 //! ```text
-//!  node stats PUB ──SUB──┐                                   ┌──PUB stats_endpoint  (stat.<node>-<watcher>[.<pid>])
-//!  node events PUB ─SUB──┤ feed task (one per node):         │
-//!                        │   rewrite topic, splice "node" ───┤ publisher task (owns both PUBs)
-//!  link state changes ───┴─ cluster events ──────────────────┘──PUB pubsub_endpoint (watcher.<node>:<watcher>.<event>,
-//!                                                                                   cluster.<node>.<event>)
+//!  node stats PUB ──SUB──── forwarding thread (every node's stats SUB): ──PUB stats_endpoint
+//!                            rewrite topic, splice "node", publish           (stat.<node>-<watcher>[.<pid>])
+//!  node events PUB ─SUB──┐ feed task (one per node; opens and closes both SUBs):
+//!                        │   rewrite topic, splice "node" ──┐
+//!  link state changes ───┴─ cluster events ─────────────────┴─ publisher task ──PUB pubsub_endpoint
+//!                                                     (watcher.<node>:<watcher>.<event>, cluster.<node>.<event>)
 //! ```
 //!
 //! The merged PUBs are XPUBs: a feed holds its node's SUBs only while a subscriber's prefix
 //! (or an in-process reader) wants them (`streams/interest.rs`).
 //!
-//! Feeds run in parallel, one task per node, and hand rewritten messages to the publisher over
-//! a queue bounded in messages ([`QUEUE`]) and bytes ([`QUEUE_BYTES`]). When it is full (the
-//! master cannot keep up) the message is dropped and counted against its node: drops are
-//! visible in `nodes` and `dstats` instead of turning into unbounded memory. A message larger
+//! Stats, the bulk of the traffic (9 messages per node per second with two watchers of two
+//! processes), never wake a tokio task: one thread reads every node's stats SUB and publishes
+//! (`streams/forwarding.rs`, `clusterd_protocol::connection::forward`); when it falls behind,
+//! the SUBs' small queues fill and the nodes' PUBs drop, as for any slow Circus subscriber.
+//! Events go from the feed tasks to the publisher task over a queue bounded in messages
+//! ([`QUEUE`]) and bytes ([`QUEUE_BYTES`]). When it is full (the master cannot keep up) the
+//! message is dropped and counted against its node: drops are visible in `nodes` and `dstats`
+//! instead of turning into unbounded memory. A message larger
 //! than `max_stream_message_size` is dropped on arrival (counted as `oversized`), one that is
 //! not Circus-shaped (frames, topic, payload not a valid JSON object) too (`malformed`).
 //! Subscribers that read too slowly lose messages in libzmq once their queue is full, like with
@@ -26,6 +31,7 @@
 //! 2 s (`streams/sample.rs`), and nothing at all while nobody reads it.
 
 mod feed;
+mod forwarding;
 pub mod interest;
 mod publisher;
 pub mod queue_limit;
@@ -37,6 +43,8 @@ mod tap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use clusterd_protocol::connection::forward::Forwarder;
+use clusterd_protocol::connection::stream::StreamSender;
 use clusterd_protocol::connection::{ConnectionError, Context};
 use clusterd_protocol::message::now;
 use clusterd_protocol::Endpoint;
@@ -52,9 +60,7 @@ pub use tap::{Tap, TapKind, TapMessage, TapReceiver, TAP_CAPACITY};
 /// What a subscriber that stopped reading may cost the master, counted in messages of the
 /// size they have (twice this at most: see `streams/queue_limit.rs`).
 pub const SUBSCRIBER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
-/// Queue from the node feeds to the publisher, in hand-overs (a feed hands all the stats it read
-/// at once, up to 65 messages; events and the master's own events go one by one): the bytes
-/// bound below is the one that matters.
+/// Queue from the node feeds to the publisher, in events (the nodes' and the master's own).
 const QUEUE: usize = 65_536;
 /// Queue from the node feeds to the publisher, in bytes.
 pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;
@@ -70,7 +76,7 @@ pub struct Counters {
     pub stats_forwarded: AtomicU64,
     /// Events republished.
     pub events_forwarded: AtomicU64,
-    /// Messages lost because the publisher queue was full.
+    /// Events lost because the publisher queue was full (stats wait in libzmq's queues instead).
     pub dropped: AtomicU64,
     /// Messages refused because they were not Circus-shaped (frames, topic, or a payload that
     /// is not a valid UTF-8 JSON object).
@@ -112,7 +118,11 @@ impl Counters {
 #[derive(Clone)]
 pub struct Streams {
     ctx: Context,
+    /// The contexts of the stats path (its XPUB and every node's stats SUB): their own libzmq
+    /// I/O thread(s), as the relay has, instead of a share of every context's.
+    stats_ctx: Context,
     out: Queue,
+    stats: Forwarder<forwarding::Tag>,
     totals: Arc<Counters>,
     next_index: Arc<AtomicU32>,
     max_message: usize,
@@ -122,26 +132,32 @@ pub struct Streams {
 }
 
 impl Streams {
-    /// Binds both PUB sockets and starts the publisher task; node messages larger than
-    /// `max_message` bytes (topic and payload) are dropped.
+    /// Binds both PUB sockets, starts the stats forwarding thread and the publisher task; node
+    /// messages larger than `max_message` bytes (topic and payload) are dropped.
     ///
     /// # Errors
-    /// An endpoint cannot be bound.
+    /// An endpoint cannot be bound, or the thread cannot start.
     pub fn start(
         ctx: &Context,
         stats: &Endpoint,
         events: &Endpoint,
         max_message: usize,
     ) -> Result<Streams, ConnectionError> {
-        let stats = Merged::bind(ctx, stats.as_str(), max_message)?;
+        let stats_ctx = Context::new();
+        let stats_out = StreamSender::bind(ctx, stats.as_str(), queue_limit::QueueLimit::new(max_message).current())?;
         let events = Merged::bind(ctx, events.as_str(), max_message)?;
         let (out, rx) = publisher::queue(QUEUE, QUEUE_BYTES);
         let tap = Tap::default();
         let interest = Arc::new(watch::channel(Interest::default()).0);
-        tokio::spawn(publisher::run(stats, events, rx, tap.clone(), interest.clone()));
+        let totals = Arc::<Counters>::default();
+        let path = forwarding::StatsPath::new(totals.clone(), tap.clone(), interest.clone(), max_message);
+        let stats = Forwarder::start("stats-forwarding", stats_out, path, max_message).map_err(|err| {
+            ConnectionError::OutOfDescriptors(format!("cannot start the stats forwarding thread: {err}"))
+        })?;
+        tokio::spawn(publisher::run(events, rx, tap.clone(), interest.clone()));
         let next_index = Arc::new(AtomicU32::new(1));
         let room = room::Room::new();
-        Ok(Streams { ctx: ctx.clone(), out, totals: Arc::default(), next_index, max_message, tap, interest, room })
+        Ok(Streams { ctx: ctx.clone(), stats_ctx, out, stats, totals, next_index, max_message, tap, interest, room })
     }
 
     /// An in-process reader of every merged event and a sample of the stats, with their node
@@ -183,10 +199,11 @@ impl Streams {
         let interest = room::gate(node.clone(), self.interest.subscribe(), &self.room, counters.clone());
         feed::spawn(feed::Feed {
             ctx: self.ctx.clone(),
+            stats_ctx: self.stats_ctx.clone(),
             node,
             index,
             out: self.out.clone(),
-            tap: self.tap.clone(),
+            forwarder: self.stats.clone(),
             interest,
             counters,
             totals: self.totals.clone(),

@@ -1,9 +1,10 @@
-//! The publisher task: the only owner of the two merged PUB sockets.
+//! The publisher task: the only owner of the merged event XPUB (the stats XPUB belongs to the
+//! forwarding thread, `streams/forwarding.rs`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clusterd_protocol::connection::stream::StreamSender;
 use clusterd_protocol::connection::ConnectionError;
@@ -11,8 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::interest::Interest;
-use super::queue_limit::{QueueLimit, HIGH, SMALL};
-use super::rewrite::{merged_sockets_total, SocketsTotal};
+use super::queue_limit::QueueLimit;
 use super::tap::{Tap, TapKind};
 
 /// One rewritten message for a merged stream.
@@ -36,36 +36,15 @@ impl Message {
 
 /// What the feeds hand to the publisher.
 pub enum Out {
-    /// Rewritten stats messages of one node, handed over together.
-    Stats(Vec<Message>),
     /// A rewritten or master event.
     Event(Message),
-    /// A node's latest socket total; the merged total is republished.
-    SocketsTotal {
-        /// The node.
-        node: Arc<str>,
-        /// Which attachment of the node (a replaced node gets a new one).
-        index: u32,
-        /// Its addresses (qualified) and reads.
-        total: SocketsTotal,
-    },
-    /// The node's feed stopped: forget its socket total.
-    Forget {
-        /// The node.
-        node: Arc<str>,
-        /// Which attachment stopped.
-        index: u32,
-    },
 }
 
 impl Out {
     /// The bytes this message holds while it waits in the queue.
     fn bytes(&self) -> usize {
         match self {
-            Out::Stats(batch) => batch.iter().map(Message::bytes).sum(),
             Out::Event(m) => m.bytes(),
-            Out::SocketsTotal { total, .. } => total.addresses.iter().map(String::len).sum::<usize>() + 16,
-            Out::Forget { .. } => 0,
         }
     }
 }
@@ -133,17 +112,6 @@ impl QueueReceiver {
 /// Messages wait in the queue meanwhile.
 const STARTUP_GRACE: Duration = Duration::from_secs(1);
 
-/// A node's socket total older than this (circusd-stats publishes every second) is left out of
-/// the merged total: the node is down or its circusd-stats stopped.
-const SOCKETS_TOTAL_TTL: Duration = Duration::from_secs(5);
-
-/// A node's last socket total: the attachment it came from, when, and the total.
-struct LastTotal {
-    index: u32,
-    at: Instant,
-    total: SocketsTotal,
-}
-
 /// How often the subscribers' prefixes are read from the XPUBs: a new subscriber waits at most
 /// this long for the nodes' streams it wants to be asked for.
 const SUBSCRIPTIONS_TICK: Duration = Duration::from_millis(100);
@@ -172,12 +140,7 @@ impl Merged {
     /// Publishes `[topic, payload]`, first moving the subscribers' queue limit if its size
     /// asks for it (`streams/queue_limit.rs`).
     fn send(&mut self, topic: Vec<u8>, payload: Vec<u8>) -> Result<(), ConnectionError> {
-        let size = topic.len() + payload.len();
-        if size > SMALL || self.limit.current() != HIGH {
-            if let Some(limit) = self.limit.before_send(size, Instant::now()) {
-                self.sender.set_queue_limit(limit)?;
-            }
-        }
+        self.limit.before_publish(&self.sender, topic.len() + payload.len())?;
         self.sender.send_owned(topic, payload)
     }
 
@@ -198,18 +161,11 @@ impl Merged {
     }
 }
 
-/// Publishes everything that arrives on `rx` until every feed and the registry are gone, offers
-/// the messages chosen for the in-process `tap` once published, and keeps `interest` up to date
-/// with the prefixes the XPUBs' subscribers hold.
-pub async fn run(
-    mut stats: Merged,
-    mut events: Merged,
-    mut rx: QueueReceiver,
-    tap: Tap,
-    interest: Arc<watch::Sender<Interest>>,
-) {
+/// Publishes every event that arrives on `rx` until every feed and the registry are gone, offers
+/// them to the in-process `tap` once published, and keeps `interest` up to date with the
+/// prefixes the event XPUB's subscribers hold.
+pub async fn run(mut events: Merged, mut rx: QueueReceiver, tap: Tap, interest: Arc<watch::Sender<Interest>>) {
     tokio::time::sleep(STARTUP_GRACE).await;
-    let mut socket_totals: HashMap<Arc<str>, LastTotal> = HashMap::new();
     let mut tick = tokio::time::interval(SUBSCRIPTIONS_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -219,38 +175,15 @@ pub async fn run(
                 None => return,
             },
             _ = tick.tick() => {
-                let (stats_changed, events_changed) = (stats.take_subscriptions(), events.take_subscriptions());
-                if stats_changed || events_changed {
-                    debug!(stats = stats.prefixes.len(), events = events.prefixes.len(), "subscriptions changed");
-                    interest.send_modify(|i| {
-                        i.stats.clone_from(&stats.prefixes);
-                        i.events.clone_from(&events.prefixes);
-                    });
+                if events.take_subscriptions() {
+                    debug!(events = events.prefixes.len(), "event subscriptions changed");
+                    interest.send_modify(|i| i.events.clone_from(&events.prefixes));
                 }
                 continue;
             }
         };
-        let sent = match out {
-            Out::Stats(batch) => {
-                // The first failure is reported; the rest of the batch still goes out.
-                batch.into_iter().map(|message| stats.publish(message, TapKind::Stat, &tap)).fold(Ok(()), Result::and)
-            }
-            Out::Event(message) => events.publish(message, TapKind::Event, &tap),
-            Out::SocketsTotal { node, index, total } => {
-                let now = Instant::now();
-                socket_totals.insert(node, LastTotal { index, at: now, total });
-                socket_totals.retain(|_, last| now.duration_since(last.at) < SOCKETS_TOTAL_TTL);
-                let merged = merged_sockets_total(socket_totals.values().map(|last| &last.total));
-                stats.send(b"stat.sockets".to_vec(), merged)
-            }
-            Out::Forget { node, index } => {
-                if socket_totals.get(&node).is_some_and(|last| last.index == index) {
-                    socket_totals.remove(&node);
-                }
-                Ok(())
-            }
-        };
-        if let Err(err) = sent {
+        let Out::Event(message) = out;
+        if let Err(err) = events.publish(message, TapKind::Event, &tap) {
             warn!(cause = %err, "publish failed");
         }
     }

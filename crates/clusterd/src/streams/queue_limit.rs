@@ -15,6 +15,9 @@
 
 use std::time::{Duration, Instant};
 
+use clusterd_protocol::connection::stream::StreamSender;
+use clusterd_protocol::connection::ConnectionError;
+
 use super::SUBSCRIBER_QUEUE_BYTES;
 
 /// The limit while every message is small: about 20 s of a 1,000-message/s cluster.
@@ -67,6 +70,20 @@ impl QueueLimit {
             self.current = wanted;
             wanted
         })
+    }
+
+    /// Moves `sender`'s limit before it publishes `size` bytes, if that size asks for it (the
+    /// clock is read only then: nearly every message is small while the limit is high).
+    ///
+    /// # Errors
+    /// libzmq refused the new limit.
+    pub fn before_publish(&mut self, sender: &StreamSender, size: usize) -> Result<(), ConnectionError> {
+        if size > SMALL || self.current != HIGH {
+            if let Some(limit) = self.before_send(size, Instant::now()) {
+                sender.set_queue_limit(limit)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -199,6 +199,28 @@ impl StreamSender {
         send(payload, 0)
     }
 
+    /// Publishes `topic` (copied: topics are short) and `payload` handed to libzmq as it is,
+    /// without blocking: the forwarding thread's send (`connection/forward.rs`).
+    ///
+    /// # Errors
+    /// As [`StreamSender::send`].
+    pub fn send_built(&self, topic: &[u8], payload: Vec<u8>) -> Result<(), ConnectionError> {
+        let sent = self
+            .socket
+            .send(topic, zmq::DONTWAIT | zmq::SNDMORE)
+            .and_then(|()| self.socket.send(zmq::Message::from(payload), zmq::DONTWAIT));
+        match sent {
+            Ok(()) => Ok(()),
+            Err(zmq::Error::EAGAIN) => Err(ConnectionError::WouldBlock),
+            Err(err) => Err(ConnectionError::zmq("send", &self.endpoint, err)),
+        }
+    }
+
+    /// The descriptor libzmq signals when the socket's state changed (`ZMQ_FD`).
+    pub(super) fn raw_fd(&self) -> Result<std::os::fd::RawFd, zmq::Error> {
+        self.socket.get_fd()
+    }
+
     /// Takes in the subscriptions that came (`\x01prefix`) and went (`\x00prefix`, when its
     /// last holder unsubscribed or disconnected) since the last call, without waiting; true when
     /// `prefixes` changed.

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
+use clusterd_protocol::connection::forward::{Forwarder, Source};
 use clusterd_protocol::connection::stream::StreamReceiver;
 use clusterd_protocol::connection::ConnectionError;
 use clusterd_protocol::endpoint::resolve;
@@ -11,6 +12,7 @@ use tracing::warn;
 
 use super::Feed;
 use crate::link::LOOKUP_TIMEOUT;
+use crate::streams::forwarding::Tag;
 use crate::streams::interest::Wanted;
 
 /// Queue of each SUB socket inside libzmq: 100 messages, several cycles of one node's stream.
@@ -20,14 +22,36 @@ use crate::streams::interest::Wanted;
 /// rate fell tenfold (allocator churn).
 const RCVHWM: i32 = clusterd_protocol::connection::stream::NODE_STREAM_QUEUE;
 
+/// The node's stats SUB, in the forwarding thread's hands while this lives.
+pub(super) struct Attachment {
+    id: u64,
+    forwarder: Forwarder<Tag>,
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        self.forwarder.detach(self.id);
+    }
+}
+
 impl Feed {
-    /// A SUB on the node's stats stream if it is wanted (and known).
-    pub(super) async fn connect_stats(&self, wanted: Wanted) -> Option<StreamReceiver> {
+    /// A SUB on the node's stats stream if it is wanted (and known), handed to the forwarding
+    /// thread.
+    pub(super) async fn connect_stats(&self, wanted: Wanted) -> Option<Attachment> {
         let endpoint = self.stats.borrow().clone();
-        if wanted.stats {
-            self.connect(endpoint, b"stat.").await
-        } else {
-            None
+        if !wanted.stats {
+            return None;
+        }
+        let endpoint = self.resolve(endpoint?).await?;
+        match Source::connect(&self.stats_ctx, endpoint.as_str(), b"stat.", RCVHWM, self.max_message) {
+            Ok(source) => {
+                let tag = Tag { node: self.node.clone(), index: self.index, counters: self.counters.clone() };
+                Some(Attachment { id: self.forwarder.attach(source, tag), forwarder: self.forwarder.clone() })
+            }
+            Err(err) => {
+                warn!(node = %self.node, cause = %err, "cannot subscribe to the node's stream");
+                None
+            }
         }
     }
 
@@ -42,7 +66,7 @@ impl Feed {
     }
 
     /// Shows in `nodes` which of the node's streams are held now.
-    pub(super) fn show(&self, stats: &Option<StreamReceiver>, events: &Option<StreamReceiver>) {
+    pub(super) fn show(&self, stats: &Option<Attachment>, events: &Option<StreamReceiver>) {
         self.counters.stats_subscribed.store(stats.is_some(), Ordering::Relaxed);
         self.counters.events_subscribed.store(events.is_some(), Ordering::Relaxed);
     }
@@ -50,17 +74,22 @@ impl Feed {
     /// Subscribes to `endpoint`, a host name looked up first (never by libzmq, which would block
     /// this worker thread and every socket opening behind the contexts' lock).
     async fn connect(&self, endpoint: Option<Endpoint>, prefix: &[u8]) -> Option<StreamReceiver> {
-        let endpoint = match resolve(&endpoint?, LOOKUP_TIMEOUT).await {
-            Ok(endpoint) => endpoint,
-            Err(reason) => {
-                warn!(node = %self.node, %reason, "cannot subscribe to the node's stream");
-                return None;
-            }
-        };
+        let endpoint = self.resolve(endpoint?).await?;
         match StreamReceiver::connect(&self.ctx, endpoint.as_str(), prefix, RCVHWM, self.max_message) {
             Ok(socket) => Some(socket),
             Err(err) => {
                 warn!(node = %self.node, cause = %err, "cannot subscribe to the node's stream");
+                None
+            }
+        }
+    }
+
+    /// `endpoint` with its host name looked up; `None` (logged) when it does not resolve.
+    async fn resolve(&self, endpoint: Endpoint) -> Option<Endpoint> {
+        match resolve(&endpoint, LOOKUP_TIMEOUT).await {
+            Ok(endpoint) => Some(endpoint),
+            Err(reason) => {
+                warn!(node = %self.node, %reason, "cannot subscribe to the node's stream");
                 None
             }
         }
