@@ -83,18 +83,38 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port left in {low}..{high}");
 }
 
+/// A run of consecutive ports taken by [`free_block`], given back when dropped (a long process,
+/// the bench, starts tens of thousands of simulated nodes one set after the other).
+pub struct Block {
+    /// The first port.
+    pub start: u16,
+    count: u16,
+    _locks: Vec<File>,
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        let mut alloc = allocator().lock().unwrap_or_else(|e| e.into_inner());
+        for port in self.start..self.start + self.count {
+            alloc.given.remove(&port);
+        }
+        // The locks go with `self._locks`.
+    }
+}
+
 /// `count` consecutive free loopback ports (for `simnode --base-port`, whose nodes bind
-/// `base + 3i ..`), each taken as [`free_port`] takes one; returns the first.
+/// `base + 3i ..`), each taken as [`free_port`] takes one, until the [`Block`] is dropped.
 ///
 /// # Panics
 /// When no such run is left in the range.
-pub fn free_block(count: usize) -> u16 {
+pub fn free_block(count: usize) -> Block {
     let (low, high) = range();
-    let count = u16::try_from(count).expect("a block fits the port range");
+    let count = u16::try_from(count).ok().filter(|count| *count <= high - low);
+    let count = count.unwrap_or_else(|| panic!("a block of ports fits in {low}..{high}"));
     let mut alloc = allocator().lock().unwrap_or_else(|e| e.into_inner());
     let mut tried = 0u32;
     while tried < u32::from(high - low) {
-        let start = if alloc.next + count > high { low } else { alloc.next };
+        let start = if u32::from(alloc.next) + u32::from(count) > u32::from(high) { low } else { alloc.next };
         let mut taken = Vec::with_capacity(usize::from(count));
         for port in start..start + count {
             let free = if alloc.given.contains(&port) {
@@ -110,9 +130,8 @@ pub fn free_block(count: usize) -> u16 {
         let got = taken.len() as u16;
         if got == count {
             alloc.given.extend(start..start + count);
-            alloc.locks.extend(taken);
             alloc.next = if start + count >= high { low } else { start + count };
-            return start;
+            return Block { start, count, _locks: taken };
         }
         // The locks of a partial run are dropped (released); go on past the port that failed.
         alloc.next = if start + got + 1 >= high { low } else { start + got + 1 };
@@ -138,5 +157,19 @@ mod tests {
         for port in ports {
             TcpListener::bind(("127.0.0.1", port)).expect("port is free");
         }
+    }
+
+    #[test]
+    fn a_block_is_consecutive_free_and_given_back_when_dropped() {
+        let block = free_block(30);
+        for port in block.start..block.start + 30 {
+            TcpListener::bind(("127.0.0.1", port)).expect("port is free");
+        }
+        let other = free_block(30);
+        assert!(other.start >= block.start + 30 || other.start + 30 <= block.start, "blocks overlap");
+        let start = block.start;
+        drop(block);
+        let alloc = allocator().lock().unwrap_or_else(|e| e.into_inner());
+        assert!((start..start + 30).all(|port| !alloc.given.contains(&port)), "ports given back");
     }
 }

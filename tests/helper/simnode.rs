@@ -28,6 +28,9 @@ pub struct SimNodes {
     /// Its nodes, in order.
     pub nodes: Vec<SimNode>,
     child: Option<Child>,
+    /// The ports its nodes bind, held until the process is gone (declared after `child`, so
+    /// dropped after the process is stopped).
+    _ports: Option<ports::Block>,
 }
 
 impl SimNodes {
@@ -40,11 +43,11 @@ impl SimNodes {
         // Ports below the kernel's ephemeral range (see `ports`): simnode's default, port 0, is
         // in it, where a reconnecting socket of the master's may take a restarting node's port
         // as its source port and keep it, so the node can never bind it again.
-        let base_port = (!args.contains(&"--base-port")).then(|| ports::free_block(3 * count).to_string());
+        let block = (!args.contains(&"--base-port")).then(|| ports::free_block(3 * count));
         let mut command = Command::new(paths::workspace_bin("simnode"));
         command.arg("--nodes").arg(count.to_string()).args(args);
-        if let Some(base_port) = &base_port {
-            command.arg("--base-port").arg(base_port);
+        if let Some(block) = &block {
+            command.arg("--base-port").arg(block.start.to_string());
         }
         let mut child = procs::spawn(
             command
@@ -77,7 +80,7 @@ impl SimNodes {
                 stats_endpoint: field("stats_endpoint"),
             });
         }
-        SimNodes { nodes, child: Some(child) }
+        SimNodes { nodes, child: Some(child), _ports: block }
     }
 
     /// The simnode process's pid.

@@ -50,6 +50,9 @@ pub(super) enum Command {
 pub(super) struct Hub {
     commands: std_mpsc::Sender<Command>,
     wake: UnixStream,
+    /// A wake-up byte is written and the thread has not begun draining since: the next
+    /// command needs none (a fan-out's thousand sends cost one write, not a thousand).
+    woken: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -79,13 +82,24 @@ impl Hub {
         wake.set_nonblocking(true).map_err(io_err)?;
         woken.set_nonblocking(true).map_err(io_err)?;
         let (commands, inbox) = std_mpsc::channel();
+        let pending_wake = Arc::new(AtomicBool::new(false));
+        let thread_wake = pending_wake.clone();
         let thread = std::thread::Builder::new()
             .name("clusterd-nodes".into())
             .spawn(move || {
-                Thread { router, monitor, woken, inbox, peers: HashMap::new(), endpoints: HashMap::new() }.run()
+                Thread {
+                    router,
+                    monitor,
+                    woken,
+                    pending_wake: thread_wake,
+                    inbox,
+                    peers: HashMap::new(),
+                    endpoints: HashMap::new(),
+                }
+                .run()
             })
             .map_err(io_err)?;
-        Ok(Hub { commands, wake, thread: Some(thread) })
+        Ok(Hub { commands, wake, woken: pending_wake, thread: Some(thread) })
     }
 
     /// Hands `command` to the thread; false when the thread is gone.
@@ -93,8 +107,10 @@ impl Hub {
         if self.commands.send(command).is_err() {
             return false;
         }
-        // A full pipe already holds a wake-up: the byte is not needed.
-        let _ = (&self.wake).write(&[1]);
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            // A full pipe already holds a wake-up: the byte is not needed.
+            let _ = (&self.wake).write(&[1]);
+        }
         true
     }
 }
@@ -137,6 +153,8 @@ struct Thread {
     router: zmq::Socket,
     monitor: zmq::Socket,
     woken: UnixStream,
+    /// [`Hub::woken`]: cleared before the inbox is drained.
+    pending_wake: Arc<AtomicBool>,
     inbox: std_mpsc::Receiver<Command>,
     peers: HashMap<u64, Route>,
     /// The connections made to each endpoint (libzmq's events name the endpoint only).
@@ -167,6 +185,8 @@ impl Thread {
                 // leaves a byte behind, so none waits for the next poll.
                 let mut sink = [0u8; 256];
                 while matches!((&self.woken).read(&mut sink), Ok(n) if n > 0) {}
+                // Cleared before the drain: a command queued from here on writes a new byte.
+                self.pending_wake.store(false, Ordering::Release);
             }
             while let Ok(command) = self.inbox.try_recv() {
                 if !self.obey(command) {
