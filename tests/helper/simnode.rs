@@ -43,7 +43,19 @@ impl SimNodes {
         // Ports below the kernel's ephemeral range (see `ports`): simnode's default, port 0, is
         // in it, where a reconnecting socket of the master's may take a restarting node's port
         // as its source port and keep it, so the node can never bind it again.
-        let block = (!args.contains(&"--base-port")).then(|| ports::free_block(3 * count));
+        let block = if args.contains(&"--base-port") {
+            None
+        } else {
+            // A long process that took most of the range (the bench) falls back to the kernel's.
+            let block = ports::free_block(3 * count);
+            if block.is_none() {
+                eprintln!(
+                    "simnode: no {} consecutive free ports below the ephemeral range: the kernel picks",
+                    3 * count
+                );
+            }
+            block
+        };
         let mut command = Command::new(paths::workspace_bin("simnode"));
         command.arg("--nodes").arg(count.to_string()).args(args);
         if let Some(block) = &block {
