@@ -19,37 +19,72 @@ use crate::registry::{Node, Registry, Source};
 /// # Errors
 /// The reason names the entry that is already there.
 pub fn admit(registry: &Registry, spec: &NodeSpec, source: Source) -> Result<Option<Arc<Node>>, String> {
-    let mut replaces = None;
-    let endpoint = spec.endpoint.normalized();
-    for node in registry.all() {
-        if node.name == spec.name {
-            continue;
+    Admission::of(registry).admit(spec, source)
+}
+
+/// The registry's entries by case-folded name and by normalized endpoint, for [`admit`]: built
+/// once (one pass), it admits a batch of entries (a state file's thousands of saved nodes,
+/// which a scan of the registry per entry made quadratic) with [`Admission::admitted`] told of
+/// each one added.
+pub struct Admission {
+    by_name: HashMap<String, Vec<Arc<Node>>>,
+    by_endpoint: HashMap<String, Vec<Arc<Node>>>,
+}
+
+impl Admission {
+    /// The registry's entries now.
+    pub fn of(registry: &Registry) -> Admission {
+        let mut admission = Admission { by_name: HashMap::new(), by_endpoint: HashMap::new() };
+        for node in registry.all() {
+            admission.admitted(node);
         }
-        if node.name.eq_ignore_ascii_case(&spec.name) {
-            return Err(format!(
-                "node name '{}' differs only in case from node '{}': refused (names are case-sensitive, \
-                 such pairs would be mistaken for one another)",
-                spec.name, node.name
-            ));
-        }
-        // The port first: cheap, and most entries differ there (registrations at scale).
-        if node.endpoint.port() != spec.endpoint.port() || node.endpoint.normalized() != endpoint {
-            continue;
-        }
-        if node.source == Source::Discovered && source != Source::Discovered {
-            replaces = Some(node);
-        } else {
-            return Err(format!(
-                "{} is already node '{}' ({}, {}): one entry per circusd; use that name, or unregister_node {} first",
-                spec.endpoint,
-                node.name,
-                node.endpoint,
-                node.source.as_str(),
-                node.name
-            ));
-        }
+        admission
     }
-    Ok(replaces)
+
+    /// `node` was added: later entries are checked against it too.
+    pub fn admitted(&mut self, node: Arc<Node>) {
+        self.by_name.entry(node.name.to_ascii_lowercase()).or_default().push(node.clone());
+        self.by_endpoint.entry(node.endpoint.normalized()).or_default().push(node);
+    }
+
+    /// [`admit`] against the entries known to this admission.
+    ///
+    /// # Errors
+    /// The reason names the entry that is already there.
+    pub fn admit(&self, spec: &NodeSpec, source: Source) -> Result<Option<Arc<Node>>, String> {
+        let lower = spec.name.to_ascii_lowercase();
+        let endpoint = spec.endpoint.normalized();
+        let same_name = self.by_name.get(&lower).into_iter().flatten();
+        let same_endpoint = self.by_endpoint.get(&endpoint).into_iter().flatten();
+        // In name order, as a scan of the registry meets them: the first clash is the one named.
+        let mut clashes: Vec<&Arc<Node>> =
+            same_name.chain(same_endpoint).filter(|node| node.name != spec.name).collect();
+        clashes.sort_by(|a, b| a.name.cmp(&b.name));
+        clashes.dedup_by(|a, b| a.name == b.name);
+        let mut replaces = None;
+        for node in clashes {
+            if node.name.eq_ignore_ascii_case(&spec.name) {
+                return Err(format!(
+                    "node name '{}' differs only in case from node '{}': refused (names are case-sensitive, \
+                     such pairs would be mistaken for one another)",
+                    spec.name, node.name
+                ));
+            }
+            if node.source == Source::Discovered && source != Source::Discovered {
+                replaces = Some(node.clone());
+            } else {
+                return Err(format!(
+                    "{} is already node '{}' ({}, {}): one entry per circusd; use that name, or unregister_node {} first",
+                    spec.endpoint,
+                    node.name,
+                    node.endpoint,
+                    node.source.as_str(),
+                    node.name
+                ));
+            }
+        }
+        Ok(replaces)
+    }
 }
 
 /// For each entry whose circusd another entry also reaches (same pid and command port, as the

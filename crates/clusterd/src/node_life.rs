@@ -38,17 +38,21 @@ pub fn restore(ctx: &Ctx, state: &StateFile) -> Result<(), StateError> {
     let saved = state.load()?;
     let count = saved.len();
     let mut unstarted = Vec::new();
+    let mut admission = crate::identity::Admission::of(&ctx.registry);
     for (spec, source) in saved {
         if ctx.registry.contains(&spec.name) {
             info!(node = %spec.name, "saved node also in the configuration: the configuration wins");
             continue;
         }
-        if let Err(reason) = crate::identity::admit(&ctx.registry, &spec, source) {
+        if let Err(reason) = admission.admit(&spec, source) {
             info!(node = %spec.name, %reason, "saved node not restored: the configuration wins");
             continue;
         }
         match ctx.registry.insert(spec.clone(), source) {
-            Ok((node, _)) => learn_streams_in_background(&node, ctx.settings().node_timeout),
+            Ok((node, _)) => {
+                admission.admitted(node.clone());
+                learn_streams_in_background(&node, ctx.settings().node_timeout);
+            }
             Err(ConnectionError::OutOfDescriptors(reason)) => {
                 if unstarted.is_empty() {
                     error!(%reason, "saved nodes past the file-descriptor budget are not started");
