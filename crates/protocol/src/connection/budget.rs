@@ -65,7 +65,7 @@ pub const FDS_PER_STREAM: usize = FDS_PER_STREAM_FEED / 2;
 /// counts at its command cost ([`FDS_PER_NODE`]) whether its connection is up yet or not (it is
 /// made in the background, so a burst of registrations, or a state file read at start-up, would
 /// otherwise be counted before it costs anything). Its stream feed is checked when it starts
-/// ([`check_room_for_stream_feed`]).
+/// ([`check_room_for_stream`]).
 ///
 /// # Errors
 /// The refusal, naming the limit, the use and how to raise it.

@@ -3,7 +3,7 @@
 //! A tokio task per node socket costs a task wake-up, a hand-over to the publishing task and
 //! copies per message, three to four times a plain `zmq_proxy`'s CPU (docs/performance.md). Here
 //! one thread owns every source SUB and the XPUB: it waits on their `ZMQ_FD`s with epoll
-//! ([`readiness`]), reads each ready SUB into reused `zmq::Message`s (no copy out of libzmq),
+//! (`readiness`), reads each ready SUB into reused `zmq::Message`s (no copy out of libzmq),
 //! lets the caller's [`Handler`] rewrite and publish, and goes on. Sources are attached and
 //! detached from any thread ([`Forwarder::attach`]) through a channel and a wake-up pipe.
 

@@ -3,7 +3,7 @@
 use super::super::stream::STREAM_FRAME_LIMIT;
 use super::super::{ConnectionError, Context};
 
-/// A SUB connected to one node's stream, not yet handed to a [`Forwarder`].
+/// A SUB connected to one node's stream, not yet handed to a [`Forwarder`](super::Forwarder).
 pub struct Source {
     pub(super) socket: zmq::Socket,
 }
