@@ -20,6 +20,13 @@ use super::{ConnectionError, Context};
 /// can be counted.
 pub const STREAM_FRAME_LIMIT: usize = 8 * 1024 * 1024;
 
+/// The `MAXMSGSIZE` of a node stream's SUB: [`STREAM_FRAME_LIMIT`], or `max_message` if larger.
+/// Both the tokio SUB ([`StreamReceiver`]) and the forwarding thread's
+/// ([`Source`](super::forward::Source)) set it.
+pub(super) fn sub_frame_limit(max_message: usize) -> i64 {
+    i64::try_from(STREAM_FRAME_LIMIT.max(max_message)).unwrap_or(i64::MAX)
+}
+
 /// Messages each node stream SUB of the master queues (`RCVHWM`); the benchmark's baseline relay
 /// uses the same (see `RCVHWM` in clusterd's `streams/feed.rs` for why it is small).
 pub const NODE_STREAM_QUEUE: i32 = 100;
@@ -70,7 +77,7 @@ impl StreamReceiver {
         rcvhwm: i32,
         max_message: usize,
     ) -> Result<Self, ConnectionError> {
-        let frame_limit = i64::try_from(STREAM_FRAME_LIMIT.max(max_message)).unwrap_or(i64::MAX);
+        let frame_limit = sub_frame_limit(max_message);
         let socket = ctx
             .open(|context| {
                 Ok(tmq::subscribe(context)

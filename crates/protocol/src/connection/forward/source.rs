@@ -1,6 +1,6 @@
 //! The SUB sockets a [`super::Forwarder`] reads.
 
-use super::super::stream::STREAM_FRAME_LIMIT;
+use super::super::stream::sub_frame_limit;
 use super::super::{ConnectionError, Context};
 
 /// A SUB connected to one node's stream, not yet handed to a [`Forwarder`](super::Forwarder).
@@ -10,7 +10,7 @@ pub struct Source {
 
 impl Source {
     /// Connects to `endpoint` and subscribes to `prefix`, queueing at most `rcvhwm` messages;
-    /// frames above [`STREAM_FRAME_LIMIT`] (or `max_message`, if larger) make libzmq drop the
+    /// frames above [`STREAM_FRAME_LIMIT`](super::super::stream::STREAM_FRAME_LIMIT) (or `max_message`, if larger) make libzmq drop the
     /// connection. libzmq reconnects by itself.
     ///
     /// # Errors
@@ -22,7 +22,7 @@ impl Source {
         rcvhwm: i32,
         max_message: usize,
     ) -> Result<Source, ConnectionError> {
-        let frame_limit = i64::try_from(STREAM_FRAME_LIMIT.max(max_message)).unwrap_or(i64::MAX);
+        let frame_limit = sub_frame_limit(max_message);
         let socket = ctx
             .open(|context| {
                 let socket = context.socket(zmq::SUB)?;
