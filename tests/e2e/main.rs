@@ -57,6 +57,7 @@ mod run_output;
 mod scale;
 mod self_connect;
 mod self_loop;
+mod shortcut;
 mod shutdown;
 mod soak;
 mod stream_limits;

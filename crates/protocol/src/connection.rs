@@ -21,11 +21,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::StreamExt;
-use tmq::AsZmqSocket;
-
 mod blocking;
 pub mod budget;
+mod command_server;
 pub mod forward;
 pub mod logs;
 mod node;
@@ -33,11 +31,16 @@ mod node_hub;
 #[cfg(test)]
 mod node_tests;
 mod probe;
+mod shortcut;
+#[cfg(test)]
+mod shortcut_tests;
 pub mod stream;
 
 pub use blocking::{hop_relay, relay, Client, Publisher, Subscriber};
+pub use command_server::CommandServer;
 pub use node::{NodeEvent, NodeSocket};
 pub use probe::probe;
+pub use shortcut::{Forward, NodeRoute, Outcome, Shortcut, Unanswered};
 
 /// Failures of the transport, as opposed to error replies.
 #[derive(Debug, thiserror::Error)]
@@ -175,9 +178,11 @@ impl Context {
         done
     }
 
-    /// How many libzmq contexts are open (each with its I/O thread).
+    /// How many libzmq contexts are open (each with its I/O thread): the sockets' and the nodes'
+    /// thread's own ([`NodeSocket`]).
     pub fn contexts(&self) -> usize {
-        self.0.contexts.lock().unwrap_or_else(PoisonError::into_inner).len()
+        let hub = self.0.node_hub.lock().unwrap_or_else(PoisonError::into_inner).is_some();
+        self.0.contexts.lock().unwrap_or_else(PoisonError::into_inner).len() + usize::from(hub)
     }
 
     /// Starts the thread owning the nodes' ROUTER now rather than at the first node's connect:
@@ -196,7 +201,7 @@ impl Context {
         if let Some(hub) = hub.as_ref() {
             return Ok(hub.clone());
         }
-        let started = Arc::new(node_hub::Hub::start(self)?);
+        let started = Arc::new(node_hub::Hub::start()?);
         *hub = Some(started.clone());
         Ok(started)
     }
@@ -204,63 +209,7 @@ impl Context {
 
 /// Hard cap libzmq enforces before we ever see a message: a peer sending more is disconnected.
 /// Our own, friendlier limit (an errno reply) sits below it.
-const WIRE_LIMIT: i64 = 64 * 1024 * 1024;
-
-/// The master's command endpoint: a bound ROUTER.
-pub struct CommandServer {
-    socket: tmq::router::Router,
-    endpoint: String,
-}
-
-impl CommandServer {
-    /// Binds a ROUTER on `endpoint`.
-    ///
-    /// # Errors
-    /// The endpoint is malformed or already in use.
-    pub fn bind(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
-        let socket = ctx
-            .open(|context| Ok(tmq::router(context).set_linger(0).set_maxmsgsize(WIRE_LIMIT).bind(endpoint)?))
-            .map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
-        // Without ROUTER_MANDATORY libzmq drops a reply to a vanished client without a word;
-        // with it the send fails, and the master can count and log the drop.
-        socket.get_socket().set_router_mandatory(true).map_err(|e| ConnectionError::zmq("bind", endpoint, e))?;
-        Ok(CommandServer { socket, endpoint: endpoint.to_string() })
-    }
-
-    /// Closes the endpoint, giving the replies still queued in libzmq up to `linger` to leave
-    /// (the last replies of a stopping master). Closing returns at once; libzmq sends them in
-    /// the background, and dropping the last [`Context`] waits for that, at most `linger`.
-    pub fn close(self, linger: Duration) {
-        let millis = i32::try_from(linger.as_millis()).unwrap_or(i32::MAX);
-        let _ = self.socket.get_socket().set_linger(millis);
-    }
-
-    /// The next message as frames; the first frame is the peer's identity.
-    ///
-    /// # Errors
-    /// A libzmq failure on the socket.
-    pub async fn recv(&mut self) -> Result<Vec<Vec<u8>>, ConnectionError> {
-        match self.socket.next().await {
-            Some(Ok(multipart)) => Ok(multipart.iter().map(|m| m.to_vec()).collect()),
-            Some(Err(err)) => Err(ConnectionError::zmq("recv", &self.endpoint, err)),
-            None => Err(ConnectionError::zmq("recv", &self.endpoint, zmq::Error::ETERM)),
-        }
-    }
-
-    /// Sends `frames` (identity first) without blocking.
-    ///
-    /// # Errors
-    /// [`ConnectionError::WouldBlock`] when the peer's queue is full,
-    /// [`ConnectionError::PeerGone`] when the identity is not (or no longer) connected.
-    pub fn send(&self, frames: &[&[u8]]) -> Result<(), ConnectionError> {
-        send_now(self.socket.get_socket(), frames, &self.endpoint)
-    }
-
-    /// The endpoint actually bound: with a port of `*`, the one the system picked.
-    pub fn bound_endpoint(&self) -> String {
-        bound_endpoint(self.socket.get_socket(), &self.endpoint)
-    }
-}
+pub(crate) const WIRE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// libzmq's `LAST_ENDPOINT`, or `fallback` when it cannot be read.
 fn bound_endpoint(socket: &zmq::Socket, fallback: &str) -> String {

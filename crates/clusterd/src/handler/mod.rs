@@ -16,6 +16,7 @@
 
 mod changes;
 mod cluster;
+pub mod direct;
 mod fanout;
 mod forward;
 mod gather;

@@ -128,7 +128,7 @@ pub async fn route(ctx: &Ctx, mut request: Request) -> Reply {
 
 /// Puts the client's qualified name back where the node echoed the bare one
 /// (`watcher_name` of `numprocesses`, `name` of `stats`).
-fn reprefix(reply: &mut Reply, bare: &str, qualified: &str) {
+pub(super) fn reprefix(reply: &mut Reply, bare: &str, qualified: &str) {
     for key in ["watcher_name", "name"] {
         if let Some(Value::String(echoed)) = reply.0.get_mut(key) {
             if echoed.eq_ignore_ascii_case(bare) {

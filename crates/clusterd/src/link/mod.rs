@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clusterd_protocol::connection::{ConnectionError, Context, NodeSocket};
+use clusterd_protocol::connection::{ConnectionError, Context, NodeRoute, NodeSocket};
 use clusterd_protocol::message::{now, Reply, Request};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -199,6 +199,8 @@ struct Call {
 pub struct Link {
     calls: mpsc::Sender<Call>,
     health: Arc<Mutex<Health>>,
+    /// The node's connection, once there is one (set by the task).
+    route: Arc<Mutex<Option<NodeRoute>>>,
     task: JoinHandle<()>,
 }
 
@@ -226,11 +228,13 @@ impl Link {
             circusd_pid: None,
             dns_failure: None,
         }));
+        let route = Arc::new(Mutex::new(socket.as_ref().map(NodeSocket::route)));
         let (calls, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(
             Task {
                 name: name.to_string(),
                 socket,
+                route: route.clone(),
                 health: health.clone(),
                 tuning,
                 pending: HashMap::new(),
@@ -244,12 +248,25 @@ impl Link {
             }
             .run(rx),
         );
-        Ok(Link { calls, health, task })
+        Ok(Link { calls, health, route, task })
     }
 
     /// The node's current health.
     pub fn health(&self) -> Health {
         self.health.lock().expect("health lock").clone()
+    }
+
+    /// The connection a request may be sent on without the link task (the command endpoint's
+    /// shortcut): none when [`Link::call`] would fail at once (the node is down, its name does
+    /// not resolve) or there is no connection yet.
+    pub fn ready_route(&self) -> Option<NodeRoute> {
+        {
+            let health = self.health.lock().expect("health lock");
+            if health.state == NodeState::Down || (health.dns_failure.is_some() && health.state != NodeState::Alive) {
+                return None;
+            }
+        }
+        *self.route.lock().expect("route lock")
     }
 
     /// Forwards `request` and waits for the node's reply, at most `timeout`.

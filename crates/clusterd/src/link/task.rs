@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clusterd_protocol::connection::{ConnectionError, NodeEvent, NodeSocket};
+use clusterd_protocol::connection::{ConnectionError, NodeEvent, NodeRoute, NodeSocket};
 use clusterd_protocol::message::{now, Reply, Request};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -20,6 +20,8 @@ pub(super) struct Task {
     pub(super) name: String,
     /// None until a host name is resolved ([`Named`]).
     pub(super) socket: Option<NodeSocket>,
+    /// The socket's route, read by [`super::Link::ready_route`].
+    pub(super) route: Arc<Mutex<Option<NodeRoute>>>,
     pub(super) health: Arc<Mutex<Health>>,
     pub(super) tuning: Arc<Tuning>,
     pub(super) pending: HashMap<String, oneshot::Sender<Result<Reply, NodeError>>>,
@@ -212,6 +214,10 @@ impl Task {
         // wait for `waiting_timeout` on a node known to be down.
         if went_down {
             self.fail_pending(NodeError::WentDown);
+            // The same for the requests the command endpoint's shortcut sent on the socket.
+            if let Some(socket) = &self.socket {
+                socket.give_up_forwarded();
+            }
         }
     }
 

@@ -40,13 +40,14 @@ pub enum ServeError {
 /// An endpoint cannot be bound, a node endpoint is refused by libzmq, or the state file cannot
 /// be read.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    // The command and read-only endpoints have libzmq contexts of their own, so their I/O
-    // threads never wait behind node I/O (thousands of node sockets keep theirs busy, and
-    // libzmq would block an I/O thread resolving a host name on reconnect).
+    // The command endpoint and the nodes' ROUTER share the nodes' thread and a libzmq context of
+    // their own (server::shortcut); the read-only endpoint has another. Neither I/O thread
+    // waits behind the streams' thousands of sockets (or behind libzmq resolving a host name
+    // on reconnect).
     let zmq = Context::new();
     let clients_zmq = Context::new();
     let settings = config.cluster.clone();
-    let mut endpoint = CommandServer::bind(&clients_zmq, settings.endpoint.as_str())?;
+    let mut endpoint = CommandServer::bind_on_node_thread(&zmq, settings.endpoint.as_str())?;
     let streams = tasks::start_streams(&zmq, &settings)?;
     let ctx = tasks::start_nodes(zmq, config, streams)?;
     let stop = Shutdown::default();
@@ -64,7 +65,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     access::warn_if_remote(&settings);
     info!(endpoint = %settings.endpoint, nodes = ctx.registry.names().len(), "clusterd ready");
 
-    serve_until(server::serve(&ctx, &mut endpoint, &stop), shutdown, &stop).await;
+    let shortcut = server::Shortcut::new(ctx.clone());
+    endpoint.set_shortcut(shortcut.clone());
+    serve_until(server::serve(&ctx, &mut endpoint, &shortcut, &stop), shutdown, &stop).await;
 
     if let Some(state) = &state {
         crate::node_life::flush(ctx.clone(), state).await;

@@ -2,13 +2,15 @@
 //! optional read-only endpoint ([`readonly`]), the same framing over a second ROUTER.
 //!
 //! Message flow:
-//! 1. a client sends `[json]` from a DEALER; the ROUTER receives `[identity, json]`;
+//! 1. a client sends `[json]` from a DEALER; the ROUTER receives `[identity, json]`. The ROUTER
+//!    belongs to the nodes' thread, which forwards a request for one node itself when the
+//!    [`shortcut`] takes it (the proxy hop without a tokio hand-off) and hands the rest here;
 //! 2. the frame is decoded; a malformed one is answered at once with errno 1 or 3 (circusd
 //!    would stay silent and let the client time out), see [`requests`];
 //! 3. a task is spawned per request ([`crate::access::handle`], then [`crate::handler::handle`])
 //!    so that slow nodes never hold up other clients;
-//! 4. its reply comes back over a channel and is sent as `[identity, json]` from this loop,
-//!    which alone owns the socket.
+//! 4. its reply comes back over a channel and is sent as `[identity, json]` by this loop,
+//!    through the nodes' thread.
 //!
 //! REQ clients put an empty delimiter frame before the JSON; circusd ignores them, we answer
 //! them with the delimiter restored so that they work too.
@@ -18,8 +20,10 @@
 //! [`serve`] returns then, and the master closes the socket ([`close`]) once the state file and
 //! the node sockets are done.
 
+mod permits;
 pub mod readonly;
 mod requests;
+pub mod shortcut;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +39,7 @@ use crate::access::Door;
 use crate::shutdown::{Phase, Shutdown};
 use crate::Ctx;
 use requests::InFlight;
+pub use shortcut::Shortcut;
 
 /// How long a stopping master waits for the requests in flight. Below systemd's default stop
 /// timeout (90 s) and `waiting_timeout`: a `waiting` request still running after it is failed.
@@ -43,17 +48,21 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// How long the closed command socket keeps trying to deliver the last replies.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
+/// How often a stopping loop looks whether the shortcut's requests are all answered.
+const DRAIN_CHECK: Duration = Duration::from_millis(10);
+
 /// Serves the command endpoint until the stop has begun (`shutdown`, or a client's `quit`,
-/// which begins it) and the requests in flight are answered or given up on.
-pub async fn serve(ctx: &Arc<Ctx>, server: &mut CommandServer, shutdown: &Shutdown) {
+/// which begins it) and the requests in flight (the shortcut's included) are answered or given
+/// up on.
+pub async fn serve(ctx: &Arc<Ctx>, server: &mut CommandServer, shortcut: &Shortcut, shutdown: &Shutdown) {
     let mut stop = shutdown.watch();
     let (done_tx, mut done) = mpsc::unbounded_channel();
-    let mut requests = InFlight::new(ctx.clone(), done_tx, Door::Command);
+    let mut requests = InFlight::new(ctx.clone(), done_tx, Door::Command, shortcut.permits());
     // Set once stopping: when the requests in flight are given up on.
     let mut deadline: Option<Instant> = None;
     loop {
         tokio::select! {
-            () = stop.reached(Phase::Stopping), if deadline.is_none() => deadline = Some(stopping(&requests)),
+            () = stop.reached(Phase::Stopping), if deadline.is_none() => deadline = Some(stopping(&requests, shortcut)),
             frames = server.recv() => match frames {
                 Ok(frames) => requests.dispatch(server, frames, deadline.is_none()),
                 Err(err) => {
@@ -66,16 +75,19 @@ pub async fn serve(ctx: &Arc<Ctx>, server: &mut CommandServer, shutdown: &Shutdo
                 if finished.quit && deadline.is_none() {
                     info!("quit requested by a client");
                     shutdown.begin();
-                    deadline = Some(stopping(&requests));
+                    deadline = Some(stopping(&requests, shortcut));
                 }
             }
+            () = tokio::time::sleep(DRAIN_CHECK), if deadline.is_some() && server.forwarded() > 0 => {}
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 warn!(grace = ?SHUTDOWN_GRACE, "requests still in flight after the grace period: answered with an error");
-                requests.abandon_all(server, "master shutting down: the request did not finish in time");
+                let reason = "master shutting down: the request did not finish in time";
+                requests.abandon_all(server, reason);
+                server.abandon_forwarded(reason);
                 break;
             }
         }
-        if deadline.is_some() && requests.is_empty() {
+        if deadline.is_some() && requests.is_empty() && server.forwarded() == 0 {
             break;
         }
     }
@@ -86,8 +98,10 @@ pub fn close(server: CommandServer) {
     server.close(CLOSE_LINGER);
 }
 
-/// Logs the start of a graceful stop and returns when the requests in flight are given up on.
-fn stopping(requests: &InFlight) -> Instant {
+/// Stops the shortcut taking requests, logs the start of a graceful stop and returns when the
+/// requests in flight are given up on.
+fn stopping(requests: &InFlight, shortcut: &Shortcut) -> Instant {
+    shortcut.stop_accepting();
     info!(grace = ?SHUTDOWN_GRACE, in_flight = requests.len(), "stopping: new requests are refused");
     Instant::now() + SHUTDOWN_GRACE
 }

@@ -17,7 +17,8 @@ use crate::Ctx;
 /// stops, which closes the socket).
 pub async fn serve(ctx: Arc<Ctx>, mut server: CommandServer) {
     let (done_tx, mut done) = mpsc::unbounded_channel();
-    let mut requests = InFlight::new(ctx, done_tx, Door::Readonly);
+    let permits = super::permits::Permits::new(ctx.clone());
+    let mut requests = InFlight::new(ctx, done_tx, Door::Readonly, permits);
     loop {
         tokio::select! {
             frames = server.recv() => match frames {

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use super::permits::{Permit, Permits};
 use crate::access::{self, Door};
 use crate::Ctx;
 
@@ -43,8 +44,10 @@ pub struct RequestCounters {
     /// Replies that could not be delivered: no frame to answer, the client gone, or its queue
     /// full.
     pub dropped: AtomicU64,
-    /// Requests being handled now.
+    /// Requests being handled now, on every endpoint and path ([`Permits`]).
     pub in_flight: AtomicU64,
+    /// Requests the shortcut answered since the start (the rest went through the loop).
+    pub shortcut: AtomicU64,
 }
 
 impl RequestCounters {
@@ -56,6 +59,7 @@ impl RequestCounters {
             "refused_shutting_down": self.refused_shutting_down.load(Ordering::Relaxed),
             "dropped": self.dropped.load(Ordering::Relaxed),
             "in_flight": self.in_flight.load(Ordering::Relaxed),
+            "shortcut": self.shortcut.load(Ordering::Relaxed),
         })
     }
 }
@@ -76,6 +80,8 @@ struct Pending {
     /// The client's `id`, for the error sent if the request is abandoned at shutdown.
     id: Value,
     cast: bool,
+    /// Counts the request against the limits until it is answered or abandoned.
+    _permit: Permit,
 }
 
 /// The requests being handled, keyed by a sequence number of ours.
@@ -84,17 +90,17 @@ pub struct InFlight {
     /// The endpoint these requests came in on (the read-only one refuses changes).
     door: Door,
     pending: HashMap<u64, Pending>,
-    /// Requests in flight per client identity (clients with none are not listed).
-    per_client: HashMap<Vec<u8>, usize>,
+    /// The endpoint's limits, shared with the shortcut on the command endpoint.
+    permits: Arc<Permits>,
     next_seq: u64,
     done: mpsc::UnboundedSender<Done>,
 }
 
 impl InFlight {
     /// An empty table; handlers report on `done` (unbounded, but never holding more than
-    /// [`MAX_IN_FLIGHT`] replies).
-    pub fn new(ctx: Arc<Ctx>, done: mpsc::UnboundedSender<Done>, door: Door) -> Self {
-        InFlight { ctx, door, pending: HashMap::new(), per_client: HashMap::new(), next_seq: 0, done }
+    /// [`MAX_IN_FLIGHT`] replies), requests are limited by `permits`.
+    pub fn new(ctx: Arc<Ctx>, done: mpsc::UnboundedSender<Done>, door: Door, permits: Arc<Permits>) -> Self {
+        InFlight { ctx, door, pending: HashMap::new(), permits, next_seq: 0, done }
     }
 
     /// No request is being handled.
@@ -138,36 +144,32 @@ impl InFlight {
                 return;
             }
         };
-        let refusal = if !accepting {
-            counters.refused_shutting_down.fetch_add(1, Ordering::Relaxed);
-            Some("master shutting down: request refused")
-        } else if self.pending.len() >= MAX_IN_FLIGHT {
-            counters.busy.fetch_add(1, Ordering::Relaxed);
-            Some("master busy: too many requests in flight, try again")
-        } else if self.per_client.get(&envelope[0]).copied().unwrap_or(0) >= MAX_IN_FLIGHT_PER_CLIENT {
-            counters.busy.fetch_add(1, Ordering::Relaxed);
-            Some("master busy: too many requests in flight from this client, wait for replies")
+        let admitted = if accepting {
+            self.permits.acquire(&envelope[0]).map_err(|refusal| {
+                counters.busy.fetch_add(1, Ordering::Relaxed);
+                refusal.reason()
+            })
         } else {
-            None
+            counters.refused_shutting_down.fetch_add(1, Ordering::Relaxed);
+            Err("master shutting down: request refused")
         };
-        if let Some(reason) = refusal {
-            debug!(command = request.command.as_str(), reason, "refused a request");
-            if !request.cast {
-                self.send(server, &envelope, &Reply::error(Errno::MessageError, reason, request.id));
+        match admitted {
+            Ok(permit) => self.spawn(envelope, request, permit),
+            Err(reason) => {
+                debug!(command = request.command.as_str(), reason, "refused a request");
+                if !request.cast {
+                    self.send(server, &envelope, &Reply::error(Errno::MessageError, reason, request.id));
+                }
             }
-            return;
         }
-        self.spawn(envelope, request);
     }
 
-    fn spawn(&mut self, envelope: Vec<Vec<u8>>, request: Request) {
+    fn spawn(&mut self, envelope: Vec<Vec<u8>>, request: Request, permit: Permit) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let cast = request.cast;
         let identity = envelope[0].clone();
-        *self.per_client.entry(identity.clone()).or_default() += 1;
-        self.pending.insert(seq, Pending { envelope, id: request.id.clone(), cast });
-        self.ctx.requests.in_flight.store(self.pending.len() as u64, Ordering::Relaxed);
+        self.pending.insert(seq, Pending { envelope, id: request.id.clone(), cast, _permit: permit });
         let (ctx, done, door) = (self.ctx.clone(), self.done.clone(), self.door);
         tokio::spawn(async move {
             debug!(command = request.command.as_str(), "request");
@@ -180,13 +182,6 @@ impl InFlight {
     /// Sends a handler's reply to its client.
     pub fn finish(&mut self, server: &CommandServer, done: &Done) {
         let Some(pending) = self.pending.remove(&done.seq) else { return };
-        if let Some(count) = self.per_client.get_mut(&pending.envelope[0]) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_client.remove(&pending.envelope[0]);
-            }
-        }
-        self.ctx.requests.in_flight.store(self.pending.len() as u64, Ordering::Relaxed);
         if let Some(body) = &done.body {
             self.send_bytes(server, &pending.envelope, body);
         }
@@ -194,13 +189,11 @@ impl InFlight {
 
     /// Answers every request still in flight with an errno 3 error (shutdown, grace over).
     pub fn abandon_all(&mut self, server: &CommandServer, reason: &str) {
-        self.per_client.clear();
         for (_, pending) in std::mem::take(&mut self.pending) {
             if !pending.cast {
                 self.send(server, &pending.envelope, &Reply::error(Errno::MessageError, reason, pending.id));
             }
         }
-        self.ctx.requests.in_flight.store(0, Ordering::Relaxed);
     }
 
     fn send(&self, server: &CommandServer, envelope: &[Vec<u8>], reply: &Reply) {

@@ -15,6 +15,7 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use tokio::sync::{mpsc, Notify};
 
 use super::node_hub::{Command, Hub, Peer};
+use super::shortcut::NodeRoute;
 use super::{ConnectionError, Context};
 
 /// Numbers the connections; their routing ids are made from it.
@@ -83,6 +84,22 @@ impl NodeSocket {
         } else {
             Err(ConnectionError::zmq("send", &self.endpoint, zmq::Error::ETERM))
         }
+    }
+
+    /// The ZeroMQ handshake with the node is done and the connection has not dropped since.
+    pub fn is_up(&self) -> bool {
+        self.peer.connected.load(Ordering::Acquire)
+    }
+
+    /// This connection, as the command endpoint's [`Shortcut`](super::Shortcut) names it.
+    pub fn route(&self) -> NodeRoute {
+        NodeRoute(self.id)
+    }
+
+    /// Fails the requests the shortcut forwarded on this connection and still waits for
+    /// ([`Unanswered::GivenUp`](super::Unanswered::GivenUp)): the node stopped answering.
+    pub fn give_up_forwarded(&self) {
+        self.hub.tell(Command::GiveUp { id: self.id });
     }
 
     /// The next reply frame or lost connection. Cancel-safe: nothing is lost when the future is

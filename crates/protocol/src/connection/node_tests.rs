@@ -79,7 +79,7 @@ async fn replies_go_to_the_socket_of_the_node_that_sent_them() {
     send_when_up(&to_first, b"a");
     assert_eq!(next(&mut to_first).await, NodeEvent::Reply(b"first:a".to_vec()));
     assert_eq!(next(&mut to_second).await, NodeEvent::Reply(b"second:b".to_vec()));
-    // Both are connections of one socket, in one context.
+    // Both are connections of one socket, in the nodes' thread's one context.
     assert_eq!(ctx.contexts(), 1);
 }
 

@@ -70,7 +70,7 @@ mod tests {
     async fn probe_returns_the_reply_carrying_its_id() {
         let ctx = Context::new();
         let mut server = CommandServer::bind(&ctx, "tcp://127.0.0.1:*").expect("bind");
-        let endpoint = server.socket.get_socket().get_last_endpoint().expect("endpoint").expect("utf-8");
+        let endpoint = server.bound_endpoint();
         let answer = async {
             let frames = server.recv().await.expect("request");
             let request = Request::decode(&frames[1], 1 << 20).expect("decodable");

@@ -1,0 +1,261 @@
+//! The loop of the thread "clusterd-nodes": the nodes' ROUTER, its monitor, the wake-up pipe
+//! and, once attached, the command endpoint ([`super::front`]), polled together.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::front::Front;
+use super::{id_of, report_lost, routing_id, set_connect_routing_id, Command, Peer};
+use crate::connection::shortcut::{NodeRoute, Unanswered};
+
+/// One node connection as the thread knows it.
+struct Route {
+    endpoint: String,
+    peer: Arc<Peer>,
+    replies: mpsc::Sender<Vec<u8>>,
+}
+
+/// The nodes' ROUTER and what the thread knows of its connections.
+pub(super) struct Nodes {
+    router: zmq::Socket,
+    peers: HashMap<u64, Route>,
+    /// The connections made to each endpoint (libzmq's events name the endpoint only).
+    endpoints: HashMap<String, Vec<u64>>,
+}
+
+impl Nodes {
+    /// Sends `frame` on `route` if its connection is up; false when it is not, or libzmq
+    /// refused (no pipe, full queue): nothing was sent.
+    pub(super) fn try_send(&mut self, route: NodeRoute, frame: &[u8]) -> bool {
+        let up = self.peers.get(&route.0).is_some_and(|r| r.peer.connected.load(Ordering::Acquire));
+        up && self
+            .router
+            .send(&routing_id(route.0)[..], zmq::DONTWAIT | zmq::SNDMORE)
+            .and_then(|()| self.router.send(frame, zmq::DONTWAIT))
+            .is_ok()
+    }
+}
+
+pub(super) struct Thread {
+    nodes: Nodes,
+    monitor: zmq::Socket,
+    woken: UnixStream,
+    /// [`super::Hub::woken`]: cleared before the inbox is drained.
+    pending_wake: Arc<AtomicBool>,
+    inbox: std_mpsc::Receiver<Command>,
+    /// The command endpoint, once attached.
+    front: Option<Front>,
+}
+
+/// Messages taken from a socket before the others get their turn.
+const BATCH: usize = 256;
+
+impl Thread {
+    pub(super) fn new(
+        router: zmq::Socket,
+        monitor: zmq::Socket,
+        woken: UnixStream,
+        pending_wake: Arc<AtomicBool>,
+        inbox: std_mpsc::Receiver<Command>,
+    ) -> Self {
+        let nodes = Nodes { router, peers: HashMap::new(), endpoints: HashMap::new() };
+        Thread { nodes, monitor, woken, pending_wake, inbox, front: None }
+    }
+
+    pub(super) fn run(mut self) {
+        loop {
+            let timeout = self.front.as_ref().and_then(Front::next_deadline).map_or(-1, |deadline| {
+                // Rounded up: waking a millisecond early would spin until the deadline.
+                let wait = deadline.saturating_duration_since(Instant::now());
+                i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
+            });
+            let (replies, events, wake, requests) = {
+                let mut items = vec![
+                    self.nodes.router.as_poll_item(zmq::POLLIN),
+                    self.monitor.as_poll_item(zmq::POLLIN),
+                    zmq::PollItem::from_fd(self.woken.as_raw_fd(), zmq::POLLIN),
+                ];
+                if let Some(front) = &self.front {
+                    items.push(front.poll_item());
+                }
+                match zmq::poll(&mut items, timeout) {
+                    Ok(_) | Err(zmq::Error::EINTR) => {}
+                    // The context is ending: nothing more can be done.
+                    Err(_) => return,
+                }
+                let requests = items.get(3).is_some_and(zmq::PollItem::is_readable);
+                (items[0].is_readable(), items[1].is_readable(), items[2].is_readable(), requests)
+            };
+            if wake {
+                // Emptied before the commands are read: a command queued after this still
+                // leaves a byte behind, so none waits for the next poll.
+                let mut sink = [0u8; 256];
+                while matches!((&self.woken).read(&mut sink), Ok(n) if n > 0) {}
+                // Cleared before the drain: a command queued from here on writes a new byte.
+                self.pending_wake.store(false, Ordering::Release);
+            }
+            while let Ok(command) = self.inbox.try_recv() {
+                if !self.obey(command) {
+                    return;
+                }
+            }
+            if replies {
+                self.route_replies();
+            }
+            if events {
+                self.read_events();
+            }
+            if let Some(front) = &mut self.front {
+                if requests {
+                    front.read(&mut self.nodes, BATCH);
+                }
+                front.expire(Instant::now());
+            }
+        }
+    }
+
+    /// Runs one command; false on `Stop`.
+    fn obey(&mut self, command: Command) -> bool {
+        match command {
+            Command::Connect { id, endpoint, peer, replies, done } => {
+                let nodes = &mut self.nodes;
+                let connected = set_connect_routing_id(&mut nodes.router, &routing_id(id))
+                    .and_then(|()| nodes.router.connect(&endpoint));
+                if connected.is_ok() {
+                    nodes.endpoints.entry(endpoint.clone()).or_default().push(id);
+                    nodes.peers.insert(id, Route { endpoint, peer, replies });
+                }
+                let _ = done.send(connected);
+            }
+            Command::Send { id, frame } => self.send(id, &frame),
+            Command::Disconnect { id } => self.disconnect(id),
+            Command::GiveUp { id } => self.fail_forwarded(id, &Unanswered::GivenUp),
+            Command::AttachFront { socket, endpoint, slow, forwarded } => {
+                // One command endpoint per thread: a second one replaces (and closes) the first.
+                self.front = Some(Front::new(socket, endpoint, slow, forwarded));
+            }
+            Command::SetShortcut(shortcut) => {
+                if let Some(front) = &mut self.front {
+                    front.set_shortcut(shortcut);
+                }
+            }
+            Command::Reply { frames } => {
+                if let Some(front) = &self.front {
+                    front.send_to_client(&frames);
+                }
+            }
+            Command::Abandon(why) => {
+                if let Some(front) = &mut self.front {
+                    front.fail_all(&why);
+                }
+            }
+            Command::CloseFront { linger } => {
+                if let Some(front) = self.front.take() {
+                    front.close(linger);
+                }
+            }
+            Command::Stop => return false,
+        }
+        true
+    }
+
+    fn send(&mut self, id: u64, frame: &[u8]) {
+        let nodes = &mut self.nodes;
+        let sent = nodes
+            .router
+            .send(&routing_id(id)[..], zmq::DONTWAIT | zmq::SNDMORE)
+            .and_then(|()| nodes.router.send(frame, zmq::DONTWAIT));
+        if sent.is_err() {
+            // No pipe (EHOSTUNREACH) or a full one (EAGAIN): the request is lost, and the link
+            // learns it at once rather than at its deadline.
+            if let Some(route) = nodes.peers.get(&id) {
+                report_lost(&route.peer);
+            }
+        }
+    }
+
+    fn disconnect(&mut self, id: u64) {
+        self.fail_forwarded(id, &Unanswered::Gone);
+        let nodes = &mut self.nodes;
+        let Some(route) = nodes.peers.remove(&id) else { return };
+        let Some(ids) = nodes.endpoints.get_mut(&route.endpoint) else { return };
+        ids.retain(|other| *other != id);
+        // libzmq disconnects every connection to an endpoint at once: one still used by another
+        // NodeSocket (a node re-added before the old link was dropped) stays until the last goes.
+        if ids.is_empty() {
+            nodes.endpoints.remove(&route.endpoint);
+            let _ = nodes.router.disconnect(&route.endpoint);
+        }
+    }
+
+    fn fail_forwarded(&mut self, id: u64, why: &Unanswered) {
+        if let Some(front) = &mut self.front {
+            front.fail_route(NodeRoute(id), why);
+        }
+    }
+
+    fn route_replies(&mut self) {
+        for _ in 0..BATCH {
+            let Ok(frames) = self.nodes.router.recv_multipart(zmq::DONTWAIT) else { return };
+            let Some((sender, body)) = frames.split_first() else { continue };
+            let Some(id) = id_of(sender) else { continue };
+            // Multi-frame replies are joined (circusd sends one frame).
+            let body: Cow<'_, [u8]> = if body.len() == 1 { Cow::Borrowed(&body[0]) } else { Cow::Owned(body.concat()) };
+            if let Some(front) = &mut self.front {
+                if front.answer(NodeRoute(id), &body) {
+                    continue;
+                }
+            }
+            let Some(route) = self.nodes.peers.get(&id) else { continue };
+            // A full queue means the node sends what nobody asked for: dropped, as a full
+            // DEALER queue did.
+            let _ = route.replies.try_send(body.into_owned());
+        }
+    }
+
+    fn read_events(&mut self) {
+        for _ in 0..BATCH {
+            let Ok(frames) = self.monitor.recv_multipart(zmq::DONTWAIT) else { return };
+            let [event, endpoint, ..] = frames.as_slice() else { continue };
+            let Some(code) = event.get(..2).map(|code| u16::from_le_bytes([code[0], code[1]])) else { continue };
+            let endpoint = String::from_utf8_lossy(endpoint);
+            for id in self.ids_on(&endpoint) {
+                let Some(route) = self.nodes.peers.get(&id) else { continue };
+                if u32::from(code) == zmq_sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED {
+                    route.peer.connected.store(true, Ordering::Release);
+                } else {
+                    route.peer.connected.store(false, Ordering::Release);
+                    report_lost(&route.peer);
+                    self.fail_forwarded(id, &Unanswered::ConnectionLost);
+                }
+            }
+        }
+    }
+
+    /// The connections to `endpoint` as libzmq names it (`tcp://[::1]:5555` may have been given
+    /// as `tcp://[0::1]:5555`).
+    fn ids_on(&self, endpoint: &str) -> Vec<u64> {
+        if let Some(ids) = self.nodes.endpoints.get(endpoint) {
+            return ids.clone();
+        }
+        let wanted = socket_address(endpoint);
+        self.nodes
+            .endpoints
+            .iter()
+            .filter(|(given, _)| wanted.is_some() && socket_address(given) == wanted)
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect()
+    }
+}
+
+fn socket_address(endpoint: &str) -> Option<std::net::SocketAddr> {
+    endpoint.strip_prefix("tcp://")?.parse().ok()
+}
