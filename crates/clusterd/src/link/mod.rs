@@ -244,6 +244,7 @@ impl Link {
                 pid_probe: None,
                 counter: 0,
                 warned_not_a_reply: false,
+                warned_refused: false,
                 named,
             }
             .run(rx),

@@ -38,6 +38,8 @@ pub(super) struct Task {
     /// A message that is no reply was logged at warn level already (a self-connected socket
     /// would otherwise log one every heartbeat).
     pub(super) warned_not_a_reply: bool,
+    /// libzmq's refusal of the node's endpoint was logged already.
+    pub(super) warned_refused: bool,
     /// The lookup state when the endpoint's host is a name.
     pub(super) named: Option<Named>,
 }
@@ -184,6 +186,13 @@ impl Task {
         let probe = Request::new("numwatchers", Map::new());
         match self.socket.as_ref().map(|socket| socket.send(&probe.encode_with_id(&Value::String(id.clone())))) {
             Some(Ok(())) => self.probe = Some((id, Instant::now())),
+            Some(Err(err @ ConnectionError::Zmq { .. })) => {
+                // libzmq refused the connect itself (connects are not waited for): said once.
+                if !std::mem::replace(&mut self.warned_refused, true) {
+                    warn!(node = %self.name, cause = %err, "cannot connect to the node");
+                }
+                self.missed();
+            }
             _ => self.missed(),
         }
     }

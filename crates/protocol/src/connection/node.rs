@@ -9,14 +9,15 @@
 //! The routing id is unique per [`NodeSocket`], never the node's name: a node removed and added
 //! again must not be mistaken for a connection libzmq has not torn down yet.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
 
 use super::node_hub::{Command, Hub, Peer};
 use super::shortcut::NodeRoute;
 use super::{ConnectionError, Context};
+use crate::endpoint::Endpoint;
 
 /// Numbers the connections; their routing ids are made from it.
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
@@ -46,27 +47,38 @@ pub struct NodeSocket {
 }
 
 impl NodeSocket {
-    /// Connects (in the background: libzmq reconnects by itself) to `endpoint`.
+    /// Connects (in the background: libzmq reconnects by itself) to `endpoint`, without waiting
+    /// for the nodes' thread: a restore of thousands of nodes would wait for it once per node.
     ///
     /// # Errors
-    /// The endpoint is malformed, or the shared socket could not be opened.
+    /// The endpoint is malformed (checked here, as [`Endpoint`] checks it: libzmq's `EINVAL`),
+    /// or the shared socket could not be opened. What libzmq alone would refuse is reported by
+    /// `send`.
     pub fn connect(ctx: &Context, endpoint: &str) -> Result<Self, ConnectionError> {
+        if endpoint.parse::<Endpoint>().is_err() {
+            return Err(ConnectionError::zmq("connect", endpoint, zmq::Error::EINVAL));
+        }
         let hub = ctx.node_hub().map_err(|e| ConnectionError::zmq("connect", endpoint, e))?;
         let id = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
-        let peer =
-            Arc::new(Peer { connected: AtomicBool::new(false), lost: AtomicBool::new(false), notify: Notify::new() });
+        let peer = Arc::new(Peer {
+            connected: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
+            notify: Notify::new(),
+            refused: AtomicI32::new(0),
+        });
         let (replies_tx, replies) = mpsc::channel(REPLY_QUEUE);
-        let (done, answer) = std_mpsc::sync_channel(1);
-        let command =
-            Command::Connect { id, endpoint: endpoint.to_string(), peer: peer.clone(), replies: replies_tx, done };
+        let command = Command::Connect { id, endpoint: endpoint.to_string(), peer: peer.clone(), replies: replies_tx };
         if !hub.tell(command) {
             return Err(ConnectionError::zmq("connect", endpoint, zmq::Error::ETERM));
         }
-        // The thread answers at once (libzmq's connect does not wait for the network).
-        match answer.recv() {
-            Ok(Ok(())) => Ok(NodeSocket { id, hub, peer, replies, endpoint: endpoint.to_string() }),
-            Ok(Err(err)) => Err(ConnectionError::zmq("connect", endpoint, err)),
-            Err(_) => Err(ConnectionError::zmq("connect", endpoint, zmq::Error::ETERM)),
+        Ok(NodeSocket { id, hub, peer, replies, endpoint: endpoint.to_string() })
+    }
+
+    /// libzmq's refusal of the connect, if it refused.
+    fn refused(&self) -> Option<ConnectionError> {
+        match self.peer.refused.load(Ordering::Acquire) {
+            0 => None,
+            errno => Some(ConnectionError::zmq("connect", &self.endpoint, zmq::Error::from_raw(errno))),
         }
     }
 
@@ -74,8 +86,12 @@ impl NodeSocket {
     ///
     /// # Errors
     /// [`ConnectionError::WouldBlock`] when no connection to the node is up (the handshake is
-    /// not done, or the connection dropped and has not come back).
+    /// not done, or the connection dropped and has not come back); libzmq's refusal of the
+    /// connect.
     pub fn send(&self, frame: &[u8]) -> Result<(), ConnectionError> {
+        if let Some(refused) = self.refused() {
+            return Err(refused);
+        }
         if !self.peer.connected.load(Ordering::Acquire) {
             return Err(ConnectionError::WouldBlock);
         }

@@ -12,7 +12,7 @@ mod thread;
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
 
@@ -29,6 +29,10 @@ pub(super) struct Peer {
     pub(super) lost: AtomicBool,
     /// Wakes `recv` when `lost` is set.
     pub(super) notify: Notify,
+    /// libzmq refused the connect (errno); 0 while it has not. Connects are not waited for
+    /// (a restore of thousands of nodes would wait for the thread once per node), and an
+    /// endpoint is checked before it gets here, so this is for what libzmq alone refuses.
+    pub(super) refused: AtomicI32,
 }
 
 /// A command for the hub thread.
@@ -38,7 +42,6 @@ pub(super) enum Command {
         endpoint: String,
         peer: Arc<Peer>,
         replies: mpsc::Sender<Vec<u8>>,
-        done: std_mpsc::SyncSender<Result<(), zmq::Error>>,
     },
     Send {
         id: u64,

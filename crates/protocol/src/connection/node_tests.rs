@@ -133,3 +133,21 @@ async fn a_node_connected_again_after_its_socket_was_dropped_gets_its_own_replie
     send_when_up(&new, b"still");
     assert_eq!(next(&mut new).await, NodeEvent::Reply(b"first:still".to_vec()));
 }
+
+#[tokio::test]
+async fn a_connect_libzmq_refuses_is_reported_by_send() {
+    let ctx = Context::new();
+    // Well-formed, but past the 107 bytes of a Unix socket path: libzmq alone refuses it.
+    let endpoint = format!("ipc:///tmp/{}", "x".repeat(200));
+    let socket = NodeSocket::connect(&ctx, &endpoint).expect("not waited for");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match socket.send(b"status") {
+            Err(ConnectionError::Zmq { op: "connect", .. }) => break,
+            Err(ConnectionError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => panic!("expected libzmq's refusal, got {other:?}"),
+        }
+    }
+}

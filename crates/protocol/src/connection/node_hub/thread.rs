@@ -125,15 +125,20 @@ impl Thread {
     /// Runs one command; false on `Stop`.
     fn obey(&mut self, command: Command) -> bool {
         match command {
-            Command::Connect { id, endpoint, peer, replies, done } => {
+            Command::Connect { id, endpoint, peer, replies } => {
                 let nodes = &mut self.nodes;
                 let connected = set_connect_routing_id(&mut nodes.router, &routing_id(id))
                     .and_then(|()| nodes.router.connect(&endpoint));
-                if connected.is_ok() {
-                    nodes.endpoints.entry(endpoint.clone()).or_default().push(id);
-                    nodes.peers.insert(id, Route { endpoint, peer, replies });
+                match connected {
+                    Ok(()) => {
+                        nodes.endpoints.entry(endpoint.clone()).or_default().push(id);
+                        nodes.peers.insert(id, Route { endpoint, peer, replies });
+                    }
+                    Err(err) => {
+                        peer.refused.store(err.to_raw(), Ordering::Release);
+                        report_lost(&peer);
+                    }
                 }
-                let _ = done.send(connected);
             }
             Command::Send { id, frame } => self.send(id, &frame),
             Command::Disconnect { id } => self.disconnect(id),
