@@ -38,7 +38,7 @@ pub mod stream;
 
 pub use blocking::{hop_relay, relay, Client, Publisher, Subscriber};
 pub use command_server::CommandServer;
-pub use node::{NodeEvent, NodeSocket};
+pub use node::{NodeCaller, NodeEvent, NodeSocket};
 pub use probe::probe;
 pub use shortcut::{Forward, NodeRoute, Outcome, Shortcut, Unanswered};
 

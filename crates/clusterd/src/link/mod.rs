@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clusterd_protocol::connection::{ConnectionError, Context, NodeRoute, NodeSocket};
+use clusterd_protocol::connection::{ConnectionError, Context, NodeCaller, NodeRoute, NodeSocket, Outcome, Unanswered};
 use clusterd_protocol::message::{now, Reply, Request};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -131,6 +131,19 @@ impl NodeError {
     }
 }
 
+impl From<Unanswered> for NodeError {
+    /// The link's name for what became of a request the nodes' thread sent.
+    fn from(why: Unanswered) -> Self {
+        match why {
+            Unanswered::Timeout(after) => NodeError::Timeout(after),
+            Unanswered::ConnectionLost => NodeError::ConnectionLost,
+            Unanswered::NotSent => NodeError::Unreachable,
+            Unanswered::Gone | Unanswered::Abandoned(_) => NodeError::Gone,
+            Unanswered::GivenUp => NodeError::WentDown,
+        }
+    }
+}
+
 /// What a link reports about its node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkEvent {
@@ -199,8 +212,8 @@ struct Call {
 pub struct Link {
     calls: mpsc::Sender<Call>,
     health: Arc<Mutex<Health>>,
-    /// The node's connection, once there is one (set by the task).
-    route: Arc<Mutex<Option<NodeRoute>>>,
+    /// Direct calls on the node's connection, once there is one (set by the task).
+    caller: Arc<Mutex<Option<NodeCaller>>>,
     task: JoinHandle<()>,
 }
 
@@ -228,13 +241,13 @@ impl Link {
             circusd_pid: None,
             dns_failure: None,
         }));
-        let route = Arc::new(Mutex::new(socket.as_ref().map(NodeSocket::route)));
+        let caller = Arc::new(Mutex::new(socket.as_ref().map(NodeSocket::caller)));
         let (calls, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(
             Task {
                 name: name.to_string(),
                 socket,
-                route: route.clone(),
+                caller: caller.clone(),
                 health: health.clone(),
                 tuning,
                 pending: HashMap::new(),
@@ -249,7 +262,7 @@ impl Link {
             }
             .run(rx),
         );
-        Ok(Link { calls, health, route, task })
+        Ok(Link { calls, health, caller, task })
     }
 
     /// The node's current health.
@@ -261,13 +274,17 @@ impl Link {
     /// shortcut): none when [`Link::call`] would fail at once (the node is down, its name does
     /// not resolve) or there is no connection yet.
     pub fn ready_route(&self) -> Option<NodeRoute> {
+        self.ready_caller().map(|caller| caller.route())
+    }
+
+    fn ready_caller(&self) -> Option<NodeCaller> {
         {
             let health = self.health.lock().expect("health lock");
             if health.state == NodeState::Down || (health.dns_failure.is_some() && health.state != NodeState::Alive) {
                 return None;
             }
         }
-        *self.route.lock().expect("route lock")
+        self.caller.lock().expect("caller lock").clone()
     }
 
     /// Forwards `request` and waits for the node's reply, at most `timeout`.
@@ -281,6 +298,17 @@ impl Link {
         }
         if health.state == NodeState::Down {
             return Err(NodeError::Down { missed: health.missed, last_seen: health.last_seen });
+        }
+        // Straight through the nodes' thread when the connection is up (the reply comes back
+        // without the link task); otherwise the link task parks it until the connection is.
+        if let Some(caller) = self.ready_caller().filter(|_| !request.cast) {
+            let encode = |id: &str| request.encode_with_id(&serde_json::Value::String(id.to_string()));
+            match tokio::time::timeout(timeout, caller.call(encode, timeout)).await {
+                Err(_) => return Err(NodeError::Timeout(timeout)),
+                Ok(Outcome::Reply(reply)) => return Ok(reply),
+                Ok(Outcome::Unanswered(Unanswered::NotSent)) => {}
+                Ok(Outcome::Unanswered(why)) => return Err(why.into()),
+            }
         }
         let (tx, rx) = oneshot::channel();
         let exchange = async {

@@ -102,7 +102,7 @@ impl Task {
             Ok(socket) => {
                 info!(node = %self.name, endpoint = %named.endpoint, %address, "node endpoint resolved");
                 named.address = Some(address);
-                *self.route.lock().expect("route lock") = Some(socket.route());
+                *self.caller.lock().expect("caller lock") = Some(socket.caller());
                 // Replies to what was sent on the old socket will not come.
                 if self.socket.replace(socket).is_some() {
                     self.fail_pending(NodeError::ConnectionLost);

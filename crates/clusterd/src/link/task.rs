@@ -6,7 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clusterd_protocol::connection::{ConnectionError, NodeEvent, NodeRoute, NodeSocket};
+use clusterd_protocol::connection::{ConnectionError, NodeCaller, NodeEvent, NodeSocket};
 use clusterd_protocol::message::{now, Reply, Request};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -20,8 +20,8 @@ pub(super) struct Task {
     pub(super) name: String,
     /// None until a host name is resolved ([`Named`]).
     pub(super) socket: Option<NodeSocket>,
-    /// The socket's route, read by [`super::Link::ready_route`].
-    pub(super) route: Arc<Mutex<Option<NodeRoute>>>,
+    /// Direct calls on the socket, for [`super::Link::call`] and the shortcut.
+    pub(super) caller: Arc<Mutex<Option<NodeCaller>>>,
     pub(super) health: Arc<Mutex<Health>>,
     pub(super) tuning: Arc<Tuning>,
     pub(super) pending: HashMap<String, oneshot::Sender<Result<Reply, NodeError>>>,

@@ -73,7 +73,7 @@ impl clusterd_protocol::connection::Shortcut for Shortcut {
                 Outcome::Unanswered(Unanswered::Abandoned(reason)) => {
                     Reply::error(Errno::MessageError, &reason, Value::Null)
                 }
-                Outcome::Unanswered(why) => target.unanswered(&node_error(why)),
+                Outcome::Unanswered(why) => target.unanswered(&NodeError::from(why)),
             };
             reply.set_id(id);
             ctx.requests.shortcut.fetch_add(1, Ordering::Relaxed);
@@ -94,15 +94,5 @@ impl clusterd_protocol::connection::Shortcut for Shortcut {
             ConnectionError::PeerGone | ConnectionError::WouldBlock => debug!(cause = %err, "reply dropped"),
             _ => warn!(cause = %err, "reply dropped"),
         }
-    }
-}
-
-/// The link's name for what happened to a forwarded request.
-fn node_error(why: Unanswered) -> NodeError {
-    match why {
-        Unanswered::Timeout(after) => NodeError::Timeout(after),
-        Unanswered::ConnectionLost => NodeError::ConnectionLost,
-        Unanswered::Gone | Unanswered::Abandoned(_) => NodeError::Gone,
-        Unanswered::GivenUp => NodeError::WentDown,
     }
 }

@@ -7,18 +7,20 @@
 //! by the routing id its connection was given (`ZMQ_CONNECT_ROUTING_ID`), or, for requests the
 //! shortcut forwarded, straight to their client ([`front`]).
 
+mod calls;
 mod front;
 mod thread;
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::shortcut::{Shortcut, Unanswered};
+use super::shortcut::{NodeRoute, Outcome, Shortcut, Unanswered};
 use super::{ZmqErr, WIRE_LIMIT};
 
 /// What the hub thread shares with one [`NodeSocket`](super::NodeSocket).
@@ -50,9 +52,17 @@ pub(super) enum Command {
     Disconnect {
         id: u64,
     },
-    /// The link gave up on node connection `id`: the shortcut's requests on it fail now.
+    /// The link gave up on node connection `id`: the calls on it fail now.
     GiveUp {
         id: u64,
+    },
+    /// A task's direct call ([`super::NodeCaller`]): `frame` carries upstream id `seq`.
+    Call {
+        seq: u64,
+        route: NodeRoute,
+        frame: Vec<u8>,
+        timeout: Duration,
+        reply: oneshot::Sender<Outcome>,
     },
     /// From now on the thread serves the command endpoint on `socket` (bound already); what the
     /// shortcut does not take goes to `slow`.
@@ -67,7 +77,7 @@ pub(super) enum Command {
     Reply {
         frames: Vec<Vec<u8>>,
     },
-    /// Every request the shortcut forwarded is answered with `Unanswered::Abandoned`.
+    /// Every request the shortcut forwarded is answered with `why`.
     Abandon(Unanswered),
     /// Closes the command endpoint, its last replies given `linger` ms to leave.
     CloseFront {
@@ -84,6 +94,10 @@ pub(super) struct Hub {
     /// command needs none (a fan-out's thousand sends cost one write, not a thousand).
     woken: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// Numbers the calls the thread waits for (see [`calls`]).
+    seqs: Arc<AtomicU64>,
+    /// The upstream ids' prefix, random per master.
+    prefix: Arc<str>,
     /// Ended after the thread (which closes the sockets), waiting for what lingers.
     context: zmq::Context,
 }
@@ -123,15 +137,24 @@ impl Hub {
         woken.set_nonblocking(true).map_err(io_err)?;
         let (commands, inbox) = std_mpsc::channel();
         let pending_wake = Arc::new(AtomicBool::new(false));
-        let thread = thread::Thread::new(router, monitor, woken, pending_wake.clone(), inbox);
+        let prefix: Arc<str> = format!("clusterd-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]).into();
+        let seqs = Arc::new(AtomicU64::new(0));
+        let calls = calls::Calls::new(prefix.clone());
+        let thread = thread::Thread::new(router, monitor, woken, pending_wake.clone(), inbox, calls, seqs.clone());
         let thread =
             std::thread::Builder::new().name("clusterd-nodes".into()).spawn(move || thread.run()).map_err(io_err)?;
-        Ok(Hub { commands, wake, woken: pending_wake, thread: Some(thread), context })
+        Ok(Hub { commands, wake, woken: pending_wake, thread: Some(thread), seqs, prefix, context })
     }
 
     /// The hub's libzmq context, where the command endpoint it serves is opened.
     pub(super) fn context(&self) -> &zmq::Context {
         &self.context
+    }
+
+    /// A new call's number and upstream id.
+    pub(super) fn next_call(&self) -> (u64, String) {
+        let seq = self.seqs.fetch_add(1, Ordering::Relaxed);
+        (seq, format!("{}{seq}", self.prefix))
     }
 
     /// Hands `command` to the thread; false when the thread is gone.

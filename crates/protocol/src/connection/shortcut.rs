@@ -31,6 +31,9 @@ pub enum Unanswered {
     /// The node's link gave up on it ([`NodeSocket::give_up_forwarded`](super::NodeSocket::give_up_forwarded)):
     /// it stopped answering probes.
     GivenUp,
+    /// A direct call ([`NodeCaller::call`](super::NodeCaller::call)) found the connection not
+    /// up: nothing was sent (the link's own path waits for the connection).
+    NotSent,
     /// The master is stopping and the request did not finish in time ([`super::CommandServer::abandon_forwarded`]).
     Abandoned(String),
 }

@@ -179,3 +179,26 @@ async fn a_stopping_master_abandons_what_the_shortcut_still_waits_for() {
     let abandoned: Value = serde_json::from_slice(&client.recv_bytes(0).expect("a reply in time")).expect("json");
     assert_eq!(abandoned["outcome"]["unanswered"], r#"Abandoned("stopping")"#);
 }
+
+#[tokio::test]
+async fn a_direct_call_gets_its_reply_from_the_thread_and_never_waits_on_a_connection_not_up() {
+    let (ctx, node) = (Context::new(), JsonNode::start());
+    let link = NodeSocket::connect(&ctx, &node.endpoint).expect("connect");
+    until_up(&link).await;
+    let caller = link.caller();
+    let encode = |id: &str| json!({"id": id, "command": "status", "properties": {}}).to_string().into_bytes();
+    match caller.call(encode, Duration::from_secs(10)).await {
+        Outcome::Reply(reply) => assert_eq!(reply.0["echo"], "status"),
+        other => panic!("expected the node's reply, got {other:?}"),
+    }
+    let hang = |id: &str| json!({"id": id, "command": "hang", "properties": {}}).to_string().into_bytes();
+    let timed_out = caller.call(hang, Duration::from_millis(100)).await;
+    assert!(matches!(timed_out, Outcome::Unanswered(super::Unanswered::Timeout(_))), "{timed_out:?}");
+
+    // Nothing listens on port 9: not sent, at once (the link's own path waits for the connection).
+    let nowhere = NodeSocket::connect(&ctx, "tcp://127.0.0.1:9").expect("connect");
+    let started = Instant::now();
+    let not_sent = nowhere.caller().call(encode, Duration::from_secs(10)).await;
+    assert!(matches!(not_sent, Outcome::Unanswered(super::Unanswered::NotSent)), "{not_sent:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

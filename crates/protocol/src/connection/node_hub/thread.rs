@@ -6,15 +6,16 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::calls::{Calls, Finished, Waiter};
 use super::front::Front;
 use super::{id_of, report_lost, routing_id, set_connect_routing_id, Command, Peer};
-use crate::connection::shortcut::{NodeRoute, Unanswered};
+use crate::connection::shortcut::{NodeRoute, Outcome, Unanswered};
 
 /// One node connection as the thread knows it.
 struct Route {
@@ -53,6 +54,10 @@ pub(super) struct Thread {
     inbox: std_mpsc::Receiver<Command>,
     /// The command endpoint, once attached.
     front: Option<Front>,
+    /// The requests the thread sent itself (the shortcut's and the tasks' direct calls).
+    calls: Calls,
+    /// Numbers those requests (shared with [`super::Hub`], which numbers the direct calls).
+    seqs: Arc<AtomicU64>,
 }
 
 /// Messages taken from a socket before the others get their turn.
@@ -65,14 +70,16 @@ impl Thread {
         woken: UnixStream,
         pending_wake: Arc<AtomicBool>,
         inbox: std_mpsc::Receiver<Command>,
+        calls: Calls,
+        seqs: Arc<AtomicU64>,
     ) -> Self {
         let nodes = Nodes { router, peers: HashMap::new(), endpoints: HashMap::new() };
-        Thread { nodes, monitor, woken, pending_wake, inbox, front: None }
+        Thread { nodes, monitor, woken, pending_wake, inbox, front: None, calls, seqs }
     }
 
     pub(super) fn run(mut self) {
         loop {
-            let timeout = self.front.as_ref().and_then(Front::next_deadline).map_or(-1, |deadline| {
+            let timeout = self.calls.next_deadline().map_or(-1, |deadline| {
                 // Rounded up: waking a millisecond early would spin until the deadline.
                 let wait = deadline.saturating_duration_since(Instant::now());
                 i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
@@ -113,12 +120,13 @@ impl Thread {
             if events {
                 self.read_events();
             }
-            if let Some(front) = &mut self.front {
-                if requests {
-                    front.read(&mut self.nodes, BATCH);
+            if requests {
+                if let Some(front) = &mut self.front {
+                    front.read(&mut self.nodes, &mut self.calls, &self.seqs, BATCH);
                 }
-                front.expire(Instant::now());
             }
+            let expired = self.calls.expire(Instant::now());
+            self.deliver(expired);
         }
     }
 
@@ -143,9 +151,17 @@ impl Thread {
             Command::Send { id, frame } => self.send(id, &frame),
             Command::Disconnect { id } => self.disconnect(id),
             Command::GiveUp { id } => self.fail_forwarded(id, &Unanswered::GivenUp),
+            Command::Call { seq, route, frame, timeout, reply } => {
+                if self.nodes.try_send(route, &frame) {
+                    self.calls.add(seq, route, timeout, Waiter::Task(reply));
+                } else {
+                    let _ = reply.send(Outcome::Unanswered(Unanswered::NotSent));
+                }
+            }
             Command::AttachFront { socket, endpoint, slow, forwarded } => {
                 // One command endpoint per thread: a second one replaces (and closes) the first.
-                self.front = Some(Front::new(socket, endpoint, slow, forwarded));
+                self.front = Some(Front::new(socket, endpoint, slow));
+                self.calls.count_clients_in(forwarded);
             }
             Command::SetShortcut(shortcut) => {
                 if let Some(front) = &mut self.front {
@@ -158,9 +174,8 @@ impl Thread {
                 }
             }
             Command::Abandon(why) => {
-                if let Some(front) = &mut self.front {
-                    front.fail_all(&why);
-                }
+                let abandoned = self.calls.fail(None, true, &why);
+                self.deliver(abandoned);
             }
             Command::CloseFront { linger } => {
                 if let Some(front) = self.front.take() {
@@ -202,8 +217,24 @@ impl Thread {
     }
 
     fn fail_forwarded(&mut self, id: u64, why: &Unanswered) {
-        if let Some(front) = &mut self.front {
-            front.fail_route(NodeRoute(id), why);
+        let failed = self.calls.fail(Some(NodeRoute(id)), false, why);
+        self.deliver(failed);
+    }
+
+    /// Hands finished calls to their waiters (a client's reply is dropped when the command
+    /// endpoint is closed).
+    fn deliver(&self, finished: Vec<Finished>) {
+        for (waiter, outcome) in finished {
+            match waiter {
+                Waiter::Client { envelope, answer } => {
+                    if let Some(front) = &self.front {
+                        front.answer(envelope, answer, outcome);
+                    }
+                }
+                Waiter::Task(reply) => {
+                    let _ = reply.send(outcome);
+                }
+            }
         }
     }
 
@@ -214,10 +245,9 @@ impl Thread {
             let Some(id) = id_of(sender) else { continue };
             // Multi-frame replies are joined (circusd sends one frame).
             let body: Cow<'_, [u8]> = if body.len() == 1 { Cow::Borrowed(&body[0]) } else { Cow::Owned(body.concat()) };
-            if let Some(front) = &mut self.front {
-                if front.answer(NodeRoute(id), &body) {
-                    continue;
-                }
+            if let Some(finished) = self.calls.answer(NodeRoute(id), &body) {
+                self.deliver(vec![finished]);
+                continue;
             }
             let Some(route) = self.nodes.peers.get(&id) else { continue };
             // A full queue means the node sends what nobody asked for: dropped, as a full
