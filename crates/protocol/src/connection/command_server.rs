@@ -146,7 +146,7 @@ impl CommandServer {
             Backend::Local(socket) => send_now(socket.get_socket(), frames, &self.endpoint),
             Backend::NodeThread { hub, .. } => {
                 let frames = frames.iter().map(|frame| frame.to_vec()).collect();
-                if hub.tell(Command::Reply { frames }) {
+                if hub.reply(frames) {
                     Ok(())
                 } else {
                     Err(ConnectionError::zmq("send", &self.endpoint, zmq::Error::ETERM))

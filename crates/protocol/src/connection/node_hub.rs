@@ -73,10 +73,6 @@ pub(super) enum Command {
         forwarded: Arc<AtomicUsize>,
     },
     SetShortcut(Arc<dyn Shortcut>),
-    /// A reply (identity first) from the master's loop to a client of the command endpoint.
-    Reply {
-        frames: Vec<Vec<u8>>,
-    },
     /// Every request the shortcut forwarded is answered with `why`.
     Abandon(Unanswered),
     /// Closes the command endpoint, its last replies given `linger` ms to leave.
@@ -89,6 +85,10 @@ pub(super) enum Command {
 /// The handle on the hub thread; dropping the last one stops it.
 pub(super) struct Hub {
     commands: std_mpsc::Sender<Command>,
+    /// Replies (identity first) from the master's loop to clients of the command endpoint: a
+    /// channel of their own, emptied before any command, so that a reply never waits behind
+    /// thousands of node commands (a restore's connects, a fan-out's sends).
+    replies: std_mpsc::Sender<Vec<Vec<u8>>>,
     wake: UnixStream,
     /// A wake-up byte is written and the thread has not begun draining since: the next
     /// command needs none (a fan-out's thousand sends cost one write, not a thousand).
@@ -136,14 +136,16 @@ impl Hub {
         wake.set_nonblocking(true).map_err(io_err)?;
         woken.set_nonblocking(true).map_err(io_err)?;
         let (commands, inbox) = std_mpsc::channel();
+        let (replies, replies_in) = std_mpsc::channel();
         let pending_wake = Arc::new(AtomicBool::new(false));
         let prefix: Arc<str> = format!("clusterd-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]).into();
         let seqs = Arc::new(AtomicU64::new(0));
         let calls = calls::Calls::new(prefix.clone());
-        let thread = thread::Thread::new(router, monitor, woken, pending_wake.clone(), inbox, calls, seqs.clone());
+        let thread =
+            thread::Thread::new(router, monitor, woken, pending_wake.clone(), (inbox, replies_in), calls, seqs.clone());
         let thread =
             std::thread::Builder::new().name("clusterd-nodes".into()).spawn(move || thread.run()).map_err(io_err)?;
-        Ok(Hub { commands, wake, woken: pending_wake, thread: Some(thread), seqs, prefix, context })
+        Ok(Hub { commands, replies, wake, woken: pending_wake, thread: Some(thread), seqs, prefix, context })
     }
 
     /// The hub's libzmq context, where the command endpoint it serves is opened.
@@ -162,11 +164,25 @@ impl Hub {
         if self.commands.send(command).is_err() {
             return false;
         }
+        self.wake();
+        true
+    }
+
+    /// Hands a reply for a client of the command endpoint to the thread; false when the thread
+    /// is gone.
+    pub(super) fn reply(&self, frames: Vec<Vec<u8>>) -> bool {
+        if self.replies.send(frames).is_err() {
+            return false;
+        }
+        self.wake();
+        true
+    }
+
+    fn wake(&self) {
         if !self.woken.swap(true, Ordering::AcqRel) {
             // A full pipe already holds a wake-up: the byte is not needed.
             let _ = (&self.wake).write(&[1]);
         }
-        true
     }
 }
 

@@ -52,6 +52,8 @@ pub(super) struct Thread {
     /// [`super::Hub::woken`]: cleared before the inbox is drained.
     pending_wake: Arc<AtomicBool>,
     inbox: std_mpsc::Receiver<Command>,
+    /// [`super::Hub::reply`]'s channel.
+    replies: std_mpsc::Receiver<Vec<Vec<u8>>>,
     /// The command endpoint, once attached.
     front: Option<Front>,
     /// The requests the thread sent itself (the shortcut's and the tasks' direct calls).
@@ -69,21 +71,19 @@ impl Thread {
         monitor: zmq::Socket,
         woken: UnixStream,
         pending_wake: Arc<AtomicBool>,
-        inbox: std_mpsc::Receiver<Command>,
+        (inbox, replies): (std_mpsc::Receiver<Command>, std_mpsc::Receiver<Vec<Vec<u8>>>),
         calls: Calls,
         seqs: Arc<AtomicU64>,
     ) -> Self {
         let nodes = Nodes { router, peers: HashMap::new(), endpoints: HashMap::new() };
-        Thread { nodes, monitor, woken, pending_wake, inbox, front: None, calls, seqs }
+        Thread { nodes, monitor, woken, pending_wake, inbox, replies, front: None, calls, seqs }
     }
 
     pub(super) fn run(mut self) {
+        // Commands left in the inbox after a turn's share: the next poll does not wait.
+        let mut commands_left = false;
         loop {
-            let timeout = self.calls.next_deadline().map_or(-1, |deadline| {
-                // Rounded up: waking a millisecond early would spin until the deadline.
-                let wait = deadline.saturating_duration_since(Instant::now());
-                i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
-            });
+            let timeout = if commands_left { 0 } else { self.next_wait() };
             let (replies, events, wake, requests) = {
                 let mut items = vec![
                     self.nodes.router.as_poll_item(zmq::POLLIN),
@@ -109,9 +109,22 @@ impl Thread {
                 // Cleared before the drain: a command queued from here on writes a new byte.
                 self.pending_wake.store(false, Ordering::Release);
             }
-            while let Ok(command) = self.inbox.try_recv() {
-                if !self.obey(command) {
-                    return;
+            self.send_replies();
+            // A share per turn, not the whole inbox: a restore hands over thousands of connects
+            // at once, and the clients' requests must not wait behind them.
+            commands_left = false;
+            for _ in 0..BATCH {
+                match self.inbox.try_recv() {
+                    Ok(command) => {
+                        if !self.obey(command) {
+                            return;
+                        }
+                        commands_left = true;
+                    }
+                    Err(_) => {
+                        commands_left = false;
+                        break;
+                    }
                 }
             }
             if replies {
@@ -128,6 +141,24 @@ impl Thread {
             let expired = self.calls.expire(Instant::now());
             self.deliver(expired);
         }
+    }
+
+    /// Sends every reply the master's loop handed over (dropped when the endpoint is closed).
+    fn send_replies(&self) {
+        while let Ok(frames) = self.replies.try_recv() {
+            if let Some(front) = &self.front {
+                front.send_to_client(&frames);
+            }
+        }
+    }
+
+    /// How long the poll may wait, in ms: until the soonest call's deadline, or for ever.
+    fn next_wait(&self) -> i64 {
+        self.calls.next_deadline().map_or(-1, |deadline| {
+            // Rounded up: waking a millisecond early would spin until the deadline.
+            let wait = deadline.saturating_duration_since(Instant::now());
+            i64::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i64::MAX)
+        })
     }
 
     /// Runs one command; false on `Stop`.
@@ -168,16 +199,13 @@ impl Thread {
                     front.set_shortcut(shortcut);
                 }
             }
-            Command::Reply { frames } => {
-                if let Some(front) = &self.front {
-                    front.send_to_client(&frames);
-                }
-            }
             Command::Abandon(why) => {
                 let abandoned = self.calls.fail(None, true, &why);
                 self.deliver(abandoned);
             }
             Command::CloseFront { linger } => {
+                // The loop's last replies were handed over before the close.
+                self.send_replies();
                 if let Some(front) = self.front.take() {
                     front.close(linger);
                 }
