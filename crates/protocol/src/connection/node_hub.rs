@@ -9,6 +9,7 @@
 
 mod calls;
 mod front;
+mod nodes;
 mod thread;
 
 use std::io::Write;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::calls::{Calls, Waiter};
-use super::thread::Nodes;
+use super::nodes::Nodes;
 use crate::connection::send_now;
 use crate::connection::shortcut::{Outcome, Shortcut};
 

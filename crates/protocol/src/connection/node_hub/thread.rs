@@ -10,40 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
-
 use super::calls::{Calls, Finished, Waiter};
 use super::front::Front;
-use super::{id_of, report_lost, routing_id, set_connect_routing_id, Command, Peer};
+use super::nodes::{Nodes, Route};
+use super::{id_of, report_lost, routing_id, set_connect_routing_id, Command};
 use crate::connection::shortcut::{NodeRoute, Outcome, Unanswered};
-
-/// One node connection as the thread knows it.
-struct Route {
-    endpoint: String,
-    peer: Arc<Peer>,
-    replies: mpsc::Sender<Vec<u8>>,
-}
-
-/// The nodes' ROUTER and what the thread knows of its connections.
-pub(super) struct Nodes {
-    router: zmq::Socket,
-    peers: HashMap<u64, Route>,
-    /// The connections made to each endpoint (libzmq's events name the endpoint only).
-    endpoints: HashMap<String, Vec<u64>>,
-}
-
-impl Nodes {
-    /// Sends `frame` on `route` if its connection is up; false when it is not, or libzmq
-    /// refused (no pipe, full queue): nothing was sent.
-    pub(super) fn try_send(&mut self, route: NodeRoute, frame: &[u8]) -> bool {
-        let up = self.peers.get(&route.0).is_some_and(|r| r.peer.connected.load(Ordering::Acquire));
-        up && self
-            .router
-            .send(&routing_id(route.0)[..], zmq::DONTWAIT | zmq::SNDMORE)
-            .and_then(|()| self.router.send(frame, zmq::DONTWAIT))
-            .is_ok()
-    }
-}
 
 pub(super) struct Thread {
     nodes: Nodes,
@@ -290,7 +261,7 @@ impl Thread {
             let [event, endpoint, ..] = frames.as_slice() else { continue };
             let Some(code) = event.get(..2).map(|code| u16::from_le_bytes([code[0], code[1]])) else { continue };
             let endpoint = String::from_utf8_lossy(endpoint);
-            for id in self.ids_on(&endpoint) {
+            for id in self.nodes.ids_on(&endpoint) {
                 let Some(route) = self.nodes.peers.get(&id) else { continue };
                 if u32::from(code) == zmq_sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED {
                     route.peer.connected.store(true, Ordering::Release);
@@ -302,23 +273,4 @@ impl Thread {
             }
         }
     }
-
-    /// The connections to `endpoint` as libzmq names it (`tcp://[::1]:5555` may have been given
-    /// as `tcp://[0::1]:5555`).
-    fn ids_on(&self, endpoint: &str) -> Vec<u64> {
-        if let Some(ids) = self.nodes.endpoints.get(endpoint) {
-            return ids.clone();
-        }
-        let wanted = socket_address(endpoint);
-        self.nodes
-            .endpoints
-            .iter()
-            .filter(|(given, _)| wanted.is_some() && socket_address(given) == wanted)
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect()
-    }
-}
-
-fn socket_address(endpoint: &str) -> Option<std::net::SocketAddr> {
-    endpoint.strip_prefix("tcp://")?.parse().ok()
 }
