@@ -101,9 +101,7 @@ fn a_frozen_node_goes_down_and_comes_back() {
     let (first, _second, master) = cluster(3);
     let pid = first.pid().expect("running");
     let frozen = Instant::now();
-    procs::signal(pid, libc::SIGSTOP);
-    // Resumed even if an assertion fails, so that the node can be stopped.
-    let _thaw = Thaw(pid);
+    let _resumed_on_drop = procs::freeze(pid);
     let request = in_flight(&master, "stop", json!({"name": "first:stubborn", "waiting": true}));
     // A client that gives up and closes its socket: its reply cannot be delivered.
     let quitter = master.client(Duration::from_secs(1));
@@ -137,13 +135,4 @@ fn a_frozen_node_goes_down_and_comes_back() {
     master.wait_node_state("first", "alive");
     let reply = master.call("status", json!({"name": "first:dummy"}));
     assert_eq!(reply["status"], "active", "{reply}");
-}
-
-/// Sends SIGCONT on drop.
-struct Thaw(u32);
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        procs::signal(self.0, libc::SIGCONT);
-    }
 }

@@ -61,8 +61,7 @@ fn the_limit_per_client_counts_both_paths() {
     let master = Master::start_with_config(&format!("{cluster}{}{}", node_section(&first), node_section(&second)));
     master.wait_node_state("first", "alive");
     let pid = first.pid().expect("running");
-    procs::signal(pid, libc::SIGSTOP);
-    let _thaw = Thaw(pid);
+    let _resumed_on_drop = procs::freeze(pid);
 
     let flood = master.client(Duration::from_secs(30));
     let send = |properties: Value, id: String| {
@@ -95,13 +94,4 @@ fn the_limit_per_client_counts_both_paths() {
     }
     let reply = master.call("status", json!({"name": "second:dummy2"}));
     assert_eq!(reply["status"], "active", "another client is served: {reply}");
-}
-
-/// Sends SIGCONT on drop.
-struct Thaw(u32);
-
-impl Drop for Thaw {
-    fn drop(&mut self) {
-        procs::signal(self.0, libc::SIGCONT);
-    }
 }

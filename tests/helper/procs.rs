@@ -44,6 +44,23 @@ pub fn signal(pid: u32, signal: i32) {
     }
 }
 
+/// Freezes process `pid` (SIGSTOP): it keeps its connections but answers nothing. The guard
+/// resumes it (SIGCONT) when dropped, even if an assertion fails, so that it can be stopped.
+#[must_use = "the process is resumed when the guard is dropped"]
+pub fn freeze(pid: u32) -> Frozen {
+    signal(pid, libc::SIGSTOP);
+    Frozen(pid)
+}
+
+/// A process frozen by [`freeze`]; resumed on drop.
+pub struct Frozen(u32);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(self.0, libc::SIGCONT);
+    }
+}
+
 /// Sends `signal` to a whole process group.
 pub fn signal_group(pgid: u32, signal: i32) {
     // SAFETY: killpg(2) has no memory effects.

@@ -114,6 +114,15 @@ async fn until_up(node: &NodeSocket) {
     }
 }
 
+/// Waits (at most 10 s) until the shortcut holds a request.
+async fn until_forwarded(server: &CommandServer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.forwarded() == 0 {
+        assert!(Instant::now() < deadline, "never forwarded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_request_for_the_node_is_answered_by_the_thread_and_the_rest_reaches_the_loop() {
     let (ctx, node) = (Context::new(), JsonNode::start());
@@ -150,11 +159,7 @@ async fn a_forwarded_request_is_answered_when_its_node_is_silent_or_gone() {
     let server = endpoint(&ctx, &link, Duration::from_secs(60));
     let client = client(&server);
     client.send(&br#"{"id": "g", "command": "hang", "properties": {}}"#[..], 0).expect("send");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.forwarded() == 0 {
-        assert!(Instant::now() < deadline, "never forwarded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_forwarded(&server).await;
     // The master drops the node's connection (the node was unregistered): answered at once.
     drop(link);
     let gone: Value = serde_json::from_slice(&client.recv_bytes(0).expect("a reply in time")).expect("json");
@@ -170,11 +175,7 @@ async fn a_stopping_master_abandons_what_the_shortcut_still_waits_for() {
     let server = endpoint(&ctx, &link, Duration::from_secs(60));
     let client = client(&server);
     client.send(&br#"{"id": "s", "command": "hang", "properties": {}}"#[..], 0).expect("send");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.forwarded() == 0 {
-        assert!(Instant::now() < deadline, "never forwarded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_forwarded(&server).await;
     server.abandon_forwarded("stopping");
     let abandoned: Value = serde_json::from_slice(&client.recv_bytes(0).expect("a reply in time")).expect("json");
     assert_eq!(abandoned["outcome"]["unanswered"], r#"Abandoned("stopping")"#);
