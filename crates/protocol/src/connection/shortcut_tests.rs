@@ -104,6 +104,13 @@ fn call(client: &zmq::Socket, command: &str, id: &str) -> Value {
     serde_json::from_slice(&client.recv_bytes(0).expect("a reply in time")).expect("json")
 }
 
+/// A connection to `node`, once it is up.
+async fn linked(ctx: &Context, node: &JsonNode) -> NodeSocket {
+    let link = NodeSocket::connect(ctx, &node.endpoint).expect("connect");
+    until_up(&link).await;
+    link
+}
+
 /// Waits (at most 10 s) until the node's connection is up: before that the shortcut's send fails
 /// and the request goes to the loop, which these tests do not want.
 async fn until_up(node: &NodeSocket) {
@@ -126,8 +133,7 @@ async fn until_forwarded(server: &CommandServer) {
 #[tokio::test]
 async fn a_request_for_the_node_is_answered_by_the_thread_and_the_rest_reaches_the_loop() {
     let (ctx, node) = (Context::new(), JsonNode::start());
-    let mut link = NodeSocket::connect(&ctx, &node.endpoint).expect("connect");
-    until_up(&link).await;
+    let mut link = linked(&ctx, &node).await;
     let mut server = endpoint(&ctx, &link, Duration::from_secs(10));
     let client = client(&server);
     let forwarded = call(&client, "status", "mine");
@@ -148,8 +154,7 @@ async fn a_request_for_the_node_is_answered_by_the_thread_and_the_rest_reaches_t
 #[tokio::test]
 async fn a_forwarded_request_is_answered_when_its_node_is_silent_or_gone() {
     let (ctx, node) = (Context::new(), JsonNode::start());
-    let link = NodeSocket::connect(&ctx, &node.endpoint).expect("connect");
-    until_up(&link).await;
+    let link = linked(&ctx, &node).await;
     {
         let server = endpoint(&ctx, &link, Duration::from_millis(200));
         let timed_out = call(&client(&server), "hang", "t");
@@ -170,8 +175,7 @@ async fn a_forwarded_request_is_answered_when_its_node_is_silent_or_gone() {
 #[tokio::test]
 async fn a_stopping_master_abandons_what_the_shortcut_still_waits_for() {
     let (ctx, node) = (Context::new(), JsonNode::start());
-    let link = NodeSocket::connect(&ctx, &node.endpoint).expect("connect");
-    until_up(&link).await;
+    let link = linked(&ctx, &node).await;
     let server = endpoint(&ctx, &link, Duration::from_secs(60));
     let client = client(&server);
     client.send(&br#"{"id": "s", "command": "hang", "properties": {}}"#[..], 0).expect("send");
@@ -184,8 +188,7 @@ async fn a_stopping_master_abandons_what_the_shortcut_still_waits_for() {
 #[tokio::test]
 async fn a_direct_call_gets_its_reply_from_the_thread_and_never_waits_on_a_connection_not_up() {
     let (ctx, node) = (Context::new(), JsonNode::start());
-    let link = NodeSocket::connect(&ctx, &node.endpoint).expect("connect");
-    until_up(&link).await;
+    let link = linked(&ctx, &node).await;
     let caller = link.caller();
     let encode = |id: &str| json!({"id": id, "command": "status", "properties": {}}).to_string().into_bytes();
     match caller.call(encode, Duration::from_secs(10)).await {
