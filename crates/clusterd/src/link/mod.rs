@@ -301,13 +301,14 @@ impl Link {
         }
         // Straight through the nodes' thread when the connection is up (the reply comes back
         // without the link task); otherwise the link task parks it until the connection is.
+        // The thread keeps the deadline (from now) and always answers, or drops the call when it
+        // ends (`Gone`): no timer of tokio's per call.
         if let Some(caller) = self.ready_caller().filter(|_| !request.cast) {
             let encode = |id: &str| request.encode_with_id(&serde_json::Value::String(id.to_string()));
-            match tokio::time::timeout(timeout, caller.call(encode, timeout)).await {
-                Err(_) => return Err(NodeError::Timeout(timeout)),
-                Ok(Outcome::Reply(reply)) => return Ok(reply),
-                Ok(Outcome::Unanswered(Unanswered::NotSent)) => {}
-                Ok(Outcome::Unanswered(why)) => return Err(why.into()),
+            match caller.call(encode, timeout).await {
+                Outcome::Reply(reply) => return Ok(reply),
+                Outcome::Unanswered(Unanswered::NotSent) => {}
+                Outcome::Unanswered(why) => return Err(why.into()),
             }
         }
         let (tx, rx) = oneshot::channel();

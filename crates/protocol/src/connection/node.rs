@@ -171,10 +171,11 @@ impl NodeCaller {
     /// the connection is not up; [`Unanswered::Gone`] when the nodes'
     /// thread is gone (the master is ending).
     pub async fn call(&self, encode: impl FnOnce(&str) -> Vec<u8>, timeout: Duration) -> Outcome {
+        let limit = (timeout, std::time::Instant::now() + timeout);
         let (seq, upstream_id) = self.hub.next_call();
         let frame = encode(&upstream_id);
         let (reply, outcome) = oneshot::channel();
-        if !self.hub.tell(Command::Call { seq, route: self.route, frame, timeout, reply }) {
+        if !self.hub.tell(Command::Call { seq, route: self.route, frame, limit, reply }) {
             return Outcome::Unanswered(Unanswered::Gone);
         }
         outcome.await.unwrap_or(Outcome::Unanswered(Unanswered::Gone))

@@ -17,7 +17,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -62,7 +62,9 @@ pub(super) enum Command {
         seq: u64,
         route: NodeRoute,
         frame: Vec<u8>,
-        timeout: Duration,
+        /// The caller's timeout, and when it ends (counted from the call, not from when the
+        /// thread gets to it).
+        limit: (Duration, Instant),
         reply: oneshot::Sender<Outcome>,
     },
     /// From now on the thread serves the command endpoint on `socket` (bound already); what the

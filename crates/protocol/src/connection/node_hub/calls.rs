@@ -61,9 +61,9 @@ impl Calls {
         format!("{}{seq}", self.prefix)
     }
 
-    /// Waits for the reply to call `seq`, sent on `route`, at most `timeout`.
-    pub(super) fn add(&mut self, seq: u64, route: NodeRoute, timeout: Duration, waiter: Waiter) {
-        let deadline = Instant::now() + timeout;
+    /// Waits for the reply to call `seq`, sent on `route`, until `deadline`: `timeout` after
+    /// the caller asked (it is the one reported when the deadline passes).
+    pub(super) fn add(&mut self, seq: u64, route: NodeRoute, (timeout, deadline): (Duration, Instant), waiter: Waiter) {
         self.deadlines.push(Reverse((deadline, seq)));
         if matches!(waiter, Waiter::Client { .. }) {
             self.set_clients(self.clients + 1);

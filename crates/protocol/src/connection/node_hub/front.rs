@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -61,7 +62,8 @@ impl Front {
         if !nodes.try_send(forward.route, &forward.frame) {
             return false;
         }
-        calls.add(seq, forward.route, forward.timeout, Waiter::Client { envelope, answer: forward.answer });
+        let limit = (forward.timeout, Instant::now() + forward.timeout);
+        calls.add(seq, forward.route, limit, Waiter::Client { envelope, answer: forward.answer });
         true
     }
 

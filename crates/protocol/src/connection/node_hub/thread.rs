@@ -153,9 +153,9 @@ impl Thread {
             Command::Send { id, frame } => self.send(id, &frame),
             Command::Disconnect { id } => self.disconnect(id),
             Command::GiveUp { id } => self.fail_forwarded(id, &Unanswered::GivenUp),
-            Command::Call { seq, route, frame, timeout, reply } => {
+            Command::Call { seq, route, frame, limit, reply } => {
                 if self.nodes.try_send(route, &frame) {
-                    self.calls.add(seq, route, timeout, Waiter::Task(reply));
+                    self.calls.add(seq, route, limit, Waiter::Task(reply));
                 } else {
                     let _ = reply.send(Outcome::Unanswered(Unanswered::NotSent));
                 }
